@@ -1,0 +1,113 @@
+//! Server functions for accounts and personal API tokens.
+
+use crate::error::AccountError;
+use crate::model::{AccountView, NewToken, TokenView};
+use leptos::prelude::*;
+
+/// The signed-in account, or `None`: pages use it to decide whether to redirect.
+#[server]
+pub async fn current_account() -> Result<Option<AccountView>, AccountError> {
+    use super::context::*;
+    use crate::auth::{authenticate, AuthFailure};
+    let Some(parts) = request_parts() else { return Ok(None) };
+    let services = services();
+    match authenticate(&services, &parts).await {
+        Ok(caller) => Ok(services.store.user_email(caller.user_id).await?.map(|email| AccountView { email })),
+        Err(AuthFailure::Storage) => with_status(Err(AccountError::Internal)),
+        Err(_) => Ok(None),
+    }
+}
+
+#[server]
+pub async fn sign_up(email: String, password: String) -> Result<AccountView, AccountError> {
+    use super::context::*;
+    use crate::auth;
+    with_status(
+        async {
+            let services = services();
+            let user_id = auth::create_account(&services, &email, &password).await?;
+            let previous = request_parts().as_ref().and_then(auth::session_cookie);
+            let secret = auth::start_session(&services, user_id, previous.as_deref()).await?;
+            set_cookie(&auth::cookie_header(&services, Some(&secret)));
+            Ok(AccountView { email: auth::normalize_email(&email) })
+        }
+        .await,
+    )
+}
+
+#[server]
+pub async fn sign_in(email: String, password: String) -> Result<AccountView, AccountError> {
+    use super::context::*;
+    use crate::auth;
+    with_status(
+        async {
+            let services = services();
+            let user_id = auth::verify_sign_in(&services, &email, &password).await?;
+            // A new session id on every sign-in: a planted cookie is worthless.
+            let previous = request_parts().as_ref().and_then(auth::session_cookie);
+            let secret = auth::start_session(&services, user_id, previous.as_deref()).await?;
+            set_cookie(&auth::cookie_header(&services, Some(&secret)));
+            Ok(AccountView { email: auth::normalize_email(&email) })
+        }
+        .await,
+    )
+}
+
+#[server]
+pub async fn sign_out() -> Result<(), AccountError> {
+    use super::context::*;
+    use crate::auth;
+    with_status(
+        async {
+            let services = services();
+            caller::<AccountError>().await?;
+            if let Some(secret) = request_parts().as_ref().and_then(auth::session_cookie) {
+                auth::end_session(&services, &secret).await?;
+            }
+            set_cookie(&auth::cookie_header(&services, None));
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server]
+pub async fn list_tokens() -> Result<Vec<TokenView>, AccountError> {
+    use super::context::*;
+    with_status(
+        async {
+            let caller = caller::<AccountError>().await?;
+            Ok(services().store.list_tokens(caller.user_id).await?)
+        }
+        .await,
+    )
+}
+
+#[server]
+pub async fn create_token(name: String) -> Result<NewToken, AccountError> {
+    use super::context::*;
+    with_status(
+        async {
+            let caller = caller::<AccountError>().await?;
+            crate::auth::create_token(&services(), caller.user_id, &name).await
+        }
+        .await,
+    )
+}
+
+#[server]
+pub async fn revoke_token(token_id: i64) -> Result<(), AccountError> {
+    use super::context::*;
+    with_status(
+        async {
+            let caller = caller::<AccountError>().await?;
+            let services = services();
+            if services.store.revoke_token(caller.user_id, token_id, services.now()).await? {
+                Ok(())
+            } else {
+                Err(AccountError::NotFound)
+            }
+        }
+        .await,
+    )
+}

@@ -1,0 +1,40 @@
+//! What a server function needs from the request it serves.
+
+use crate::auth::{authenticate, AuthFailure, Caller};
+use crate::error::HttpError;
+use crate::server::AppState;
+use crate::services::Services;
+use http::request::Parts;
+use leptos::prelude::*;
+use leptos_axum::ResponseOptions;
+
+pub fn services() -> Services {
+    expect_context::<AppState>().services
+}
+
+pub fn request_parts() -> Option<Parts> {
+    use_context::<Parts>()
+}
+
+/// The caller, or the boundary's own "unauthorised" error.
+pub async fn caller<E: From<AuthFailure>>() -> Result<Caller, E> {
+    let parts = request_parts().ok_or(AuthFailure::Missing)?;
+    Ok(authenticate(&services(), &parts).await?)
+}
+
+/// Gives a failed server function its HTTP status: the status of the error itself.
+pub fn with_status<T, E: HttpError>(result: Result<T, E>) -> Result<T, E> {
+    if let Err(error) = &result {
+        if let Some(response) = use_context::<ResponseOptions>() {
+            let status = http::StatusCode::from_u16(error.http_status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+            response.set_status(status);
+        }
+    }
+    result
+}
+
+pub fn set_cookie(value: &str) {
+    if let (Some(response), Ok(value)) = (use_context::<ResponseOptions>(), http::HeaderValue::from_str(value)) {
+        response.append_header(http::header::SET_COOKIE, value);
+    }
+}

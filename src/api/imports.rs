@@ -1,0 +1,116 @@
+//! Server functions for uploads, imports and contacts.
+
+use crate::domain::mapping::Mapping;
+use crate::error::ImportError;
+use crate::model::{ContactsPage, ImportView, RowErrorsPage, StartedImport, UploadPreview};
+use leptos::prelude::*;
+use leptos::server_fn::codec::{MultipartData, MultipartFormData};
+
+pub const ERRORS_PER_PAGE: u32 = 50;
+pub const CONTACTS_PER_PAGE: u32 = 50;
+
+/// Receives a file (multipart field `file`) and returns its preview. Nothing starts yet.
+#[server(input = MultipartFormData)]
+pub async fn upload_file(data: MultipartData) -> Result<UploadPreview, ImportError> {
+    use super::context::*;
+    with_status(
+        async {
+            let caller = caller::<ImportError>().await?;
+            let multipart = data
+                .into_inner()
+                .ok_or_else(|| ImportError::MalformedUpload { reason: "the body is not multipart.".to_owned() })?;
+            crate::imports::receive_upload(&services(), caller.user_id, multipart).await
+        }
+        .await,
+    )
+}
+
+/// Starts importing an upload with the preview's mapping: the guarded start.
+#[server]
+pub async fn start_import(upload_id: String, mapping: Mapping) -> Result<StartedImport, ImportError> {
+    use super::context::*;
+    with_status(
+        async {
+            let caller = caller::<ImportError>().await?;
+            crate::imports::start_import(&services(), caller.user_id, &upload_id, Some(mapping)).await
+        }
+        .await,
+    )
+}
+
+/// The import that currently holds the caller's slot, if any.
+#[server]
+pub async fn running_import() -> Result<Option<ImportView>, ImportError> {
+    use super::context::*;
+    with_status(
+        async {
+            let caller = caller::<ImportError>().await?;
+            crate::imports::running_import(&services(), caller.user_id).await
+        }
+        .await,
+    )
+}
+
+#[server]
+pub async fn import_status(import_id: String) -> Result<ImportView, ImportError> {
+    use super::context::*;
+    with_status(
+        async {
+            let caller = caller::<ImportError>().await?;
+            services().store.get_import(caller.user_id, &import_id).await?.ok_or(ImportError::NotFound)
+        }
+        .await,
+    )
+}
+
+#[server]
+pub async fn list_imports() -> Result<Vec<ImportView>, ImportError> {
+    use super::context::*;
+    with_status(
+        async {
+            let caller = caller::<ImportError>().await?;
+            Ok(services().store.list_imports(caller.user_id, 100).await?)
+        }
+        .await,
+    )
+}
+
+#[server]
+pub async fn import_errors(import_id: String, page: u32) -> Result<RowErrorsPage, ImportError> {
+    use super::context::*;
+    with_status(
+        async {
+            let caller = caller::<ImportError>().await?;
+            services()
+                .store
+                .row_errors(caller.user_id, &import_id, page, ERRORS_PER_PAGE)
+                .await?
+                .ok_or(ImportError::NotFound)
+        }
+        .await,
+    )
+}
+
+#[server]
+pub async fn cancel_import(import_id: String) -> Result<ImportView, ImportError> {
+    use super::context::*;
+    with_status(
+        async {
+            let caller = caller::<ImportError>().await?;
+            crate::imports::cancel_import(&services(), caller.user_id, &import_id).await
+        }
+        .await,
+    )
+}
+
+#[server]
+pub async fn list_contacts(query: String, page: u32) -> Result<ContactsPage, ImportError> {
+    use super::context::*;
+    with_status(
+        async {
+            let caller = caller::<ImportError>().await?;
+            Ok(services().store.contacts(caller.user_id, &query, page, CONTACTS_PER_PAGE).await?)
+        }
+        .await,
+    )
+}

@@ -1,0 +1,86 @@
+//! The HTML shell, the router and the layout every page shares.
+
+use crate::api::accounts::{current_account, SignOut};
+use crate::model::AccountView;
+use crate::pages::{
+    contacts::ContactsPage, home::HomePage, import::ImportPage, import_status::ImportStatusPage,
+    imports::ImportsPage, settings::SettingsPage, sign_in::SignInPage, sign_up::SignUpPage,
+};
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::path;
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The signed-in account, shared by the layout and the pages; refetched after sign-in or sign-out.
+#[derive(Clone, Copy)]
+pub struct Session(pub Resource<Result<Option<AccountView>, crate::error::AccountError>>);
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let sign_out = ServerAction::<SignOut>::new();
+    let account = Resource::new(move || sign_out.version().get(), |_| current_account());
+    provide_context(Session(account));
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/intake.css" />
+        <Title text="Intake" />
+        <Router>
+            <header class="top">
+                <A href="/" attr:class="brand">"Intake"</A>
+                <nav aria-label="Main">
+                    <Transition fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            match account.await {
+                                Ok(Some(me)) => view! {
+                                    <A href="/import">"Import"</A>
+                                    <A href="/imports">"History"</A>
+                                    <A href="/contacts">"Contacts"</A>
+                                    <A href="/settings">"Settings"</A>
+                                    <span class="me" data-testid="account-email">{me.email}</span>
+                                    <ActionForm action=sign_out attr:class="inline">
+                                        <button type="submit" class="link">"Sign out"</button>
+                                    </ActionForm>
+                                }.into_any(),
+                                _ => view! {
+                                    <A href="/sign-in">"Sign in"</A>
+                                    <A href="/sign-up">"Create account"</A>
+                                }.into_any(),
+                            }
+                        })}
+                    </Transition>
+                </nav>
+            </header>
+            <main>
+                <Routes fallback=|| view! { <h1>"Page not found"</h1> }>
+                    <Route path=path!("/") view=HomePage />
+                    <Route path=path!("/sign-in") view=SignInPage />
+                    <Route path=path!("/sign-up") view=SignUpPage />
+                    <Route path=path!("/import") view=ImportPage />
+                    <Route path=path!("/imports") view=ImportsPage />
+                    <Route path=path!("/imports/:id") view=ImportStatusPage />
+                    <Route path=path!("/contacts") view=ContactsPage />
+                    <Route path=path!("/settings") view=SettingsPage />
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -1,0 +1,161 @@
+//! Flags and environment. Every setting has a flag and an environment variable.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(name = "intake", version, about = "Import contacts from the exports of other tools")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the web app and run import workers (the default).
+    Serve,
+    /// Manage accounts.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Manage personal API tokens.
+    Tokens {
+        #[command(subcommand)]
+        command: TokensCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UsersCommand {
+    /// Create an account; the password is read from standard input.
+    Add { email: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokensCommand {
+    /// Create a personal API token for an account and print it.
+    Add {
+        email: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Config {
+    /// Address to listen on; defaults to the Leptos site address (LEPTOS_SITE_ADDR, 127.0.0.1:3000).
+    #[arg(long, env = "INTAKE_ADDR")]
+    pub addr: Option<SocketAddr>,
+
+    /// sqlite://PATH or postgres://… ; the default is a SQLite file under ./data/.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/intake.db")]
+    pub database_url: String,
+
+    /// Log filter, in tracing's EnvFilter syntax.
+    #[arg(long, env = "INTAKE_LOG", default_value = "info,sqlx=warn")]
+    pub log: String,
+
+    /// The origin browsers use to reach this server (for the same-origin check); defaults to http://ADDR.
+    #[arg(long, env = "INTAKE_PUBLIC_ORIGIN")]
+    pub public_origin: Option<String>,
+
+    /// Mark the session cookie Secure (serve over HTTPS).
+    #[arg(long, env = "INTAKE_COOKIE_SECURE", default_value_t = false)]
+    pub cookie_secure: bool,
+
+    /// A session expires after this long without use.
+    #[arg(long, env = "INTAKE_SESSION_IDLE", default_value = "7d", value_parser = parse_duration)]
+    pub session_idle: Duration,
+
+    /// Failed sign-ins per email allowed within the throttle window.
+    #[arg(long, env = "INTAKE_SIGN_IN_MAX_FAILURES", default_value_t = 5)]
+    pub sign_in_max_failures: u32,
+
+    /// The sign-in throttle window.
+    #[arg(long, env = "INTAKE_SIGN_IN_WINDOW", default_value = "15m", value_parser = parse_duration)]
+    pub sign_in_window: Duration,
+
+    /// An active import with no progress for this long may be replaced by a new one.
+    #[arg(long, env = "IMPORT_STALE_AFTER", default_value = "15m", value_parser = parse_duration)]
+    pub import_stale_after: Duration,
+
+    /// Largest accepted upload, in bytes.
+    #[arg(long, env = "IMPORT_MAX_UPLOAD_BYTES", default_value_t = 100 * 1024 * 1024)]
+    pub import_max_upload_bytes: u64,
+
+    /// Rows committed per batch (one transaction, one checkpoint).
+    #[arg(long, env = "IMPORT_BATCH_ROWS", default_value_t = 2000)]
+    pub import_batch_rows: usize,
+
+    /// Pause between batches, to spare a busy database.
+    #[arg(long, env = "IMPORT_BATCH_PAUSE", default_value = "0s", value_parser = parse_duration)]
+    pub import_batch_pause: Duration,
+
+    /// Claims of one import before it is marked failed.
+    #[arg(long, env = "IMPORT_MAX_ATTEMPTS", default_value_t = 3)]
+    pub import_max_attempts: i32,
+
+    /// Imports this instance processes at once.
+    #[arg(long, env = "IMPORT_WORKERS", default_value_t = 2)]
+    pub import_workers: usize,
+
+    /// An instance whose heartbeat is older than this is presumed dead, and its imports resume elsewhere.
+    #[arg(long, env = "INSTANCE_LEASE", default_value = "30s", value_parser = parse_duration)]
+    pub instance_lease: Duration,
+}
+
+impl Config {
+    /// The defaults, as a test or a tool would start from.
+    pub fn from_defaults(database_url: &str) -> Self {
+        let mut cli = Cli::parse_from(["intake"]);
+        cli.config.database_url = database_url.to_owned();
+        cli.config
+    }
+}
+
+/// Durations are written as a number and a unit: `900ms`, `30s`, `15m`, `2h`, `7d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .ok_or_else(|| format!("`{text}` needs a unit: ms, s, m, h or d"))?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` does not start with a number"))?;
+    let seconds = match unit {
+        "ms" => number / 1000.0,
+        "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        "d" => number * 86400.0,
+        _ => return Err(format!("`{unit}` is not a unit: use ms, s, m, h or d")),
+    };
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_units() {
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("15").is_err());
+        assert!(parse_duration("15y").is_err());
+    }
+
+    #[test]
+    fn defaults_match_the_readme() {
+        let config = Config::from_defaults("sqlite://x.db");
+        assert_eq!(config.import_stale_after, Duration::from_secs(15 * 60));
+        assert_eq!(config.import_max_upload_bytes, 100 * 1024 * 1024);
+        assert_eq!(config.import_max_attempts, 3);
+    }
+}

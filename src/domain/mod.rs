@@ -1,0 +1,6 @@
+pub mod contact;
+pub mod guard;
+pub mod mapping;
+pub mod records;
+pub mod report;
+pub mod sniff;

@@ -1,0 +1,304 @@
+//! The import use cases behind pages and REST: receive an upload, start an import
+//! through the guard, cancel one. Web handlers parse and authorise, then call these.
+
+use crate::domain::guard::{self, StartDecision};
+use crate::domain::mapping::{self, Field, Mapping};
+use crate::domain::records::{RawRecord, RecordReader, MAX_FIELD_BYTES};
+use crate::domain::sniff::{self, Sniffed, SNIFF_BYTES};
+use crate::error::ImportError;
+use crate::model::{ImportView, StartedImport, UploadPreview};
+use crate::services::{chrono_duration, Services};
+use crate::store::{InsertOutcome, NewImport, StoreError, UploadMeta};
+use tracing::{error, info, warn};
+
+/// Uploads are stored in chunks of this size, so no instance ever holds a whole file.
+pub const UPLOAD_CHUNK_BYTES: usize = 1024 * 1024;
+
+/// How much of an oversize body is read and thrown away so the client gets its 413.
+const OVERSIZE_DRAIN_FACTOR: u64 = 4;
+
+impl From<StoreError> for ImportError {
+    fn from(error: StoreError) -> Self {
+        error!(%error, "storage failed");
+        ImportError::Internal
+    }
+}
+
+fn malformed(error: multer::Error) -> ImportError {
+    ImportError::MalformedUpload { reason: error.to_string() }
+}
+
+/// Keeps the last path segment of a browser-supplied name, within a sane length.
+fn clean_file_name(name: Option<&str>) -> String {
+    let name = name.unwrap_or_default();
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default().trim();
+    let base: String = base.chars().filter(|c| !c.is_control()).take(200).collect();
+    if base.is_empty() { "upload.csv".to_owned() } else { base }
+}
+
+/// Streams the multipart field `file` into storage, sniffing its start and
+/// counting its rows on the way, and returns what the preview step shows.
+pub async fn receive_upload(
+    services: &Services,
+    user_id: i64,
+    mut multipart: multer::Multipart<'_>,
+) -> Result<UploadPreview, ImportError> {
+    while let Some(mut field) = multipart.next_field().await.map_err(malformed)? {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let file_name = clean_file_name(field.file_name());
+        let upload_id = uuid::Uuid::new_v4().to_string();
+        services.store.create_upload(&upload_id, user_id, &file_name, services.now()).await?;
+        let received = store_file(services, &upload_id, &mut field).await;
+        let meta = match received {
+            Ok(stats) => UploadMeta { file_name, byte_size: stats.bytes, sniffed: stats.sniffed, data_rows: stats.data_rows },
+            Err(failure) => {
+                services.store.delete_upload(&upload_id).await?;
+                if matches!(failure, ImportError::TooLarge { .. }) {
+                    drain(&mut field, services.config.import_max_upload_bytes * OVERSIZE_DRAIN_FACTOR).await;
+                }
+                info!(user_id, %failure, "upload refused");
+                return Err(failure);
+            }
+        };
+        services.store.finish_upload(&upload_id, &meta).await?;
+        info!(user_id, upload_id, bytes = meta.byte_size, rows = meta.data_rows, "upload stored");
+        return Ok(preview(upload_id, meta));
+    }
+    Err(ImportError::MalformedUpload { reason: "the form has no field named `file`.".to_owned() })
+}
+
+struct StoredFile {
+    bytes: u64,
+    sniffed: Sniffed,
+    data_rows: u64,
+}
+
+/// Counts records as the bytes pass, once the file's start has been sniffed.
+struct RowCounter {
+    reader: RecordReader,
+    records: u64,
+    scratch: Vec<RawRecord>,
+}
+
+impl RowCounter {
+    fn new(sniffed: &Sniffed) -> Self {
+        Self { reader: RecordReader::new(sniffed.encoding, sniffed.delimiter, MAX_FIELD_BYTES), records: 0, scratch: Vec::new() }
+    }
+
+    fn feed(&mut self, bytes: &[u8], last: bool) {
+        self.reader.feed(bytes, last, &mut self.scratch);
+        self.records += self.scratch.len() as u64;
+        self.scratch.clear();
+    }
+}
+
+async fn store_file(services: &Services, upload_id: &str, field: &mut multer::Field<'_>) -> Result<StoredFile, ImportError> {
+    let limit = services.config.import_max_upload_bytes;
+    let mut pending: Vec<u8> = Vec::with_capacity(UPLOAD_CHUNK_BYTES + 64 * 1024);
+    let mut bytes = 0u64;
+    let mut seq = 0i64;
+    let mut sniffed: Option<Sniffed> = None;
+    let mut counter: Option<RowCounter> = None;
+    loop {
+        let chunk = field.chunk().await.map_err(malformed)?;
+        let last = chunk.is_none();
+        if let Some(chunk) = &chunk {
+            bytes += chunk.len() as u64;
+            if bytes > limit {
+                return Err(ImportError::TooLarge { limit_bytes: limit });
+            }
+            pending.extend_from_slice(chunk);
+            if let Some(counter) = &mut counter {
+                counter.feed(chunk, false);
+            }
+        }
+        if sniffed.is_none() && (last || pending.len() >= SNIFF_BYTES) {
+            let prefix = &pending[..pending.len().min(SNIFF_BYTES)];
+            let found = sniff::sniff(prefix, last && pending.len() <= SNIFF_BYTES)
+                .map_err(|e| ImportError::NotCsv { reason: e.to_string() })?;
+            let mut fresh = RowCounter::new(&found);
+            fresh.feed(&pending, false);
+            counter = Some(fresh);
+            sniffed = Some(found);
+        }
+        if last {
+            if let Some(counter) = &mut counter {
+                counter.feed(&[], true);
+            }
+        }
+        if pending.len() >= UPLOAD_CHUNK_BYTES || (last && !pending.is_empty()) {
+            services.store.append_upload_chunk(upload_id, seq, &pending).await?;
+            seq += 1;
+            pending.clear();
+        }
+        if last {
+            break;
+        }
+    }
+    let sniffed = sniffed.ok_or_else(|| ImportError::NotCsv { reason: sniff::SniffError::Empty.to_string() })?;
+    let records = counter.map_or(0, |c| c.records);
+    let data_rows = records.saturating_sub(sniffed.header_index + 1);
+    Ok(StoredFile { bytes, sniffed, data_rows })
+}
+
+async fn drain(field: &mut multer::Field<'_>, budget: u64) {
+    let mut drained = 0u64;
+    while let Ok(Some(chunk)) = field.chunk().await {
+        drained += chunk.len() as u64;
+        if drained > budget {
+            break;
+        }
+    }
+}
+
+fn preview(upload_id: String, meta: UploadMeta) -> UploadPreview {
+    let (preset, mapping) = mapping::detect(&meta.sniffed.headers);
+    UploadPreview {
+        upload_id,
+        file_name: meta.file_name,
+        byte_size: meta.byte_size,
+        data_rows: meta.data_rows,
+        encoding: meta.sniffed.encoding.label().to_owned(),
+        delimiter: meta.sniffed.delimiter.label().to_owned(),
+        header_line: meta.sniffed.header_line,
+        headers: meta.sniffed.headers,
+        preset: preset.label().to_owned(),
+        mapping,
+        sample_rows: meta.sniffed.sample_rows,
+    }
+}
+
+/// A mapping from the client is checked against the file it is for.
+fn checked_mapping(mapping: Mapping, headers: &[String]) -> Result<Mapping, ImportError> {
+    if mapping.columns.len() != headers.len() {
+        return Err(ImportError::InvalidMapping {
+            reason: format!("The mapping has {} columns but the file has {}.", mapping.columns.len(), headers.len()),
+        });
+    }
+    let identifies = mapping.columns.iter().flatten().any(|field| {
+        matches!(field, Field::FullName | Field::GivenName | Field::FamilyName | Field::Email | Field::Phone)
+    });
+    if !identifies {
+        return Err(ImportError::InvalidMapping {
+            reason: "Map at least one column to a name, an email or a phone.".to_owned(),
+        });
+    }
+    Ok(mapping)
+}
+
+/// The one start path: the page's `start_import` and `POST /api/imports` both end here.
+/// `mapping` is the preview's (possibly edited) mapping; `None` takes the detected one.
+pub async fn start_import(
+    services: &Services,
+    user_id: i64,
+    upload_id: &str,
+    mapping: Option<Mapping>,
+) -> Result<StartedImport, ImportError> {
+    let upload = services.store.upload_meta(user_id, upload_id).await?.ok_or(ImportError::NotFound)?;
+    let mapping = match mapping {
+        Some(mapping) => checked_mapping(mapping, &upload.sniffed.headers)?,
+        None => checked_mapping(mapping::detect(&upload.sniffed.headers).1, &upload.sniffed.headers)?,
+    };
+    let new = NewImport {
+        id: uuid::Uuid::new_v4().to_string(),
+        user_id,
+        upload_id: upload_id.to_owned(),
+        file_name: upload.file_name,
+        sniffed: upload.sniffed,
+        mapping,
+        rows_total: upload.data_rows,
+        created_at: services.now(),
+    };
+    claim_slot(services, &new).await?;
+    info!(user_id, import_id = %new.id, rows = new.rows_total, "import queued");
+    services.work_queued.notify_one();
+    Ok(StartedImport { status_url: format!("/api/imports/{}", new.id), import_id: new.id })
+}
+
+/// Takes the user's single import slot. The insert is the check: the partial unique
+/// index refuses a second active import, and only then is the holder judged.
+async fn claim_slot(services: &Services, new: &NewImport) -> Result<(), ImportError> {
+    let stale_after = chrono_duration(services.config.import_stale_after);
+    // Each retry follows a change made by someone else (a finish, a takeover); a few suffice.
+    for _ in 0..4 {
+        if services.store.insert_import(new).await? == InsertOutcome::Inserted {
+            return Ok(());
+        }
+        let Some(holder) = services.store.slot_holder(new.user_id).await? else { continue };
+        let now = services.now();
+        match guard::decide(Some(&holder.times), stale_after, now) {
+            StartDecision::Reject { elapsed_minutes } => {
+                return Err(ImportError::AlreadyRunning { elapsed_minutes, import_id: holder.import_id });
+            }
+            StartDecision::TakeOver { idle_minutes } => {
+                if services.store.abandon_if_stale(&holder, now - stale_after, now).await? {
+                    warn!(
+                        user_id = new.user_id,
+                        import_id = %holder.import_id,
+                        attempt = holder.attempt,
+                        idle_minutes,
+                        "replacing an import that made no progress"
+                    );
+                }
+            }
+            StartDecision::Start => {}
+        }
+    }
+    let holder = services.store.slot_holder(new.user_id).await?;
+    let now = services.now();
+    Err(match holder {
+        Some(holder) => ImportError::AlreadyRunning {
+            elapsed_minutes: guard::elapsed_minutes(&holder.times, now),
+            import_id: holder.import_id,
+        },
+        None => ImportError::Internal,
+    })
+}
+
+/// The user's import that holds the slot, for pages that warn before an upload.
+pub async fn running_import(services: &Services, user_id: i64) -> Result<Option<ImportView>, ImportError> {
+    match services.store.slot_holder(user_id).await? {
+        Some(holder) => Ok(services.store.get_import(user_id, &holder.import_id).await?),
+        None => Ok(None),
+    }
+}
+
+/// Stops a queued import at once, or a processing one after its current batch.
+pub async fn cancel_import(services: &Services, user_id: i64, import_id: &str) -> Result<ImportView, ImportError> {
+    let view = services
+        .store
+        .request_cancel(user_id, import_id, services.now())
+        .await?
+        .ok_or(ImportError::NotFound)?;
+    if !view.status.is_active() && view.status != crate::model::ImportStatus::Cancelled {
+        return Err(ImportError::AlreadyFinished);
+    }
+    info!(user_id, import_id, "import cancel requested");
+    Ok(view)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_lose_their_paths() {
+        assert_eq!(clean_file_name(Some("C:\\Users\\me\\contacts.csv")), "contacts.csv");
+        assert_eq!(clean_file_name(Some("../../etc/passwd")), "passwd");
+        assert_eq!(clean_file_name(None), "upload.csv");
+        assert_eq!(clean_file_name(Some("a\u{0}b.csv")), "ab.csv");
+    }
+
+    #[test]
+    fn a_mapping_must_identify_someone() {
+        let headers = vec!["Notes".to_owned(), "Email".to_owned()];
+        let notes_only = Mapping { columns: vec![Some(Field::Notes), None] };
+        assert!(matches!(checked_mapping(notes_only, &headers), Err(ImportError::InvalidMapping { .. })));
+        let wrong_width = Mapping { columns: vec![Some(Field::Email)] };
+        assert!(matches!(checked_mapping(wrong_width, &headers), Err(ImportError::InvalidMapping { .. })));
+        let fine = Mapping { columns: vec![Some(Field::Notes), Some(Field::Email)] };
+        assert!(checked_mapping(fine, &headers).is_ok());
+    }
+}

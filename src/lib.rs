@@ -1,0 +1,35 @@
+//! Intake: import contacts from the exports of other tools.
+//!
+//! The crate builds twice: with `ssr` it is the server (see `main.rs`), with
+//! `hydrate` it is the WASM client that takes over the server-rendered page.
+
+pub mod api;
+pub mod app;
+pub mod domain;
+pub mod error;
+pub mod model;
+pub mod pages;
+
+#[cfg(feature = "ssr")]
+pub mod auth;
+#[cfg(feature = "ssr")]
+pub mod clock;
+#[cfg(feature = "ssr")]
+pub mod config;
+#[cfg(feature = "ssr")]
+pub mod imports;
+#[cfg(feature = "ssr")]
+pub mod server;
+#[cfg(feature = "ssr")]
+pub mod services;
+#[cfg(feature = "ssr")]
+pub mod store;
+#[cfg(feature = "ssr")]
+pub mod worker;
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,61 @@
+//! The `intake` binary: the server, and the operator commands.
+
+use clap::Parser;
+use intake::config::{Cli, Command, Config, TokensCommand, UsersCommand};
+use intake::services::Services;
+use std::io::Read;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&cli.config.log).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let outcome = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => intake::server::serve(cli.config).await,
+        Command::Users { command: UsersCommand::Add { email } } => add_user(cli.config, &email).await,
+        Command::Tokens { command: TokensCommand::Add { email, name } } => add_token(cli.config, &email, &name).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("intake: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn services(config: Config) -> Result<Services, Box<dyn std::error::Error>> {
+    let store = intake::store::connect(&config.database_url).await?;
+    Ok(Services::new(store, Arc::new(intake::clock::SystemClock), config))
+}
+
+/// `intake users add EMAIL`, with the password on standard input (one line, or all of it).
+async fn add_user(config: Config, email: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let mut input = Vec::new();
+    std::io::stdin().take(intake::auth::MAX_PASSWORD_BYTES as u64 + 2).read_to_end(&mut input)?;
+    let password = String::from_utf8(input)?;
+    let password = password.strip_suffix('\n').unwrap_or(&password);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    let services = services(config).await?;
+    let user_id = intake::auth::create_account(&services, email, password).await?;
+    println!("created account {user_id} for {}", intake::auth::normalize_email(email));
+    Ok(())
+}
+
+/// `intake tokens add EMAIL`: prints a new personal API token.
+async fn add_token(config: Config, email: &str, name: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let services = services(config).await?;
+    let user = services
+        .store
+        .user_by_email(&intake::auth::normalize_email(email))
+        .await?
+        .ok_or_else(|| format!("no account for {email}"))?;
+    let token = intake::auth::create_token(&services, user.id, name).await?;
+    println!("{}", token.token);
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! Pieces several pages use.
+
+use crate::app::Session;
+use leptos::prelude::*;
+use leptos_router::components::Redirect;
+use leptos_router::hooks::use_location;
+
+/// Shows `children` to a signed-in user; sends anyone else to sign in, and back here afterwards.
+#[component]
+pub fn RequireAccount(children: ChildrenFn) -> impl IntoView {
+    let Session(account) = expect_context::<Session>();
+    let location = use_location();
+    let children = StoredValue::new(children);
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match account.await {
+                    Ok(Some(_)) => children.read_value()().into_any(),
+                    _ => {
+                        let here = format!("{}{}", location.pathname.get_untracked(), location.search.get_untracked());
+                        let next = url_encode(&here);
+                        view! { <Redirect path=format!("/sign-in?next={next}") /> }.into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// Percent-encodes a path for use as a query value.
+pub fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Only a local path may be a redirect target, never another site.
+pub fn safe_next(next: Option<String>) -> String {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .unwrap_or_else(|| "/import".to_owned())
+}
+
+pub fn human_duration(seconds: u64) -> String {
+    match seconds {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min {} s", s / 60, s % 60),
+        s => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirects_stay_on_this_site() {
+        assert_eq!(safe_next(Some("/contacts?q=a".into())), "/contacts?q=a");
+        assert_eq!(safe_next(Some("//evil.example".into())), "/import");
+        assert_eq!(safe_next(Some("https://evil.example".into())), "/import");
+        assert_eq!(safe_next(None), "/import");
+        assert_eq!(url_encode("/imports/1?x=a b"), "/imports/1%3Fx%3Da%20b");
+    }
+}

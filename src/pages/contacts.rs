@@ -1,0 +1,71 @@
+//! `/contacts`: the user's contacts, searchable and paged.
+
+use super::common::RequireAccount;
+use crate::api::imports::{list_contacts, CONTACTS_PER_PAGE};
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn ContactsPage() -> impl IntoView {
+    view! {
+        <RequireAccount>
+            <ContactsList />
+        </RequireAccount>
+    }
+}
+
+#[component]
+fn ContactsList() -> impl IntoView {
+    let query_map = use_query_map();
+    let query = move || query_map.read().get("q").unwrap_or_default();
+    let page = move || query_map.read().get("page").and_then(|p| p.parse::<u32>().ok()).unwrap_or(0);
+    let contacts = Resource::new(move || (query(), page()), |(q, page)| list_contacts(q, page));
+    view! {
+        <h1>"Contacts"</h1>
+        <form method="get" action="/contacts" class="search" role="search">
+            <label for="q">"Search"</label>
+            <input id="q" type="search" name="q" value=query placeholder="Name, email, phone or company" />
+            <button type="submit">"Search"</button>
+        </form>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match contacts.await {
+                    Ok(found) => {
+                        let pages = found.total.div_ceil(CONTACTS_PER_PAGE as u64).max(1) as u32;
+                        let link = move |p: u32| format!("/contacts?q={}&page={p}", super::common::url_encode(&query()));
+                        view! {
+                            <p data-testid="contacts-total">{format!("{} contacts", found.total)}</p>
+                            <div class="scroll">
+                                <table data-testid="contacts">
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">"Name"</th><th scope="col">"Email"</th><th scope="col">"Phone"</th>
+                                            <th scope="col">"Organization"</th><th scope="col">"Title"</th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {found.contacts.into_iter().map(|c| view! {
+                                            <tr>
+                                                <td>{c.name}</td>
+                                                <td>{c.emails.join(", ")}</td>
+                                                <td>{c.phones.join(", ")}</td>
+                                                <td>{c.organization}</td>
+                                                <td>{c.title}</td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                            <nav class="pager" aria-label="Contact pages">
+                                {(found.page > 0).then(|| view! { <a href=link(found.page - 1)>"Previous"</a> })}
+                                <span>{format!("Page {} of {}", found.page + 1, pages)}</span>
+                                {(found.page + 1 < pages).then(|| view! { <a href=link(found.page + 1)>"Next"</a> })}
+                            </nav>
+                        }.into_any()
+                    }
+                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}

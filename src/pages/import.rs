@@ -1,0 +1,260 @@
+//! `/import`: choose a file, check the preview and mapping, start the import.
+
+use super::common::RequireAccount;
+use crate::api::imports::{running_import, start_import};
+use crate::domain::mapping::{Field, Mapping};
+use crate::error::{already_running_message, human_bytes, ImportError};
+use crate::model::UploadPreview;
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_navigate;
+
+#[component]
+pub fn ImportPage() -> impl IntoView {
+    view! {
+        <RequireAccount>
+            <ImportFlow />
+        </RequireAccount>
+    }
+}
+
+/// An import error as the user should read it: a running import is news, not a failure.
+#[component]
+pub fn ImportErrorMessage(error: ImportError) -> impl IntoView {
+    match error {
+        ImportError::AlreadyRunning { elapsed_minutes, import_id } => view! {
+            <div class="notice" role="status" data-testid="already-running">
+                <p>{already_running_message(elapsed_minutes)}</p>
+                <A href=format!("/imports/{import_id}")>"See its progress"</A>
+            </div>
+        }
+        .into_any(),
+        other => view! { <p class="error" role="alert">{other.to_string()}</p> }.into_any(),
+    }
+}
+
+#[component]
+fn ImportFlow() -> impl IntoView {
+    let running = Resource::new(|| (), |_| running_import());
+    let chosen_name = RwSignal::new(None::<(String, f64)>);
+    let preview = RwSignal::new(None::<UploadPreview>);
+    let mapping = RwSignal::new(Mapping { columns: Vec::new() });
+    let error = RwSignal::new(None::<ImportError>);
+    let busy = RwSignal::new(false);
+    #[cfg(feature = "hydrate")]
+    let chosen_file = StoredValue::new_local(None::<web_sys::File>);
+
+    let choose = move |file: Option<Files>| {
+        error.set(None);
+        #[cfg(feature = "hydrate")]
+        {
+            let file = file.and_then(|f| f.0);
+            chosen_name.set(file.as_ref().map(|f| (f.name(), f.size())));
+            chosen_file.set_value(file);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = file;
+    };
+
+    let upload = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let Some(file) = chosen_file.get_value() else { return };
+            busy.set(true);
+            error.set(None);
+            leptos::task::spawn_local(async move {
+                let form = web_sys::FormData::new().expect("FormData");
+                if form.append_with_blob_and_filename("file", &file, &file.name()).is_ok() {
+                    match crate::api::imports::upload_file(form.into()).await {
+                        Ok(found) => {
+                            mapping.set(found.mapping.clone());
+                            preview.set(Some(found));
+                        }
+                        Err(failure) => error.set(Some(failure)),
+                    }
+                }
+                busy.set(false);
+            });
+        }
+    };
+
+    let navigate = use_navigate();
+    let start = move |_| {
+        let Some(found) = preview.get_untracked() else { return };
+        let navigate = navigate.clone();
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match start_import(found.upload_id, mapping.get_untracked()).await {
+                Ok(started) => navigate(&format!("/imports/{}", started.import_id), Default::default()),
+                Err(failure) => {
+                    running.refetch();
+                    error.set(Some(failure));
+                }
+            }
+            busy.set(false);
+        });
+    };
+
+    let back = move |_| {
+        preview.set(None);
+        error.set(None);
+    };
+
+    view! {
+        <h1>"Import contacts"</h1>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                running.await.ok().flatten().map(|active| view! {
+                    <div class="notice" role="status" data-testid="running-banner">
+                        <p>
+                            "An import of " <strong>{active.file_name.clone()}</strong> " is running"
+                            {active.percent().map(|p| format!(" ({p} %)")).unwrap_or_default()} ". "
+                            "A new one can start when it is done."
+                        </p>
+                        <A href=format!("/imports/{}", active.import_id)>"See its progress"</A>
+                    </div>
+                })
+            })}
+        </Transition>
+        <Show
+            when=move || preview.with(Option::is_none)
+            fallback=move || view! {
+                <Preview preview=preview mapping=mapping busy=busy on_start=start.clone() on_back=back />
+            }
+        >
+            <FilePicker chosen_name=chosen_name busy=busy on_choose=choose on_upload=upload />
+        </Show>
+        {move || error.get().map(|error| view! { <ImportErrorMessage error /> })}
+    }
+}
+
+/// The files a picker or a drop produced; only the browser build can hold one.
+pub struct Files(#[cfg(feature = "hydrate")] Option<web_sys::File>);
+
+#[component]
+fn FilePicker(
+    chosen_name: RwSignal<Option<(String, f64)>>,
+    busy: RwSignal<bool>,
+    on_choose: impl Fn(Option<Files>) + Copy + 'static,
+    on_upload: impl Fn(()) + Copy + 'static,
+) -> impl IntoView {
+    let dragging = RwSignal::new(false);
+    #[cfg(feature = "hydrate")]
+    let picked = move |ev: leptos::ev::Event| {
+        use wasm_bindgen::JsCast;
+        let input: web_sys::HtmlInputElement = ev.target().expect("target").unchecked_into();
+        on_choose(Some(Files(input.files().and_then(|files| files.get(0)))));
+    };
+    #[cfg(not(feature = "hydrate"))]
+    let picked = move |_: leptos::ev::Event| on_choose(None);
+    #[cfg(feature = "hydrate")]
+    let dropped = move |ev: leptos::ev::DragEvent| {
+        ev.prevent_default();
+        dragging.set(false);
+        let file = ev.data_transfer().and_then(|t| t.files()).and_then(|files| files.get(0));
+        on_choose(Some(Files(file)));
+    };
+    #[cfg(not(feature = "hydrate"))]
+    let dropped = move |_: leptos::ev::DragEvent| on_choose(None);
+
+    view! {
+        <section
+            class="dropzone"
+            class:dragging=move || dragging.get()
+            on:dragover=move |ev| {
+                ev.prevent_default();
+                dragging.set(true);
+            }
+            on:dragleave=move |_| dragging.set(false)
+            on:drop=dropped
+        >
+            <label for="file">"Choose a contacts export (.csv, .tsv or .txt), or drop it here"</label>
+            <input id="file" type="file" name="file" accept=".csv,.tsv,.txt,text/csv,text/plain" on:change=picked />
+            {move || chosen_name.get().map(|(name, size)| view! {
+                <p data-testid="chosen-file">{name} " — " {human_bytes(size as u64)}</p>
+            })}
+            <button
+                type="button"
+                disabled=move || busy.get() || chosen_name.with(Option::is_none)
+                on:click=move |_| on_upload(())
+            >
+                {move || if busy.get() { "Uploading…" } else { "Upload and preview" }}
+            </button>
+        </section>
+    }
+}
+
+#[component]
+fn Preview(
+    preview: RwSignal<Option<UploadPreview>>,
+    mapping: RwSignal<Mapping>,
+    busy: RwSignal<bool>,
+    on_start: impl Fn(()) + Clone + 'static,
+    on_back: impl Fn(()) + Copy + 'static,
+) -> impl IntoView {
+    let found = preview.get_untracked().expect("preview shown only when present");
+    let headers = found.headers.clone();
+    let samples = found.sample_rows.clone();
+    view! {
+        <section aria-labelledby="preview-title" data-testid="preview">
+            <h2 id="preview-title">"Preview of " {found.file_name.clone()}</h2>
+            <dl class="facts">
+                <dt>"Format"</dt><dd data-testid="preset">{found.preset.clone()}</dd>
+                <dt>"Encoding"</dt><dd data-testid="encoding">{found.encoding.clone()}</dd>
+                <dt>"Delimiter"</dt><dd data-testid="delimiter">{found.delimiter.clone()}</dd>
+                <dt>"Header row"</dt><dd>"line " {found.header_line}</dd>
+                <dt>"Rows"</dt><dd data-testid="data-rows">{found.data_rows}</dd>
+                <dt>"Size"</dt><dd>{human_bytes(found.byte_size)}</dd>
+            </dl>
+            <div class="scroll">
+                <table class="mapping">
+                    <caption>"Which column feeds which field"</caption>
+                    <thead>
+                        <tr>
+                            {headers.iter().enumerate().map(|(column, header)| {
+                                let id = format!("map-{column}");
+                                view! {
+                                    <th scope="col">
+                                        <label for=id.clone()>{header.clone()}</label>
+                                        <select
+                                            id=id
+                                            data-testid=format!("mapping-{column}")
+                                            on:change=move |ev| {
+                                                let field = Field::from_key(&event_target_value(&ev));
+                                                mapping.update(|m| if let Some(slot) = m.columns.get_mut(column) { *slot = field });
+                                            }
+                                        >
+                                            <option value="" selected=move || mapping.with(|m| m.columns.get(column).copied().flatten().is_none())>
+                                                "(ignore)"
+                                            </option>
+                                            {Field::ALL.into_iter().map(|field| view! {
+                                                <option
+                                                    value=field.key()
+                                                    selected=move || mapping.with(|m| m.columns.get(column).copied().flatten() == Some(field))
+                                                >
+                                                    {field.label()}
+                                                </option>
+                                            }).collect_view()}
+                                        </select>
+                                    </th>
+                                }
+                            }).collect_view()}
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {samples.into_iter().map(|row| view! {
+                            <tr>{row.into_iter().map(|cell| view! { <td>{cell}</td> }).collect_view()}</tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+            <p class="actions">
+                <button type="button" disabled=move || busy.get() on:click=move |_| on_start(())>
+                    "Start import"
+                </button>
+                <button type="button" class="secondary" on:click=move |_| on_back(())>"Back"</button>
+            </p>
+        </section>
+    }
+}

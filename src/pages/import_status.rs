@@ -1,0 +1,164 @@
+//! `/imports/:id`: live progress, the counts, the row errors and cancel.
+
+use super::common::{human_duration, RequireAccount};
+use crate::api::imports::{cancel_import, import_errors, import_status, ERRORS_PER_PAGE};
+use crate::model::{ImportStatus, ImportView};
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+/// How often the page asks for progress while an import is active.
+#[cfg(feature = "hydrate")]
+const POLL_MILLIS: u32 = 1000;
+
+#[component]
+pub fn ImportStatusPage() -> impl IntoView {
+    view! {
+        <RequireAccount>
+            <ImportStatusView />
+        </RequireAccount>
+    }
+}
+
+#[component]
+fn ImportStatusView() -> impl IntoView {
+    let params = use_params_map();
+    let import_id = move || params.read().get("id").unwrap_or_default();
+    let tick = RwSignal::new(0u32);
+    let status = Resource::new(move || (import_id(), tick.get()), |(id, _)| import_status(id));
+    let active = RwSignal::new(true);
+
+    #[cfg(feature = "hydrate")]
+    {
+        let alive = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let still_alive = alive.clone();
+        on_cleanup(move || still_alive.store(false, std::sync::atomic::Ordering::Relaxed));
+        leptos::task::spawn_local(async move {
+            let is_alive = || alive.load(std::sync::atomic::Ordering::Relaxed);
+            while is_alive() {
+                gloo_timers::future::TimeoutFuture::new(POLL_MILLIS).await;
+                if is_alive() && active.get_untracked() {
+                    tick.update(|t| *t += 1);
+                }
+            }
+        });
+    }
+
+    let cancel = Action::new(move |id: &String| {
+        let id = id.clone();
+        async move {
+            let result = cancel_import(id).await;
+            tick.update(|t| *t += 1);
+            result
+        }
+    });
+
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match status.await {
+                    Ok(view) => {
+                        active.set(view.status.is_active());
+                        view! { <Progress view=view cancel=cancel /> }.into_any()
+                    }
+                    Err(error) => {
+                        active.set(false);
+                        view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+        {move || cancel.value().get().and_then(Result::err).map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
+        <RowErrors import_id=Signal::derive(import_id) refresh=tick />
+    }
+}
+
+#[component]
+fn Progress(view: ImportView, cancel: Action<String, Result<ImportView, crate::error::ImportError>>) -> impl IntoView {
+    let percent = view.percent();
+    let total = view.rows_total.map(|t| t.to_string()).unwrap_or_else(|| "?".to_owned());
+    let rate = view.rows_per_second().map(|r| format!("{:.0} rows/s", r));
+    let eta = view.eta_seconds().map(|s| format!("about {} left", human_duration(s)));
+    let import_id = view.import_id.clone();
+    let counts = view.counts;
+    let finished = !view.status.is_active();
+    view! {
+        <h1>"Import of " {view.file_name.clone()}</h1>
+        <p class="status" data-testid="status" data-status=view.status.as_str()>{view.status.label()}</p>
+        <progress
+            max="100"
+            value=percent.unwrap_or(0).to_string()
+            aria-label="Import progress"
+            aria-valuetext=format!("{} of {} rows", view.rows_done, total)
+        >
+            {format!("{} %", percent.unwrap_or(0))}
+        </progress>
+        <p data-testid="progress-text">
+            {format!("{} of {} rows", view.rows_done, total)}
+            {percent.map(|p| format!(" ({p} %)"))}
+            {rate.map(|r| format!(" · {r}"))}
+            {eta.map(|e| format!(" · {e}"))}
+        </p>
+        {view.failure_reason.clone().map(|reason| view! { <p class="error" role="alert">{reason}</p> })}
+        <Show when=move || finished>
+            <dl class="counts" data-testid="counts">
+                <div><dt>"Created"</dt><dd data-testid="count-created">{counts.created}</dd></div>
+                <div><dt>"Updated"</dt><dd data-testid="count-updated">{counts.updated}</dd></div>
+                <div><dt>"Unchanged"</dt><dd data-testid="count-unchanged">{counts.unchanged}</dd></div>
+                <div><dt>"Rejected"</dt><dd data-testid="count-rejected">{counts.rejected}</dd></div>
+                <div><dt>"Skipped"</dt><dd data-testid="count-skipped">{counts.skipped}</dd></div>
+            </dl>
+        </Show>
+        {(view.status == ImportStatus::Processing || view.status == ImportStatus::Queued).then(|| {
+            let id = import_id.clone();
+            view! {
+                <button
+                    type="button"
+                    class="secondary"
+                    disabled=move || view.cancel_requested || cancel.pending().get()
+                    on:click=move |_| { cancel.dispatch(id.clone()); }
+                >
+                    {if view.cancel_requested { "Cancelling after this batch…" } else { "Cancel import" }}
+                </button>
+            }
+        })}
+    }
+}
+
+#[component]
+fn RowErrors(import_id: Signal<String>, refresh: RwSignal<u32>) -> impl IntoView {
+    let page = RwSignal::new(0u32);
+    let errors = Resource::new(move || (import_id.get(), page.get(), refresh.get()), |(id, page, _)| import_errors(id, page));
+    view! {
+        <section aria-labelledby="errors-title">
+            <h2 id="errors-title">"Rows that were not imported"</h2>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let Ok(found) = errors.await else { return view! {}.into_any() };
+                    if found.total == 0 {
+                        return view! { <p class="muted">"None so far."</p> }.into_any();
+                    }
+                    let pages = found.total.div_ceil(ERRORS_PER_PAGE as u64) as u32;
+                    view! {
+                        <p>
+                            {format!("{} rows", found.total)} " · "
+                            <a href=format!("/api/imports/{}/errors.csv", import_id.get_untracked()) download data-testid="error-report">
+                                "Download error report (CSV)"
+                            </a>
+                        </p>
+                        <table class="errors" data-testid="row-errors">
+                            <thead><tr><th scope="col">"Line"</th><th scope="col">"Reason"</th></tr></thead>
+                            <tbody>
+                                {found.errors.into_iter().map(|e| view! { <tr><td>{e.line}</td><td>{e.reason}</td></tr> }).collect_view()}
+                            </tbody>
+                        </table>
+                        <nav class="pager" aria-label="Row error pages">
+                            <button type="button" class="secondary" disabled=found.page == 0 on:click=move |_| page.update(|p| *p = p.saturating_sub(1))>"Previous"</button>
+                            <span>{format!("Page {} of {}", found.page + 1, pages)}</span>
+                            <button type="button" class="secondary" disabled=found.page + 1 >= pages on:click=move |_| page.update(|p| *p += 1)>"Next"</button>
+                        </nav>
+                    }.into_any()
+                })}
+            </Transition>
+        </section>
+    }
+}

@@ -1,0 +1,162 @@
+//! The HTTP server: state, router, guards on raw requests, start and graceful stop.
+
+use crate::api::imports::UploadFile;
+use crate::api::rest::{self, multipart_boundary};
+use crate::app::{shell, App};
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::services::Services;
+use crate::worker;
+use axum::body::Body;
+use axum::extract::{FromRef, Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{error, info};
+
+/// Non-upload request bodies are small forms and JSON; anything bigger is refused.
+const MAX_FORM_BODY_BYTES: usize = 256 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub services: Services,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let leptos_options = state.leptos_options.clone();
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(rest::routes())
+        .leptos_routes(&state, routes, move || shell(leptos_options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn(guard_request_bodies))
+        .with_state(state)
+}
+
+/// `GET /healthz`: 200 after a real database round trip, 503 when the database is away.
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.services.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ok").into_response(),
+        Err(error) => {
+            error!(%error, "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+/// Uploads must carry a parseable multipart boundary (server_fn 0.8 panics on a
+/// bad one), and every other body is capped, since server functions read theirs whole.
+async fn guard_request_bodies(request: Request, next: Next) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let is_multipart = content_type.is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("multipart/"));
+    if request.uri().path() == UploadFile::PATH || is_multipart {
+        if let Err(error) = multipart_boundary(content_type) {
+            return error.into_response();
+        }
+        return next.run(request).await;
+    }
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > MAX_FORM_BODY_BYTES) {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+    }
+    let (parts, body) = request.into_parts();
+    let limited = Body::new(http_body_util::Limited::new(body, MAX_FORM_BODY_BYTES));
+    next.run(Request::from_parts(parts, limited)).await
+}
+
+/// A server bound to a port with its workers; `stop` ends both gracefully.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl RunningServer {
+    pub async fn start(services: Services, leptos_options: LeptosOptions, listener: TcpListener) -> std::io::Result<Self> {
+        let addr = listener.local_addr()?;
+        let instance_id = uuid::Uuid::new_v4().to_string();
+        let (shutdown, stopped) = watch::channel(false);
+        worker::beat(&services, &instance_id).await.map_err(std::io::Error::other)?;
+        let mut tasks = worker::spawn(services.clone(), instance_id.clone(), stopped.clone());
+        let app = router(AppState { leptos_options, services });
+        let mut stop_http = stopped;
+        tasks.spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop_http.wait_for(|stop| *stop).await;
+                })
+                .await;
+            if let Err(error) = served {
+                error!(%error, "server stopped with an error");
+            }
+        });
+        info!(%addr, instance_id, "listening");
+        Ok(Self { addr, shutdown, tasks })
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// `intake serve`: runs until SIGINT or SIGTERM, then finishes the current batches and stops.
+pub async fn serve(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let leptos_config = get_configuration(None)?;
+    let addr = *config.addr.get_or_insert(leptos_config.leptos_options.site_addr);
+    let store = crate::store::connect(&config.database_url).await?;
+    info!(backend = ?store.backend(), "database ready");
+    let services = Services::new(store, std::sync::Arc::new(SystemClock), config);
+    let listener = TcpListener::bind(addr).await?;
+    let server = RunningServer::start(services, leptos_config.leptos_options, listener).await?;
+    shutdown_signal().await;
+    info!("shutting down");
+    server.stop().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+}

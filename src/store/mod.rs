@@ -1,0 +1,249 @@
+//! The storage seam: everything Intake keeps, behind one trait with a SQLite and
+//! a Postgres implementation. The SQL lives beside the code that runs it, in the
+//! backend's own module.
+//!
+//! Guard and fencing rules the implementations share:
+//! - at most one active (`queued` or `processing`) import per user, enforced by a
+//!   partial unique index, so `insert_import` itself is the check;
+//! - every worker write is conditioned on `(import id, attempt, status = processing)`;
+//!   a write that matches no row means the worker was replaced;
+//! - a batch's contacts, row errors, counters and checkpoint commit in one transaction.
+
+mod postgres;
+mod sqlite;
+
+use crate::domain::contact::{Contact, Counts};
+use crate::domain::guard::ActiveImport;
+use crate::domain::mapping::Mapping;
+use crate::domain::sniff::Sniffed;
+use crate::model::{ContactsPage, ImportStatus, ImportView, RowErrorView, RowErrorsPage, TokenView};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("stored value is unreadable: {0}")]
+    Corrupt(String),
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(error: serde_json::Error) -> Self {
+        StoreError::Corrupt(error.to_string())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Opens the database that `url` names, creating a SQLite file if needed, and migrates it.
+pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::connect(url).await?))
+    } else {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub id: i64,
+    pub email: String,
+    pub password_hash: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct UploadMeta {
+    pub file_name: String,
+    pub byte_size: u64,
+    pub sniffed: Sniffed,
+    /// Records after the header row.
+    pub data_rows: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewImport {
+    pub id: String,
+    pub user_id: i64,
+    pub upload_id: String,
+    pub file_name: String,
+    pub sniffed: Sniffed,
+    pub mapping: Mapping,
+    pub rows_total: u64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InsertOutcome {
+    Inserted,
+    /// The user's import slot is held by another active import.
+    SlotTaken,
+}
+
+/// The import that holds a user's slot, as the guard needs to judge it.
+#[derive(Debug, Clone)]
+pub struct SlotHolder {
+    pub import_id: String,
+    pub attempt: i32,
+    pub times: ActiveImport,
+}
+
+/// An import a worker has claimed: its attempt is the fence for all its writes.
+#[derive(Debug, Clone)]
+pub struct ClaimedImport {
+    pub import_id: String,
+    pub user_id: i64,
+    pub upload_id: String,
+    pub attempt: i32,
+    pub sniffed: Sniffed,
+    pub mapping: Mapping,
+    /// The checkpoint: data rows (after the header) already committed.
+    pub rows_done: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    pub import_id: String,
+    pub attempt: i32,
+}
+
+/// One batch of work, committed atomically with its checkpoint.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    pub user_id: i64,
+    pub contacts: Vec<Contact>,
+    pub row_errors: Vec<RowErrorView>,
+    pub rejected: u64,
+    pub skipped: u64,
+    /// The checkpoint after this batch.
+    pub rows_done: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchOutcome {
+    Committed { counts: Counts, cancel_requested: bool },
+    /// The fence did not hold: another attempt owns the import now. Nothing was written.
+    Replaced,
+}
+
+/// What happened to imports whose instance stopped heart-beating.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Orphan {
+    pub import_id: String,
+    pub user_id: i64,
+    pub attempt: i32,
+    pub requeued: bool,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+    async fn ping(&self) -> StoreResult<()>;
+
+    // Accounts
+    /// `None` when the email already has an account.
+    async fn create_user(&self, email: &str, password_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<i64>>;
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>>;
+    async fn user_email(&self, user_id: i64) -> StoreResult<Option<String>>;
+    async fn create_session(&self, token_hash: &str, user_id: i64, now: DateTime<Utc>) -> StoreResult<()>;
+    /// The session's user, if it was used after `idle_cutoff`; touching it keeps it alive.
+    async fn touch_session(&self, token_hash: &str, idle_cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<Option<i64>>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    async fn create_token(&self, user_id: i64, name: &str, token_hash: &str, now: DateTime<Utc>) -> StoreResult<TokenView>;
+    async fn list_tokens(&self, user_id: i64) -> StoreResult<Vec<TokenView>>;
+    async fn revoke_token(&self, user_id: i64, token_id: i64, now: DateTime<Utc>) -> StoreResult<bool>;
+    async fn token_user(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<i64>>;
+    async fn record_sign_in_failure(&self, email: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Failures since `since`, and the oldest of them.
+    async fn sign_in_failures(&self, email: &str, since: DateTime<Utc>) -> StoreResult<(u32, Option<DateTime<Utc>>)>;
+    async fn clear_sign_in_failures(&self, email: &str) -> StoreResult<()>;
+
+    // Uploads, kept as chunks so every instance can read them.
+    async fn create_upload(&self, upload_id: &str, user_id: i64, file_name: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn append_upload_chunk(&self, upload_id: &str, seq: i64, data: &[u8]) -> StoreResult<()>;
+    async fn finish_upload(&self, upload_id: &str, meta: &UploadMeta) -> StoreResult<()>;
+    async fn delete_upload(&self, upload_id: &str) -> StoreResult<()>;
+    /// A finished upload of this user.
+    async fn upload_meta(&self, user_id: i64, upload_id: &str) -> StoreResult<Option<UploadMeta>>;
+    async fn upload_chunk(&self, upload_id: &str, seq: i64) -> StoreResult<Option<Vec<u8>>>;
+    /// Removes uploads that never finished (a crash mid-upload) or were never imported.
+    async fn delete_stale_uploads(&self, older_than: DateTime<Utc>) -> StoreResult<u64>;
+
+    // The start guard
+    async fn insert_import(&self, new: &NewImport) -> StoreResult<InsertOutcome>;
+    async fn slot_holder(&self, user_id: i64) -> StoreResult<Option<SlotHolder>>;
+    /// Marks the holder abandoned if it is still that attempt and still has made no
+    /// progress since `stale_cutoff`. True when this call replaced it.
+    async fn abandon_if_stale(&self, holder: &SlotHolder, stale_cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool>;
+
+    // Workers
+    async fn heartbeat(&self, instance_id: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn remove_instance(&self, instance_id: &str) -> StoreResult<()>;
+    /// Requeues processing imports whose instance's heartbeat is older than
+    /// `lease_cutoff`, or fails them once they used `max_attempts`.
+    async fn recover_orphans(&self, lease_cutoff: DateTime<Utc>, max_attempts: i32, now: DateTime<Utc>) -> StoreResult<Vec<Orphan>>;
+    async fn claim_next(&self, instance_id: &str, now: DateTime<Utc>) -> StoreResult<Option<ClaimedImport>>;
+    async fn commit_batch(&self, fence: &Fence, batch: Batch, now: DateTime<Utc>) -> StoreResult<BatchOutcome>;
+    /// Moves the import to a final state and drops its upload. False when fenced out.
+    async fn finish_import(&self, fence: &Fence, status: ImportStatus, reason: Option<&str>, now: DateTime<Utc>) -> StoreResult<bool>;
+
+    // Reads and user actions, always scoped by user
+    async fn get_import(&self, user_id: i64, import_id: &str) -> StoreResult<Option<ImportView>>;
+    async fn list_imports(&self, user_id: i64, limit: u32) -> StoreResult<Vec<ImportView>>;
+    /// `None` when the import is not this user's.
+    async fn row_errors(&self, user_id: i64, import_id: &str, page: u32, per_page: u32) -> StoreResult<Option<RowErrorsPage>>;
+    async fn request_cancel(&self, user_id: i64, import_id: &str, now: DateTime<Utc>) -> StoreResult<Option<ImportView>>;
+    async fn contacts(&self, user_id: i64, query: &str, page: u32, per_page: u32) -> StoreResult<ContactsPage>;
+}
+
+/// Lower-cased text a contact search matches against.
+pub(crate) fn search_text(contact: &Contact) -> String {
+    let mut text = format!(
+        "{} {} {} {} {}",
+        contact.display_name, contact.given_name, contact.family_name, contact.organization, contact.title
+    );
+    for email in &contact.emails {
+        text.push(' ');
+        text.push_str(email);
+    }
+    for phone in &contact.phones {
+        text.push(' ');
+        text.push_str(&phone.normalized);
+    }
+    text.to_lowercase()
+}
+
+/// Escapes `%`, `_` and `\` so user text is matched literally by `LIKE … ESCAPE '\'`.
+pub(crate) fn like_pattern(query: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in query.trim().to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+pub(crate) fn contact_view(contact: Contact) -> crate::model::ContactView {
+    crate::model::ContactView {
+        name: contact.display_name,
+        emails: contact.emails,
+        phones: contact.phones.into_iter().map(|p| p.raw).collect(),
+        organization: contact.organization,
+        title: contact.title,
+    }
+}

@@ -1,0 +1,635 @@
+//! Postgres: many instances share one database. Workers take queued imports with
+//! `FOR UPDATE SKIP LOCKED`, and a batch's contacts go in as one `UNNEST` upsert.
+//! The fenced `UPDATE` that opens each batch also locks the import row, so a
+//! takeover waits for the batch and then judges fresh progress.
+
+use super::*;
+use crate::domain::contact::{plan_batch, Phone};
+use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::types::Json;
+use sqlx::{PgPool, Row};
+use std::collections::HashMap;
+use std::time::Duration;
+
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+const IMPORT_COLUMNS: &str = "id, file_name, status, attempt, rows_total, rows_done, created, updated, \
+     unchanged, rejected, skipped, cancel_requested, failure_reason, created_at, \
+     processing_started_at, last_progress_at, finished_at";
+
+fn import_view(row: &PgRow) -> StoreResult<ImportView> {
+    let status: String = row.try_get("status")?;
+    Ok(ImportView {
+        import_id: row.try_get("id")?,
+        file_name: row.try_get("file_name")?,
+        status: ImportStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
+        rows_done: row.try_get::<i64, _>("rows_done")? as u64,
+        rows_total: row.try_get::<Option<i64>, _>("rows_total")?.map(|n| n as u64),
+        counts: Counts {
+            created: row.try_get::<i64, _>("created")? as u64,
+            updated: row.try_get::<i64, _>("updated")? as u64,
+            unchanged: row.try_get::<i64, _>("unchanged")? as u64,
+            rejected: row.try_get::<i64, _>("rejected")? as u64,
+            skipped: row.try_get::<i64, _>("skipped")? as u64,
+        },
+        attempt: row.try_get("attempt")?,
+        cancel_requested: row.try_get("cancel_requested")?,
+        failure_reason: row.try_get("failure_reason")?,
+        created_at: row.try_get("created_at")?,
+        processing_started_at: row.try_get("processing_started_at")?,
+        last_progress_at: row.try_get("last_progress_at")?,
+        finished_at: row.try_get("finished_at")?,
+    })
+}
+
+fn stored_contact(row: &PgRow) -> StoreResult<Contact> {
+    let Json(emails): Json<Vec<String>> = row.try_get("emails")?;
+    let Json(phones): Json<Vec<Phone>> = row.try_get("phones")?;
+    Ok(Contact {
+        display_name: row.try_get("display_name")?,
+        given_name: row.try_get("given_name")?,
+        family_name: row.try_get("family_name")?,
+        emails,
+        phones,
+        organization: row.try_get("organization")?,
+        title: row.try_get("title")?,
+        notes: row.try_get("notes")?,
+    })
+}
+
+impl PostgresStore {
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(url)
+            .await?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_user(&self, email: &str, password_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO users (email, password_hash, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (email) DO NOTHING RETURNING id",
+        )
+        .bind(email)
+        .bind(password_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>> {
+        let row: Option<(i64, String, String)> =
+            sqlx::query_as("SELECT id, email, password_hash FROM users WHERE email = $1")
+                .bind(email)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(id, email, password_hash)| UserRecord { id, email, password_hash }))
+    }
+
+    async fn user_email(&self, user_id: i64) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT email FROM users WHERE id = $1").bind(user_id).fetch_optional(&self.pool).await?)
+    }
+
+    async fn create_session(&self, token_hash: &str, user_id: i64, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at) VALUES ($1, $2, $3, $3)")
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn touch_session(&self, token_hash: &str, idle_cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2 AND last_seen_at > $3 RETURNING user_id",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .bind(idle_cutoff)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_token(&self, user_id: i64, name: &str, token_hash: &str, now: DateTime<Utc>) -> StoreResult<TokenView> {
+        let (id, created_at): (i64, DateTime<Utc>) = sqlx::query_as(
+            "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)
+             RETURNING id, created_at",
+        )
+        .bind(user_id)
+        .bind(name)
+        .bind(token_hash)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(TokenView { id, name: name.to_owned(), created_at, last_used_at: None })
+    }
+
+    async fn list_tokens(&self, user_id: i64) -> StoreResult<Vec<TokenView>> {
+        let rows: Vec<(i64, String, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
+            "SELECT id, name, created_at, last_used_at FROM api_tokens
+             WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, created_at, last_used_at)| TokenView { id, name, created_at, last_used_at })
+            .collect())
+    }
+
+    async fn revoke_token(&self, user_id: i64, token_id: i64, now: DateTime<Utc>) -> StoreResult<bool> {
+        let done =
+            sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
+                .bind(now)
+                .bind(token_id)
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn token_user(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL RETURNING user_id",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn record_sign_in_failure(&self, email: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("INSERT INTO sign_in_failures (email, at) VALUES ($1, $2)")
+            .bind(email)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn sign_in_failures(&self, email: &str, since: DateTime<Utc>) -> StoreResult<(u32, Option<DateTime<Utc>>)> {
+        let (count, oldest): (i64, Option<DateTime<Utc>>) =
+            sqlx::query_as("SELECT COUNT(*), MIN(at) FROM sign_in_failures WHERE email = $1 AND at > $2")
+                .bind(email)
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok((count as u32, oldest))
+    }
+
+    async fn clear_sign_in_failures(&self, email: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sign_in_failures WHERE email = $1").bind(email).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_upload(&self, upload_id: &str, user_id: i64, file_name: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("INSERT INTO uploads (id, user_id, file_name, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(upload_id)
+            .bind(user_id)
+            .bind(file_name)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn append_upload_chunk(&self, upload_id: &str, seq: i64, data: &[u8]) -> StoreResult<()> {
+        sqlx::query("INSERT INTO upload_chunks (upload_id, seq, data) VALUES ($1, $2, $3)")
+            .bind(upload_id)
+            .bind(seq)
+            .bind(data)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn finish_upload(&self, upload_id: &str, meta: &UploadMeta) -> StoreResult<()> {
+        sqlx::query("UPDATE uploads SET byte_size = $1, data_rows = $2, sniffed = $3 WHERE id = $4")
+            .bind(meta.byte_size as i64)
+            .bind(meta.data_rows as i64)
+            .bind(Json(&meta.sniffed))
+            .bind(upload_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_upload(&self, upload_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM uploads WHERE id = $1").bind(upload_id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn upload_meta(&self, user_id: i64, upload_id: &str) -> StoreResult<Option<UploadMeta>> {
+        let row: Option<(String, i64, i64, Json<Sniffed>)> = sqlx::query_as(
+            "SELECT file_name, byte_size, data_rows, sniffed FROM uploads
+             WHERE id = $1 AND user_id = $2 AND byte_size IS NOT NULL",
+        )
+        .bind(upload_id)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(file_name, size, data_rows, Json(sniffed))| UploadMeta {
+            file_name,
+            byte_size: size as u64,
+            sniffed,
+            data_rows: data_rows as u64,
+        }))
+    }
+
+    async fn upload_chunk(&self, upload_id: &str, seq: i64) -> StoreResult<Option<Vec<u8>>> {
+        Ok(sqlx::query_scalar("SELECT data FROM upload_chunks WHERE upload_id = $1 AND seq = $2")
+            .bind(upload_id)
+            .bind(seq)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn delete_stale_uploads(&self, older_than: DateTime<Utc>) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM uploads u WHERE u.created_at < $1
+             AND NOT EXISTS (SELECT 1 FROM imports i WHERE i.upload_id = u.id AND i.status IN ('queued', 'processing'))",
+        )
+        .bind(older_than)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn insert_import(&self, new: &NewImport) -> StoreResult<InsertOutcome> {
+        let inserted = sqlx::query(
+            "INSERT INTO imports (id, user_id, upload_id, file_name, status, sniffed, mapping, rows_total, created_at)
+             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8)",
+        )
+        .bind(&new.id)
+        .bind(new.user_id)
+        .bind(&new.upload_id)
+        .bind(&new.file_name)
+        .bind(Json(&new.sniffed))
+        .bind(Json(&new.mapping))
+        .bind(new.rows_total as i64)
+        .bind(new.created_at)
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => Ok(InsertOutcome::Inserted),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(InsertOutcome::SlotTaken),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn slot_holder(&self, user_id: i64) -> StoreResult<Option<SlotHolder>> {
+        type Row = (String, i32, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT id, attempt, created_at, processing_started_at, last_progress_at FROM imports
+             WHERE user_id = $1 AND status IN ('queued', 'processing')",
+        )
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(import_id, attempt, created_at, processing_started_at, last_progress_at)| SlotHolder {
+            import_id,
+            attempt,
+            times: ActiveImport { created_at, processing_started_at, last_progress_at },
+        }))
+    }
+
+    async fn abandon_if_stale(&self, holder: &SlotHolder, stale_cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let upload_id: Option<String> = sqlx::query_scalar(
+            "UPDATE imports SET status = 'abandoned', finished_at = $1,
+                 failure_reason = 'Replaced by a new import after making no progress.'
+             WHERE id = $2 AND attempt = $3 AND status IN ('queued', 'processing')
+               AND COALESCE(last_progress_at, processing_started_at, created_at) <= $4
+             RETURNING upload_id",
+        )
+        .bind(now)
+        .bind(&holder.import_id)
+        .bind(holder.attempt)
+        .bind(stale_cutoff)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(upload_id) = &upload_id {
+            sqlx::query("DELETE FROM uploads WHERE id = $1").bind(upload_id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(upload_id.is_some())
+    }
+
+    async fn heartbeat(&self, instance_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO instances (id, heartbeat_at) VALUES ($1, $2)
+             ON CONFLICT (id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at",
+        )
+        .bind(instance_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn remove_instance(&self, instance_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM instances WHERE id = $1").bind(instance_id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn recover_orphans(&self, lease_cutoff: DateTime<Utc>, max_attempts: i32, now: DateTime<Utc>) -> StoreResult<Vec<Orphan>> {
+        // SKIP LOCKED: an import whose row a live batch holds is not an orphan.
+        let rows: Vec<(String, i64, i32, String)> = sqlx::query_as(
+            "UPDATE imports SET
+                 status = CASE WHEN attempt >= $1 THEN 'failed' ELSE 'queued' END,
+                 failure_reason = CASE WHEN attempt >= $1
+                     THEN 'The import stopped ' || attempt || ' times without finishing.' END,
+                 finished_at = CASE WHEN attempt >= $1 THEN $2 END,
+                 owner = NULL
+             WHERE id IN (
+                 SELECT id FROM imports
+                 WHERE status = 'processing'
+                   AND (owner IS NULL OR owner NOT IN (SELECT id FROM instances WHERE heartbeat_at > $3))
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING id, user_id, attempt, status",
+        )
+        .bind(max_attempts)
+        .bind(now)
+        .bind(lease_cutoff)
+        .fetch_all(&self.pool)
+        .await?;
+        sqlx::query("DELETE FROM instances WHERE heartbeat_at <= $1").bind(lease_cutoff).execute(&self.pool).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(import_id, user_id, attempt, status)| Orphan { import_id, user_id, attempt, requeued: status == "queued" })
+            .collect())
+    }
+
+    async fn claim_next(&self, instance_id: &str, now: DateTime<Utc>) -> StoreResult<Option<ClaimedImport>> {
+        let row = sqlx::query(
+            "UPDATE imports SET status = 'processing', attempt = attempt + 1, owner = $1,
+                 processing_started_at = COALESCE(processing_started_at, $2), last_progress_at = $2
+             WHERE id = (SELECT id FROM imports WHERE status = 'queued'
+                         ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+             RETURNING id, user_id, upload_id, attempt, sniffed, mapping, rows_done",
+        )
+        .bind(instance_id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            let Json(sniffed): Json<Sniffed> = r.try_get("sniffed")?;
+            let Json(mapping): Json<Mapping> = r.try_get("mapping")?;
+            Ok(ClaimedImport {
+                import_id: r.try_get("id")?,
+                user_id: r.try_get("user_id")?,
+                upload_id: r.try_get("upload_id")?,
+                attempt: r.try_get("attempt")?,
+                sniffed,
+                mapping,
+                rows_done: r.try_get::<i64, _>("rows_done")? as u64,
+            })
+        })
+        .transpose()
+    }
+
+    async fn commit_batch(&self, fence: &Fence, batch: Batch, now: DateTime<Utc>) -> StoreResult<BatchOutcome> {
+        let mut tx = self.pool.begin().await?;
+        let cancel_requested: Option<bool> = sqlx::query_scalar(
+            "UPDATE imports SET last_progress_at = $1 WHERE id = $2 AND attempt = $3 AND status = 'processing'
+             RETURNING cancel_requested",
+        )
+        .bind(now)
+        .bind(&fence.import_id)
+        .bind(fence.attempt)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(cancel_requested) = cancel_requested else {
+            tx.rollback().await?;
+            return Ok(BatchOutcome::Replaced);
+        };
+
+        let keys: Vec<String> = batch.contacts.iter().map(Contact::match_key).collect();
+        let mut existing = HashMap::new();
+        for row in sqlx::query(
+            "SELECT match_key, display_name, given_name, family_name, emails, phones, organization, title, notes
+             FROM contacts WHERE user_id = $1 AND match_key = ANY($2)",
+        )
+        .bind(batch.user_id)
+        .bind(&keys)
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            existing.insert(row.try_get::<String, _>("match_key")?, stored_contact(&row)?);
+        }
+
+        let plan = plan_batch(batch.contacts, existing);
+        if !plan.writes.is_empty() {
+            let mut columns: [Vec<String>; 11] = Default::default();
+            for (key, contact, _) in &plan.writes {
+                let values = [
+                    key.clone(),
+                    contact.display_name.clone(),
+                    contact.given_name.clone(),
+                    contact.family_name.clone(),
+                    serde_json::to_string(&contact.emails)?,
+                    serde_json::to_string(&contact.phones)?,
+                    contact.organization.clone(),
+                    contact.title.clone(),
+                    contact.notes.clone(),
+                    search_text(contact),
+                    fence.import_id.clone(),
+                ];
+                for (column, value) in columns.iter_mut().zip(values) {
+                    column.push(value);
+                }
+            }
+            let mut upsert = sqlx::query(
+                "INSERT INTO contacts (user_id, match_key, display_name, given_name, family_name, emails, phones,
+                     organization, title, notes, search_text, import_id, created_at, updated_at)
+                 SELECT $1, k, dn, gn, fnm, e::jsonb, p::jsonb, o, t, n, s, i, $13, $13
+                 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                             $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
+                      AS batch(k, dn, gn, fnm, e, p, o, t, n, s, i)
+                 ON CONFLICT (user_id, match_key) DO UPDATE SET
+                     display_name = EXCLUDED.display_name, given_name = EXCLUDED.given_name,
+                     family_name = EXCLUDED.family_name, emails = EXCLUDED.emails, phones = EXCLUDED.phones,
+                     organization = EXCLUDED.organization, title = EXCLUDED.title, notes = EXCLUDED.notes,
+                     search_text = EXCLUDED.search_text, import_id = EXCLUDED.import_id,
+                     updated_at = EXCLUDED.updated_at",
+            )
+            .bind(batch.user_id);
+            for column in &columns {
+                upsert = upsert.bind(column);
+            }
+            upsert.bind(now).execute(&mut *tx).await?;
+        }
+        if !batch.row_errors.is_empty() {
+            let lines: Vec<i64> = batch.row_errors.iter().map(|e| e.line as i64).collect();
+            let reasons: Vec<&str> = batch.row_errors.iter().map(|e| e.reason.as_str()).collect();
+            sqlx::query(
+                "INSERT INTO import_errors (import_id, line, reason)
+                 SELECT $1, l, r FROM UNNEST($2::bigint[], $3::text[]) AS e(l, r) ON CONFLICT DO NOTHING",
+            )
+            .bind(&fence.import_id)
+            .bind(&lines)
+            .bind(&reasons)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let counts = Counts { rejected: batch.rejected, skipped: batch.skipped, ..plan.counts };
+        sqlx::query(
+            "UPDATE imports SET rows_done = $1, created = created + $2, updated = updated + $3,
+                 unchanged = unchanged + $4, rejected = rejected + $5, skipped = skipped + $6
+             WHERE id = $7",
+        )
+        .bind(batch.rows_done as i64)
+        .bind(counts.created as i64)
+        .bind(counts.updated as i64)
+        .bind(counts.unchanged as i64)
+        .bind(counts.rejected as i64)
+        .bind(counts.skipped as i64)
+        .bind(&fence.import_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(BatchOutcome::Committed { counts, cancel_requested })
+    }
+
+    async fn finish_import(&self, fence: &Fence, status: ImportStatus, reason: Option<&str>, now: DateTime<Utc>) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let upload_id: Option<String> = sqlx::query_scalar(
+            "UPDATE imports SET status = $1, failure_reason = $2, finished_at = $3, owner = NULL
+             WHERE id = $4 AND attempt = $5 AND status = 'processing' RETURNING upload_id",
+        )
+        .bind(status.as_str())
+        .bind(reason)
+        .bind(now)
+        .bind(&fence.import_id)
+        .bind(fence.attempt)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(upload_id) = &upload_id {
+            sqlx::query("DELETE FROM uploads WHERE id = $1").bind(upload_id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(upload_id.is_some())
+    }
+
+    async fn get_import(&self, user_id: i64, import_id: &str) -> StoreResult<Option<ImportView>> {
+        let row = sqlx::query(&format!("SELECT {IMPORT_COLUMNS} FROM imports WHERE id = $1 AND user_id = $2"))
+            .bind(import_id)
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(import_view).transpose()
+    }
+
+    async fn list_imports(&self, user_id: i64, limit: u32) -> StoreResult<Vec<ImportView>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {IMPORT_COLUMNS} FROM imports WHERE user_id = $1 ORDER BY created_at DESC, id LIMIT $2"
+        ))
+        .bind(user_id)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(import_view).collect()
+    }
+
+    async fn row_errors(&self, user_id: i64, import_id: &str, page: u32, per_page: u32) -> StoreResult<Option<RowErrorsPage>> {
+        let total: Option<i64> = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM import_errors e WHERE e.import_id = i.id) FROM imports i
+             WHERE i.id = $1 AND i.user_id = $2",
+        )
+        .bind(import_id)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(total) = total else { return Ok(None) };
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT line, reason FROM import_errors WHERE import_id = $1 ORDER BY line LIMIT $2 OFFSET $3")
+                .bind(import_id)
+                .bind(per_page as i64)
+                .bind(page as i64 * per_page as i64)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(Some(RowErrorsPage {
+            total: total as u64,
+            page,
+            per_page,
+            errors: rows.into_iter().map(|(line, reason)| RowErrorView { line: line as u64, reason }).collect(),
+        }))
+    }
+
+    async fn request_cancel(&self, user_id: i64, import_id: &str, now: DateTime<Utc>) -> StoreResult<Option<ImportView>> {
+        // A queued import has no worker to notice the flag, so it is cancelled at once.
+        let mut tx = self.pool.begin().await?;
+        let upload_id: Option<String> = sqlx::query_scalar(
+            "UPDATE imports SET status = 'cancelled', finished_at = $1
+             WHERE id = $2 AND user_id = $3 AND status = 'queued' RETURNING upload_id",
+        )
+        .bind(now)
+        .bind(import_id)
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match upload_id {
+            Some(upload_id) => {
+                sqlx::query("DELETE FROM uploads WHERE id = $1").bind(upload_id).execute(&mut *tx).await?;
+            }
+            None => {
+                sqlx::query(
+                    "UPDATE imports SET cancel_requested = TRUE WHERE id = $1 AND user_id = $2 AND status = 'processing'",
+                )
+                .bind(import_id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        self.get_import(user_id, import_id).await
+    }
+
+    async fn contacts(&self, user_id: i64, query: &str, page: u32, per_page: u32) -> StoreResult<ContactsPage> {
+        let pattern = like_pattern(query);
+        let total: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE user_id = $1 AND search_text LIKE $2 ESCAPE '\\'")
+                .bind(user_id)
+                .bind(&pattern)
+                .fetch_one(&self.pool)
+                .await?;
+        let rows = sqlx::query(
+            "SELECT display_name, given_name, family_name, emails, phones, organization, title, notes
+             FROM contacts WHERE user_id = $1 AND search_text LIKE $2 ESCAPE '\\'
+             ORDER BY lower(display_name), id LIMIT $3 OFFSET $4",
+        )
+        .bind(user_id)
+        .bind(&pattern)
+        .bind(per_page as i64)
+        .bind(page as i64 * per_page as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        let contacts = rows.iter().map(|r| stored_contact(r).map(contact_view)).collect::<StoreResult<_>>()?;
+        Ok(ContactsPage { total: total as u64, page, per_page, contacts })
+    }
+}

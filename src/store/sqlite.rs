@@ -1,0 +1,653 @@
+//! SQLite: one file in WAL mode. Multi-statement writes take the write lock up
+//! front (`BEGIN IMMEDIATE`) so concurrent writers queue on the busy timeout
+//! instead of failing to upgrade a read lock.
+
+use super::*;
+use crate::domain::contact::{plan_batch, Phone};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn time(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+fn opt_time(ms: Option<i64>) -> Option<DateTime<Utc>> {
+    ms.map(time)
+}
+
+const IMPORT_COLUMNS: &str = "id, file_name, status, attempt, rows_total, rows_done, created, updated, \
+     unchanged, rejected, skipped, cancel_requested, failure_reason, created_at, \
+     processing_started_at, last_progress_at, finished_at";
+
+fn import_view(row: &SqliteRow) -> StoreResult<ImportView> {
+    let status: String = row.try_get("status")?;
+    Ok(ImportView {
+        import_id: row.try_get("id")?,
+        file_name: row.try_get("file_name")?,
+        status: ImportStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
+        rows_done: row.try_get::<i64, _>("rows_done")? as u64,
+        rows_total: row.try_get::<Option<i64>, _>("rows_total")?.map(|n| n as u64),
+        counts: Counts {
+            created: row.try_get::<i64, _>("created")? as u64,
+            updated: row.try_get::<i64, _>("updated")? as u64,
+            unchanged: row.try_get::<i64, _>("unchanged")? as u64,
+            rejected: row.try_get::<i64, _>("rejected")? as u64,
+            skipped: row.try_get::<i64, _>("skipped")? as u64,
+        },
+        attempt: row.try_get("attempt")?,
+        cancel_requested: row.try_get("cancel_requested")?,
+        failure_reason: row.try_get("failure_reason")?,
+        created_at: time(row.try_get("created_at")?),
+        processing_started_at: opt_time(row.try_get("processing_started_at")?),
+        last_progress_at: opt_time(row.try_get("last_progress_at")?),
+        finished_at: opt_time(row.try_get("finished_at")?),
+    })
+}
+
+fn stored_contact(row: &SqliteRow) -> StoreResult<Contact> {
+    let emails: String = row.try_get("emails")?;
+    let phones: String = row.try_get("phones")?;
+    Ok(Contact {
+        display_name: row.try_get("display_name")?,
+        given_name: row.try_get("given_name")?,
+        family_name: row.try_get("family_name")?,
+        emails: serde_json::from_str(&emails)?,
+        phones: serde_json::from_str::<Vec<Phone>>(&phones)?,
+        organization: row.try_get("organization")?,
+        title: row.try_get("title")?,
+        notes: row.try_get("notes")?,
+    })
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
+        if let Some(dir) = options.get_filename().parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+            }
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_user(&self, email: &str, password_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<i64>> {
+        let id = sqlx::query_scalar(
+            "INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, ?)
+             ON CONFLICT (email) DO NOTHING RETURNING id",
+        )
+        .bind(email)
+        .bind(password_hash)
+        .bind(ms(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>> {
+        let row = sqlx::query("SELECT id, email, password_hash FROM users WHERE email = ?")
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(UserRecord { id: r.try_get("id")?, email: r.try_get("email")?, password_hash: r.try_get("password_hash")? })
+        })
+        .transpose()
+    }
+
+    async fn user_email(&self, user_id: i64) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT email FROM users WHERE id = ?").bind(user_id).fetch_optional(&self.pool).await?)
+    }
+
+    async fn create_session(&self, token_hash: &str, user_id: i64, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at) VALUES (?, ?, ?, ?)")
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(ms(now))
+            .bind(ms(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn touch_session(&self, token_hash: &str, idle_cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "UPDATE sessions SET last_seen_at = ? WHERE token_hash = ? AND last_seen_at > ? RETURNING user_id",
+        )
+        .bind(ms(now))
+        .bind(token_hash)
+        .bind(ms(idle_cutoff))
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(token_hash).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_token(&self, user_id: i64, name: &str, token_hash: &str, now: DateTime<Utc>) -> StoreResult<TokenView> {
+        let id = sqlx::query_scalar(
+            "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+        )
+        .bind(user_id)
+        .bind(name)
+        .bind(token_hash)
+        .bind(ms(now))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(TokenView { id, name: name.to_owned(), created_at: time(ms(now)), last_used_at: None })
+    }
+
+    async fn list_tokens(&self, user_id: i64) -> StoreResult<Vec<TokenView>> {
+        let rows = sqlx::query(
+            "SELECT id, name, created_at, last_used_at FROM api_tokens
+             WHERE user_id = ? AND revoked_at IS NULL ORDER BY id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TokenView {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    created_at: time(r.try_get("created_at")?),
+                    last_used_at: opt_time(r.try_get("last_used_at")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn revoke_token(&self, user_id: i64, token_id: i64, now: DateTime<Utc>) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL")
+            .bind(ms(now))
+            .bind(token_id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn token_user(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ? AND revoked_at IS NULL RETURNING user_id",
+        )
+        .bind(ms(now))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn record_sign_in_failure(&self, email: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("INSERT INTO sign_in_failures (email, at) VALUES (?, ?)")
+            .bind(email)
+            .bind(ms(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn sign_in_failures(&self, email: &str, since: DateTime<Utc>) -> StoreResult<(u32, Option<DateTime<Utc>>)> {
+        let (count, oldest): (i64, Option<i64>) =
+            sqlx::query_as("SELECT COUNT(*), MIN(at) FROM sign_in_failures WHERE email = ? AND at > ?")
+                .bind(email)
+                .bind(ms(since))
+                .fetch_one(&self.pool)
+                .await?;
+        Ok((count as u32, opt_time(oldest)))
+    }
+
+    async fn clear_sign_in_failures(&self, email: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sign_in_failures WHERE email = ?").bind(email).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_upload(&self, upload_id: &str, user_id: i64, file_name: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("INSERT INTO uploads (id, user_id, file_name, created_at) VALUES (?, ?, ?, ?)")
+            .bind(upload_id)
+            .bind(user_id)
+            .bind(file_name)
+            .bind(ms(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn append_upload_chunk(&self, upload_id: &str, seq: i64, data: &[u8]) -> StoreResult<()> {
+        sqlx::query("INSERT INTO upload_chunks (upload_id, seq, data) VALUES (?, ?, ?)")
+            .bind(upload_id)
+            .bind(seq)
+            .bind(data)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn finish_upload(&self, upload_id: &str, meta: &UploadMeta) -> StoreResult<()> {
+        sqlx::query("UPDATE uploads SET byte_size = ?, data_rows = ?, sniffed = ? WHERE id = ?")
+            .bind(meta.byte_size as i64)
+            .bind(meta.data_rows as i64)
+            .bind(serde_json::to_string(&meta.sniffed)?)
+            .bind(upload_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_upload(&self, upload_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM uploads WHERE id = ?").bind(upload_id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn upload_meta(&self, user_id: i64, upload_id: &str) -> StoreResult<Option<UploadMeta>> {
+        let row: Option<(String, i64, i64, String)> = sqlx::query_as(
+            "SELECT file_name, byte_size, data_rows, sniffed FROM uploads
+             WHERE id = ? AND user_id = ? AND byte_size IS NOT NULL",
+        )
+        .bind(upload_id)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(file_name, size, data_rows, sniffed)| {
+            Ok(UploadMeta {
+                file_name,
+                byte_size: size as u64,
+                sniffed: serde_json::from_str(&sniffed)?,
+                data_rows: data_rows as u64,
+            })
+        })
+        .transpose()
+    }
+
+    async fn upload_chunk(&self, upload_id: &str, seq: i64) -> StoreResult<Option<Vec<u8>>> {
+        Ok(sqlx::query_scalar("SELECT data FROM upload_chunks WHERE upload_id = ? AND seq = ?")
+            .bind(upload_id)
+            .bind(seq)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn delete_stale_uploads(&self, older_than: DateTime<Utc>) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM uploads WHERE created_at < ?
+             AND id NOT IN (SELECT upload_id FROM imports WHERE status IN ('queued', 'processing'))",
+        )
+        .bind(ms(older_than))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn insert_import(&self, new: &NewImport) -> StoreResult<InsertOutcome> {
+        let inserted = sqlx::query(
+            "INSERT INTO imports (id, user_id, upload_id, file_name, status, sniffed, mapping, rows_total, created_at)
+             VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+        )
+        .bind(&new.id)
+        .bind(new.user_id)
+        .bind(&new.upload_id)
+        .bind(&new.file_name)
+        .bind(serde_json::to_string(&new.sniffed)?)
+        .bind(serde_json::to_string(&new.mapping)?)
+        .bind(new.rows_total as i64)
+        .bind(ms(new.created_at))
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => Ok(InsertOutcome::Inserted),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(InsertOutcome::SlotTaken),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn slot_holder(&self, user_id: i64) -> StoreResult<Option<SlotHolder>> {
+        let row: Option<(String, i32, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT id, attempt, created_at, processing_started_at, last_progress_at FROM imports
+             WHERE user_id = ? AND status IN ('queued', 'processing')",
+        )
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(import_id, attempt, created, started, progress)| SlotHolder {
+            import_id,
+            attempt,
+            times: ActiveImport {
+                created_at: time(created),
+                processing_started_at: opt_time(started),
+                last_progress_at: opt_time(progress),
+            },
+        }))
+    }
+
+    async fn abandon_if_stale(&self, holder: &SlotHolder, stale_cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let upload_id: Option<String> = sqlx::query_scalar(
+            "UPDATE imports SET status = 'abandoned', finished_at = ?,
+                 failure_reason = 'Replaced by a new import after making no progress.'
+             WHERE id = ? AND attempt = ? AND status IN ('queued', 'processing')
+               AND COALESCE(last_progress_at, processing_started_at, created_at) <= ?
+             RETURNING upload_id",
+        )
+        .bind(ms(now))
+        .bind(&holder.import_id)
+        .bind(holder.attempt)
+        .bind(ms(stale_cutoff))
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(upload_id) = &upload_id {
+            sqlx::query("DELETE FROM uploads WHERE id = ?").bind(upload_id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(upload_id.is_some())
+    }
+
+    async fn heartbeat(&self, instance_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO instances (id, heartbeat_at) VALUES (?, ?)
+             ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+        )
+        .bind(instance_id)
+        .bind(ms(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn remove_instance(&self, instance_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM instances WHERE id = ?").bind(instance_id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn recover_orphans(&self, lease_cutoff: DateTime<Utc>, max_attempts: i32, now: DateTime<Utc>) -> StoreResult<Vec<Orphan>> {
+        let rows: Vec<(String, i64, i32, String)> = sqlx::query_as(
+            "UPDATE imports SET
+                 status = CASE WHEN attempt >= ?1 THEN 'failed' ELSE 'queued' END,
+                 failure_reason = CASE WHEN attempt >= ?1
+                     THEN 'The import stopped ' || attempt || ' times without finishing.' END,
+                 finished_at = CASE WHEN attempt >= ?1 THEN ?2 END,
+                 owner = NULL
+             WHERE status = 'processing'
+               AND (owner IS NULL OR owner NOT IN (SELECT id FROM instances WHERE heartbeat_at > ?3))
+             RETURNING id, user_id, attempt, status",
+        )
+        .bind(max_attempts)
+        .bind(ms(now))
+        .bind(ms(lease_cutoff))
+        .fetch_all(&self.pool)
+        .await?;
+        sqlx::query("DELETE FROM instances WHERE heartbeat_at <= ?").bind(ms(lease_cutoff)).execute(&self.pool).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(import_id, user_id, attempt, status)| Orphan { import_id, user_id, attempt, requeued: status == "queued" })
+            .collect())
+    }
+
+    async fn claim_next(&self, instance_id: &str, now: DateTime<Utc>) -> StoreResult<Option<ClaimedImport>> {
+        // One statement, so the pick and the claim are atomic under SQLite's single writer.
+        let row = sqlx::query(
+            "UPDATE imports SET status = 'processing', attempt = attempt + 1, owner = ?1,
+                 processing_started_at = COALESCE(processing_started_at, ?2), last_progress_at = ?2
+             WHERE id = (SELECT id FROM imports WHERE status = 'queued' ORDER BY created_at LIMIT 1)
+               AND status = 'queued'
+             RETURNING id, user_id, upload_id, attempt, sniffed, mapping, rows_done",
+        )
+        .bind(instance_id)
+        .bind(ms(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            let sniffed: String = r.try_get("sniffed")?;
+            let mapping: String = r.try_get("mapping")?;
+            Ok(ClaimedImport {
+                import_id: r.try_get("id")?,
+                user_id: r.try_get("user_id")?,
+                upload_id: r.try_get("upload_id")?,
+                attempt: r.try_get("attempt")?,
+                sniffed: serde_json::from_str(&sniffed)?,
+                mapping: serde_json::from_str(&mapping)?,
+                rows_done: r.try_get::<i64, _>("rows_done")? as u64,
+            })
+        })
+        .transpose()
+    }
+
+    async fn commit_batch(&self, fence: &Fence, batch: Batch, now: DateTime<Utc>) -> StoreResult<BatchOutcome> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let cancel_requested: Option<bool> = sqlx::query_scalar(
+            "UPDATE imports SET last_progress_at = ? WHERE id = ? AND attempt = ? AND status = 'processing'
+             RETURNING cancel_requested",
+        )
+        .bind(ms(now))
+        .bind(&fence.import_id)
+        .bind(fence.attempt)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(cancel_requested) = cancel_requested else {
+            tx.rollback().await?;
+            return Ok(BatchOutcome::Replaced);
+        };
+
+        let keys: Vec<String> = batch.contacts.iter().map(Contact::match_key).collect();
+        let mut existing = HashMap::new();
+        for row in sqlx::query(
+            "SELECT match_key, display_name, given_name, family_name, emails, phones, organization, title, notes
+             FROM contacts WHERE user_id = ? AND match_key IN (SELECT value FROM json_each(?))",
+        )
+        .bind(batch.user_id)
+        .bind(serde_json::to_string(&keys)?)
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            existing.insert(row.try_get::<String, _>("match_key")?, stored_contact(&row)?);
+        }
+
+        let plan = plan_batch(batch.contacts, existing);
+        for (key, contact, _) in &plan.writes {
+            sqlx::query(
+                "INSERT INTO contacts (user_id, match_key, display_name, given_name, family_name, emails, phones,
+                     organization, title, notes, search_text, import_id, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)
+                 ON CONFLICT (user_id, match_key) DO UPDATE SET
+                     display_name = excluded.display_name, given_name = excluded.given_name,
+                     family_name = excluded.family_name, emails = excluded.emails, phones = excluded.phones,
+                     organization = excluded.organization, title = excluded.title, notes = excluded.notes,
+                     search_text = excluded.search_text, import_id = excluded.import_id,
+                     updated_at = excluded.updated_at",
+            )
+            .bind(batch.user_id)
+            .bind(key)
+            .bind(&contact.display_name)
+            .bind(&contact.given_name)
+            .bind(&contact.family_name)
+            .bind(serde_json::to_string(&contact.emails)?)
+            .bind(serde_json::to_string(&contact.phones)?)
+            .bind(&contact.organization)
+            .bind(&contact.title)
+            .bind(&contact.notes)
+            .bind(search_text(contact))
+            .bind(&fence.import_id)
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        for error in &batch.row_errors {
+            sqlx::query("INSERT INTO import_errors (import_id, line, reason) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+                .bind(&fence.import_id)
+                .bind(error.line as i64)
+                .bind(&error.reason)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let counts = Counts { rejected: batch.rejected, skipped: batch.skipped, ..plan.counts };
+        sqlx::query(
+            "UPDATE imports SET rows_done = ?, created = created + ?, updated = updated + ?,
+                 unchanged = unchanged + ?, rejected = rejected + ?, skipped = skipped + ?
+             WHERE id = ?",
+        )
+        .bind(batch.rows_done as i64)
+        .bind(counts.created as i64)
+        .bind(counts.updated as i64)
+        .bind(counts.unchanged as i64)
+        .bind(counts.rejected as i64)
+        .bind(counts.skipped as i64)
+        .bind(&fence.import_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(BatchOutcome::Committed { counts, cancel_requested })
+    }
+
+    async fn finish_import(&self, fence: &Fence, status: ImportStatus, reason: Option<&str>, now: DateTime<Utc>) -> StoreResult<bool> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let upload_id: Option<String> = sqlx::query_scalar(
+            "UPDATE imports SET status = ?, failure_reason = ?, finished_at = ?, owner = NULL
+             WHERE id = ? AND attempt = ? AND status = 'processing' RETURNING upload_id",
+        )
+        .bind(status.as_str())
+        .bind(reason)
+        .bind(ms(now))
+        .bind(&fence.import_id)
+        .bind(fence.attempt)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(upload_id) = &upload_id {
+            sqlx::query("DELETE FROM uploads WHERE id = ?").bind(upload_id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(upload_id.is_some())
+    }
+
+    async fn get_import(&self, user_id: i64, import_id: &str) -> StoreResult<Option<ImportView>> {
+        let row = sqlx::query(&format!("SELECT {IMPORT_COLUMNS} FROM imports WHERE id = ? AND user_id = ?"))
+            .bind(import_id)
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(import_view).transpose()
+    }
+
+    async fn list_imports(&self, user_id: i64, limit: u32) -> StoreResult<Vec<ImportView>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {IMPORT_COLUMNS} FROM imports WHERE user_id = ? ORDER BY created_at DESC, id LIMIT ?"
+        ))
+        .bind(user_id)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(import_view).collect()
+    }
+
+    async fn row_errors(&self, user_id: i64, import_id: &str, page: u32, per_page: u32) -> StoreResult<Option<RowErrorsPage>> {
+        let owned: Option<i64> = sqlx::query_scalar("SELECT 1 FROM imports WHERE id = ? AND user_id = ?")
+            .bind(import_id)
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        if owned.is_none() {
+            return Ok(None);
+        }
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM import_errors WHERE import_id = ?")
+            .bind(import_id)
+            .fetch_one(&self.pool)
+            .await?;
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT line, reason FROM import_errors WHERE import_id = ? ORDER BY line LIMIT ? OFFSET ?")
+                .bind(import_id)
+                .bind(per_page as i64)
+                .bind(page as i64 * per_page as i64)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(Some(RowErrorsPage {
+            total: total as u64,
+            page,
+            per_page,
+            errors: rows.into_iter().map(|(line, reason)| RowErrorView { line: line as u64, reason }).collect(),
+        }))
+    }
+
+    async fn request_cancel(&self, user_id: i64, import_id: &str, now: DateTime<Utc>) -> StoreResult<Option<ImportView>> {
+        // A queued import has no worker to notice the flag, so it is cancelled at once.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let upload_id: Option<String> = sqlx::query_scalar(
+            "UPDATE imports SET status = 'cancelled', finished_at = ? WHERE id = ? AND user_id = ? AND status = 'queued'
+             RETURNING upload_id",
+        )
+        .bind(ms(now))
+        .bind(import_id)
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match upload_id {
+            Some(upload_id) => {
+                sqlx::query("DELETE FROM uploads WHERE id = ?").bind(upload_id).execute(&mut *tx).await?;
+            }
+            None => {
+                sqlx::query("UPDATE imports SET cancel_requested = 1 WHERE id = ? AND user_id = ? AND status = 'processing'")
+                    .bind(import_id)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        self.get_import(user_id, import_id).await
+    }
+
+    async fn contacts(&self, user_id: i64, query: &str, page: u32, per_page: u32) -> StoreResult<ContactsPage> {
+        let pattern = like_pattern(query);
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM contacts WHERE user_id = ? AND search_text LIKE ? ESCAPE '\\'",
+        )
+        .bind(user_id)
+        .bind(&pattern)
+        .fetch_one(&self.pool)
+        .await?;
+        let rows = sqlx::query(
+            "SELECT display_name, given_name, family_name, emails, phones, organization, title, notes
+             FROM contacts WHERE user_id = ? AND search_text LIKE ? ESCAPE '\\'
+             ORDER BY display_name COLLATE NOCASE, id LIMIT ? OFFSET ?",
+        )
+        .bind(user_id)
+        .bind(&pattern)
+        .bind(per_page as i64)
+        .bind(page as i64 * per_page as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        let contacts = rows.iter().map(|r| stored_contact(r).map(contact_view)).collect::<StoreResult<_>>()?;
+        Ok(ContactsPage { total: total as u64, page, per_page, contacts })
+    }
+}
