@@ -39,6 +39,12 @@ pub fn App() -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
     let account = Resource::new(move || sign_out.version().get(), |_| current_account());
     provide_context(Session(account));
+    // Effects run only in the browser, after hydration: tests wait for this mark.
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "");
+        }
+    });
 
     view! {
         <Stylesheet id="leptos" href="/pkg/intake.css" />

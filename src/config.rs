@@ -99,7 +99,7 @@ pub struct Config {
     #[arg(long, env = "IMPORT_MAX_ATTEMPTS", default_value_t = 3)]
     pub import_max_attempts: i32,
 
-    /// Imports this instance processes at once.
+    /// Imports this instance processes at once; 0 makes a web-only instance.
     #[arg(long, env = "IMPORT_WORKERS", default_value_t = 2)]
     pub import_workers: usize,
 

@@ -33,6 +33,8 @@ pub enum ImportError {
     AlreadyFinished,
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
+    #[error("The request was not understood: {message}")]
+    InvalidRequest { message: String },
     #[error("Could not reach the server: {message}")]
     Transport { message: String },
 }
@@ -61,6 +63,8 @@ pub enum AccountError {
     NotFound,
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
+    #[error("The request was not understood: {message}")]
+    InvalidRequest { message: String },
     #[error("Could not reach the server: {message}")]
     Transport { message: String },
 }
@@ -97,7 +101,9 @@ impl HttpError for ImportError {
             ImportError::AlreadyRunning { .. } | ImportError::AlreadyFinished => 409,
             ImportError::TooLarge { .. } => 413,
             ImportError::NotCsv { .. } => 422,
-            ImportError::MalformedUpload { .. } | ImportError::InvalidMapping { .. } => 400,
+            ImportError::MalformedUpload { .. }
+            | ImportError::InvalidMapping { .. }
+            | ImportError::InvalidRequest { .. } => 400,
             ImportError::Unauthorized => 401,
             ImportError::CrossOrigin => 403,
             ImportError::NotFound => 404,
@@ -112,6 +118,7 @@ impl HttpError for AccountError {
         match self {
             AccountError::EmailTaken => 409,
             AccountError::InvalidEmail
+            | AccountError::InvalidRequest { .. }
             | AccountError::PasswordTooShort { .. }
             | AccountError::PasswordTooLong { .. } => 400,
             AccountError::InvalidCredentials | AccountError::Unauthorized => 401,
@@ -124,11 +131,24 @@ impl HttpError for AccountError {
     }
 }
 
+/// Arguments the server could not decode are the caller's mistake (400); the rest
+/// of the framework's errors are transport failures.
+fn is_bad_request(error: &ServerFnErrorErr) -> bool {
+    matches!(error, ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) | ServerFnErrorErr::Deserialization(_))
+}
+
 impl FromServerFnError for ImportError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        ImportError::Transport { message: value.to_string() }
+        let error = if is_bad_request(&value) {
+            ImportError::InvalidRequest { message: value.to_string() }
+        } else {
+            ImportError::Transport { message: value.to_string() }
+        };
+        #[cfg(feature = "ssr")]
+        crate::api::context::set_status(&error);
+        error
     }
 }
 
@@ -136,7 +156,14 @@ impl FromServerFnError for AccountError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AccountError::Transport { message: value.to_string() }
+        let error = if is_bad_request(&value) {
+            AccountError::InvalidRequest { message: value.to_string() }
+        } else {
+            AccountError::Transport { message: value.to_string() }
+        };
+        #[cfg(feature = "ssr")]
+        crate::api::context::set_status(&error);
+        error
     }
 }
 

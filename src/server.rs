@@ -127,7 +127,7 @@ impl RunningServer {
 
 /// `intake serve`: runs until SIGINT or SIGTERM, then finishes the current batches and stops.
 pub async fn serve(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
-    let leptos_config = get_configuration(None)?;
+    let leptos_config = leptos_configuration()?;
     let addr = *config.addr.get_or_insert(leptos_config.leptos_options.site_addr);
     let store = crate::store::connect(&config.database_url).await?;
     info!(backend = ?store.backend(), "database ready");
@@ -138,6 +138,12 @@ pub async fn serve(mut config: Config) -> Result<(), Box<dyn std::error::Error>>
     info!("shutting down");
     server.stop().await;
     Ok(())
+}
+
+/// The Leptos settings: from cargo-leptos's environment when it launched us, else from Cargo.toml.
+pub fn leptos_configuration() -> Result<leptos::config::ConfFile, leptos::config::errors::LeptosConfigError> {
+    let from_environment = std::env::var_os("LEPTOS_OUTPUT_NAME").is_some();
+    get_configuration((!from_environment).then_some("Cargo.toml"))
 }
 
 async fn shutdown_signal() {

@@ -21,7 +21,7 @@ const POLL_INTERVAL: Duration = Duration::from_millis(500);
 pub fn spawn(services: Services, instance_id: String, shutdown: watch::Receiver<bool>) -> JoinSet<()> {
     let mut tasks = JoinSet::new();
     tasks.spawn(heartbeat_loop(services.clone(), instance_id.clone(), shutdown.clone()));
-    for _ in 0..services.config.import_workers.max(1) {
+    for _ in 0..services.config.import_workers {
         tasks.spawn(work_loop(services.clone(), instance_id.clone(), shutdown.clone()));
     }
     tasks

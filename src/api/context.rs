@@ -25,12 +25,17 @@ pub async fn caller<E: From<AuthFailure>>() -> Result<Caller, E> {
 /// Gives a failed server function its HTTP status: the status of the error itself.
 pub fn with_status<T, E: HttpError>(result: Result<T, E>) -> Result<T, E> {
     if let Err(error) = &result {
-        if let Some(response) = use_context::<ResponseOptions>() {
-            let status = http::StatusCode::from_u16(error.http_status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-            response.set_status(status);
-        }
+        set_status(error);
     }
     result
+}
+
+/// Sets the response status for `error`, when serving a request.
+pub fn set_status(error: &impl HttpError) {
+    if let Some(response) = use_context::<ResponseOptions>() {
+        let status = http::StatusCode::from_u16(error.http_status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        response.set_status(status);
+    }
 }
 
 pub fn set_cookie(value: &str) {

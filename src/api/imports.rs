@@ -4,7 +4,7 @@ use crate::domain::mapping::Mapping;
 use crate::error::ImportError;
 use crate::model::{ContactsPage, ImportView, RowErrorsPage, StartedImport, UploadPreview};
 use leptos::prelude::*;
-use leptos::server_fn::codec::{MultipartData, MultipartFormData};
+use leptos::server_fn::codec::{Json, MultipartData, MultipartFormData};
 
 pub const ERRORS_PER_PAGE: u32 = 50;
 pub const CONTACTS_PER_PAGE: u32 = 50;
@@ -26,7 +26,7 @@ pub async fn upload_file(data: MultipartData) -> Result<UploadPreview, ImportErr
 }
 
 /// Starts importing an upload with the preview's mapping: the guarded start.
-#[server]
+#[server(input = Json)]
 pub async fn start_import(upload_id: String, mapping: Mapping) -> Result<StartedImport, ImportError> {
     use super::context::*;
     with_status(

@@ -1,0 +1,246 @@
+//! The real `intake` binary as operators run it: killed, paused, resumed, driven
+//! from its CLI, on SQLite and on Postgres.
+
+mod common;
+
+use common::*;
+use intake::model::ImportStatus;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, Command};
+
+on_both_backends!(
+    a_killed_server_resumes_the_import_exactly,
+    a_paused_worker_is_replaced_and_writes_nothing_after,
+    the_cli_creates_accounts_and_tokens_for_scripts,
+    secrets_never_reach_the_logs,
+);
+
+struct Server {
+    child: Child,
+    base: String,
+    logs: Arc<Mutex<String>>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn intake_command(database: &TestDatabase) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_intake"));
+    command.env("DATABASE_URL", &database.url).env_remove("RUST_LOG").kill_on_drop(true);
+    command
+}
+
+async fn launch(database: &TestDatabase, settings: &[(&str, &str)]) -> Server {
+    let base = format!("http://127.0.0.1:{}", free_port());
+    let mut command = intake_command(database);
+    command
+        .env("INTAKE_ADDR", base.trim_start_matches("http://"))
+        .env("INTAKE_LOG", "info,sqlx=warn")
+        .envs(settings.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("start intake");
+    let logs = Arc::new(Mutex::new(String::new()));
+    let mut stderr = child.stderr.take().unwrap();
+    let sink = logs.clone();
+    tokio::spawn(async move {
+        let mut buffer = [0u8; 8192];
+        while let Ok(read) = stderr.read(&mut buffer).await {
+            if read == 0 {
+                break;
+            }
+            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buffer[..read]));
+        }
+    });
+    let client = reqwest::Client::new();
+    let ready = wait_until(Duration::from_secs(60), || async {
+        let health = client.get(format!("{base}/healthz")).send().await.ok()?;
+        health.status().is_success().then_some(())
+    })
+    .await;
+    assert!(ready.is_some(), "intake did not become healthy: {}", logs.lock().unwrap());
+    Server { child, base, logs }
+}
+
+impl Server {
+    fn pid(&self) -> String {
+        self.child.id().expect("running").to_string()
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill").args([signal, &self.pid()]).status().unwrap();
+        assert!(status.success());
+    }
+
+    fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+}
+
+async fn cli(database: &TestDatabase, args: &[&str], stdin: &str) -> String {
+    let mut child = intake_command(database)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).await.unwrap();
+    let output = child.wait_with_output().await.unwrap();
+    assert!(output.status.success(), "intake {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// A user made with the CLI, and a script client holding a CLI-made token.
+async fn cli_user(database: &TestDatabase, server: &Server, email: &str) -> Client {
+    cli(database, &["users", "add", email], &format!("{PASSWORD}\n")).await;
+    let token = cli(database, &["tokens", "add", email], "").await;
+    Client::new(&server.base, Some(token.trim()))
+}
+
+async fn a_killed_server_resumes_the_import_exactly(backend: Backend) {
+    let database = test_database(backend).await;
+    let settings = [("IMPORT_BATCH_ROWS", "100"), ("IMPORT_BATCH_PAUSE", "40ms"), ("INSTANCE_LEASE", "2s")];
+    let mut first = launch(&database, &settings).await;
+    let script = cli_user(&database, &first, "crash@example.com").await;
+    let started = script.api_import_started("people.csv", people_csv(3000)).await;
+    wait_until(Duration::from_secs(60), || async { (script.import_view(&started.import_id).await.rows_done >= 300).then_some(()) })
+        .await
+        .expect("progress before the crash");
+    first.child.start_kill().unwrap(); // SIGKILL: no shutdown, no goodbye
+    first.child.wait().await.unwrap();
+
+    let second = launch(&database, &settings).await;
+    let script = Client::new(&second.base, script.http_token());
+    let done = script.wait_finished(&started.import_id).await;
+    assert_eq!(done.status, ImportStatus::Succeeded, "{done:?}");
+    assert_eq!(done.attempt, 2);
+    assert_eq!(done.rows_done, 3000);
+    // Every row counted once: a row processed twice would show up as unchanged.
+    assert_eq!((done.counts.created, done.counts.updated, done.counts.unchanged), (3000, 0, 0));
+    assert_eq!(script.contacts("").await.total, 3000);
+    assert!(second.logs().contains("resuming an import whose instance stopped"), "{}", second.logs());
+}
+
+/// Pauses the server between batches: never while it holds a transaction, which
+/// would block everyone else until it wakes.
+async fn pause_between_batches(server: &Server, database: &TestDatabase) {
+    for _ in 0..50 {
+        server.signal("-STOP");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if !holds_a_transaction(database).await {
+            return;
+        }
+        server.signal("-CONT");
+        tokio::time::sleep(Duration::from_millis(17)).await;
+    }
+    panic!("could not pause the server between batches");
+}
+
+async fn holds_a_transaction(database: &TestDatabase) -> bool {
+    match database.backend {
+        Backend::Sqlite => {
+            let options = database.url.parse::<sqlx::sqlite::SqliteConnectOptions>().unwrap().busy_timeout(Duration::from_millis(200));
+            let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+            let mut connection = pool.acquire().await.unwrap();
+            let free = sqlx::query("BEGIN IMMEDIATE").execute(&mut *connection).await.is_ok();
+            if free {
+                sqlx::query("ROLLBACK").execute(&mut *connection).await.unwrap();
+            }
+            !free
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&database.url).await.unwrap();
+            let busy: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database()
+                 AND pid <> pg_backend_pid() AND xact_start IS NOT NULL",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            busy > 0
+        }
+    }
+}
+
+async fn a_paused_worker_is_replaced_and_writes_nothing_after(backend: Backend) {
+    let database = test_database(backend).await;
+    let worker = launch(&database, &[("IMPORT_BATCH_ROWS", "100"), ("IMPORT_BATCH_PAUSE", "60ms"), ("INSTANCE_LEASE", "1h")]).await;
+    let web = launch(&database, &[("IMPORT_STALE_AFTER", "2s"), ("IMPORT_WORKERS", "0"), ("INSTANCE_LEASE", "1h")]).await;
+    let script = cli_user(&database, &worker, "paused@example.com").await;
+    let started = script.api_import_started("people.csv", people_csv(4000)).await;
+    wait_until(Duration::from_secs(60), || async { (script.import_view(&started.import_id).await.rows_done >= 300).then_some(()) })
+        .await
+        .expect("progress before the pause");
+
+    pause_between_batches(&worker, &database).await;
+    let web_script = Client::new(&web.base, script.http_token());
+    let before = web_script.import_view(&started.import_id).await;
+    assert_eq!(before.status, ImportStatus::Processing);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    // Past the threshold without progress: a new import replaces it.
+    let mut others = String::from("Name,Email\r\n");
+    for i in 0..20 {
+        others.push_str(&format!("Other {i},other{i}@example.com\r\n"));
+    }
+    let replacement = web_script.api_import_started("others.csv", others.into_bytes()).await;
+    let replaced = web_script.import_view(&started.import_id).await;
+    assert_eq!(replaced.status, ImportStatus::Abandoned);
+    assert!(web.logs().contains("replacing an import that made no progress"), "{}", web.logs());
+
+    worker.signal("-CONT");
+    wait_until(Duration::from_secs(30), || async { worker.logs().contains("this attempt was replaced").then_some(()) })
+        .await
+        .unwrap_or_else(|| panic!("the woken worker noticed it was fenced: {}", worker.logs()));
+    let after = web_script.import_view(&started.import_id).await;
+    assert_eq!((after.status, after.rows_done, after.counts), (ImportStatus::Abandoned, before.rows_done, before.counts));
+    assert_eq!(web_script.contacts("person").await.total, before.counts.created, "the woken worker wrote no contact");
+    // The replacement runs normally (the woken instance's other worker may take it).
+    let done = web_script.wait_finished(&replacement.import_id).await;
+    assert_eq!((done.status, done.counts.created), (ImportStatus::Succeeded, 20));
+}
+
+async fn the_cli_creates_accounts_and_tokens_for_scripts(backend: Backend) {
+    let database = test_database(backend).await;
+    let server = launch(&database, &[]).await;
+    let script = cli_user(&database, &server, "Operator@Example.com").await;
+    let started = script.api_import_started("p.csv", people_csv(10)).await;
+    assert_eq!(script.wait_finished(&started.import_id).await.counts.created, 10);
+    // The CLI-made account signs in with the password given on stdin.
+    let browser = Client::new(&server.base, None);
+    assert_eq!(browser.sign_in("operator@example.com", PASSWORD).await.status(), 200);
+}
+
+async fn secrets_never_reach_the_logs(backend: Backend) {
+    let database = test_database(backend).await;
+    let server = launch(&database, &[("INTAKE_LOG", "trace")]).await;
+    let script = cli_user(&database, &server, "cli-secret@example.com").await;
+    let token = script.http_token().unwrap().to_owned();
+    script.api_import_started("p.csv", people_csv(3)).await;
+
+    let browser = Client::new(&server.base, None);
+    let password = "a very secret password 123";
+    assert_eq!(browser.sign_up("logs@example.com", password).await.status(), 200);
+    assert_eq!(browser.sign_in("logs@example.com", "wrong secret password").await.status(), 401);
+    let signed_in = browser.sign_in("logs@example.com", password).await;
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let session = cookie.trim_start_matches("intake_session=").split(';').next().unwrap().to_owned();
+    let created: intake::model::NewToken = browser
+        .post_form(<intake::api::accounts::CreateToken as leptos::server_fn::ServerFn>::PATH, &[("name", "x")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(Client::new(&server.base, Some(&created.token)).get("/api/contacts").await.status(), 200);
+
+    let logs = server.logs();
+    assert!(logs.contains("session started"), "the logs were captured: {logs}");
+    for secret in [PASSWORD, password, "wrong secret password", &token, &created.token, &session] {
+        assert!(!logs.contains(secret), "a secret reached the logs: {secret}");
+    }
+}
