@@ -47,7 +47,7 @@ test('sign up, sign out and sign in again', async ({ page }) => {
 
   // A page that needs an account sends us to sign in, and back afterwards.
   await page.goto('/contacts');
-  await expect(page).toHaveURL(/\/sign-in\?next=%2Fcontacts/);
+  await expect(page).toHaveURL(/\/sign-in\?next=\/contacts$/);
   await hydrated(page);
   await page.getByLabel('Email').fill(email.toUpperCase());
   await page.getByLabel('Password').fill(PASSWORD);

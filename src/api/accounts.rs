@@ -25,8 +25,8 @@ pub async fn sign_up(email: String, password: String) -> Result<AccountView, Acc
     with_status(
         async {
             let services = services();
-            let user_id = auth::create_account(&services, &email, &password).await?;
             let previous = request_parts().as_ref().and_then(auth::session_cookie);
+            let user_id = auth::create_account(&services, &email, &password).await?;
             let secret = auth::start_session(&services, user_id, previous.as_deref()).await?;
             set_cookie(&auth::cookie_header(&services, Some(&secret)));
             Ok(AccountView { email: auth::normalize_email(&email) })
@@ -42,9 +42,9 @@ pub async fn sign_in(email: String, password: String) -> Result<AccountView, Acc
     with_status(
         async {
             let services = services();
-            let user_id = auth::verify_sign_in(&services, &email, &password).await?;
             // A new session id on every sign-in: a planted cookie is worthless.
             let previous = request_parts().as_ref().and_then(auth::session_cookie);
+            let user_id = auth::verify_sign_in(&services, &email, &password).await?;
             let secret = auth::start_session(&services, user_id, previous.as_deref()).await?;
             set_cookie(&auth::cookie_header(&services, Some(&secret)));
             Ok(AccountView { email: auth::normalize_email(&email) })
@@ -59,9 +59,9 @@ pub async fn sign_out() -> Result<(), AccountError> {
     use crate::auth;
     with_status(
         async {
-            let services = services();
-            caller::<AccountError>().await?;
-            if let Some(secret) = request_parts().as_ref().and_then(auth::session_cookie) {
+            let secret = request_parts().as_ref().and_then(auth::session_cookie);
+            let (services, _) = authorised::<AccountError>().await?;
+            if let Some(secret) = secret {
                 auth::end_session(&services, &secret).await?;
             }
             set_cookie(&auth::cookie_header(&services, None));
@@ -76,8 +76,8 @@ pub async fn list_tokens() -> Result<Vec<TokenView>, AccountError> {
     use super::context::*;
     with_status(
         async {
-            let caller = caller::<AccountError>().await?;
-            Ok(services().store.list_tokens(caller.user_id).await?)
+            let (services, caller) = authorised::<AccountError>().await?;
+            Ok(services.store.list_tokens(caller.user_id).await?)
         }
         .await,
     )
@@ -88,8 +88,8 @@ pub async fn create_token(name: String) -> Result<NewToken, AccountError> {
     use super::context::*;
     with_status(
         async {
-            let caller = caller::<AccountError>().await?;
-            crate::auth::create_token(&services(), caller.user_id, &name).await
+            let (services, caller) = authorised::<AccountError>().await?;
+            crate::auth::create_token(&services, caller.user_id, &name).await
         }
         .await,
     )
@@ -100,8 +100,7 @@ pub async fn revoke_token(token_id: i64) -> Result<(), AccountError> {
     use super::context::*;
     with_status(
         async {
-            let caller = caller::<AccountError>().await?;
-            let services = services();
+            let (services, caller) = authorised::<AccountError>().await?;
             if services.store.revoke_token(caller.user_id, token_id, services.now()).await? {
                 Ok(())
             } else {

@@ -16,10 +16,14 @@ pub fn request_parts() -> Option<Parts> {
     use_context::<Parts>()
 }
 
-/// The caller, or the boundary's own "unauthorised" error.
-pub async fn caller<E: From<AuthFailure>>() -> Result<Caller, E> {
+/// The services and the authenticated caller, or the boundary's own "unauthorised"
+/// error. Context is read before the first await: a resource's future may be
+/// polled again after its reactive owner is gone.
+pub async fn authorised<E: From<AuthFailure>>() -> Result<(Services, Caller), E> {
+    let services = services();
     let parts = request_parts().ok_or(AuthFailure::Missing)?;
-    Ok(authenticate(&services(), &parts).await?)
+    let caller = authenticate(&services, &parts).await?;
+    Ok((services, caller))
 }
 
 /// Gives a failed server function its HTTP status: the status of the error itself.

@@ -15,11 +15,11 @@ pub async fn upload_file(data: MultipartData) -> Result<UploadPreview, ImportErr
     use super::context::*;
     with_status(
         async {
-            let caller = caller::<ImportError>().await?;
+            let (services, caller) = authorised::<ImportError>().await?;
             let multipart = data
                 .into_inner()
                 .ok_or_else(|| ImportError::MalformedUpload { reason: "the body is not multipart.".to_owned() })?;
-            crate::imports::receive_upload(&services(), caller.user_id, multipart).await
+            crate::imports::receive_upload(&services, caller.user_id, multipart).await
         }
         .await,
     )
@@ -31,8 +31,8 @@ pub async fn start_import(upload_id: String, mapping: Mapping) -> Result<Started
     use super::context::*;
     with_status(
         async {
-            let caller = caller::<ImportError>().await?;
-            crate::imports::start_import(&services(), caller.user_id, &upload_id, Some(mapping)).await
+            let (services, caller) = authorised::<ImportError>().await?;
+            crate::imports::start_import(&services, caller.user_id, &upload_id, Some(mapping)).await
         }
         .await,
     )
@@ -44,8 +44,8 @@ pub async fn running_import() -> Result<Option<ImportView>, ImportError> {
     use super::context::*;
     with_status(
         async {
-            let caller = caller::<ImportError>().await?;
-            crate::imports::running_import(&services(), caller.user_id).await
+            let (services, caller) = authorised::<ImportError>().await?;
+            crate::imports::running_import(&services, caller.user_id).await
         }
         .await,
     )
@@ -56,8 +56,8 @@ pub async fn import_status(import_id: String) -> Result<ImportView, ImportError>
     use super::context::*;
     with_status(
         async {
-            let caller = caller::<ImportError>().await?;
-            services().store.get_import(caller.user_id, &import_id).await?.ok_or(ImportError::NotFound)
+            let (services, caller) = authorised::<ImportError>().await?;
+            services.store.get_import(caller.user_id, &import_id).await?.ok_or(ImportError::NotFound)
         }
         .await,
     )
@@ -68,8 +68,8 @@ pub async fn list_imports() -> Result<Vec<ImportView>, ImportError> {
     use super::context::*;
     with_status(
         async {
-            let caller = caller::<ImportError>().await?;
-            Ok(services().store.list_imports(caller.user_id, 100).await?)
+            let (services, caller) = authorised::<ImportError>().await?;
+            Ok(services.store.list_imports(caller.user_id, 100).await?)
         }
         .await,
     )
@@ -80,8 +80,8 @@ pub async fn import_errors(import_id: String, page: u32) -> Result<RowErrorsPage
     use super::context::*;
     with_status(
         async {
-            let caller = caller::<ImportError>().await?;
-            services()
+            let (services, caller) = authorised::<ImportError>().await?;
+            services
                 .store
                 .row_errors(caller.user_id, &import_id, page, ERRORS_PER_PAGE)
                 .await?
@@ -96,8 +96,8 @@ pub async fn cancel_import(import_id: String) -> Result<ImportView, ImportError>
     use super::context::*;
     with_status(
         async {
-            let caller = caller::<ImportError>().await?;
-            crate::imports::cancel_import(&services(), caller.user_id, &import_id).await
+            let (services, caller) = authorised::<ImportError>().await?;
+            crate::imports::cancel_import(&services, caller.user_id, &import_id).await
         }
         .await,
     )
@@ -108,8 +108,8 @@ pub async fn list_contacts(query: String, page: u32) -> Result<ContactsPage, Imp
     use super::context::*;
     with_status(
         async {
-            let caller = caller::<ImportError>().await?;
-            Ok(services().store.contacts(caller.user_id, &query, page, CONTACTS_PER_PAGE).await?)
+            let (services, caller) = authorised::<ImportError>().await?;
+            Ok(services.store.contacts(caller.user_id, &query, page, CONTACTS_PER_PAGE).await?)
         }
         .await,
     )

@@ -138,6 +138,7 @@ fn RowErrors(import_id: Signal<String>, refresh: RwSignal<u32>) -> impl IntoView
                         return view! { <p class="muted">"None so far."</p> }.into_any();
                     }
                     let pages = found.total.div_ceil(ERRORS_PER_PAGE as u64) as u32;
+                    let (first_page, last_page) = (found.page == 0, found.page + 1 >= pages);
                     view! {
                         <p>
                             {format!("{} rows", found.total)} " · "
@@ -152,9 +153,9 @@ fn RowErrors(import_id: Signal<String>, refresh: RwSignal<u32>) -> impl IntoView
                             </tbody>
                         </table>
                         <nav class="pager" aria-label="Row error pages">
-                            <button type="button" class="secondary" disabled=found.page == 0 on:click=move |_| page.update(|p| *p = p.saturating_sub(1))>"Previous"</button>
+                            <button type="button" class="secondary" disabled=first_page on:click=move |_| page.update(|p| *p = p.saturating_sub(1))>"Previous"</button>
                             <span>{format!("Page {} of {}", found.page + 1, pages)}</span>
-                            <button type="button" class="secondary" disabled=found.page + 1 >= pages on:click=move |_| page.update(|p| *p += 1)>"Next"</button>
+                            <button type="button" class="secondary" disabled=last_page on:click=move |_| page.update(|p| *p += 1)>"Next"</button>
                         </nav>
                     }.into_any()
                 })}
