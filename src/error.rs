@@ -137,18 +137,24 @@ fn is_bad_request(error: &ServerFnErrorErr) -> bool {
     matches!(error, ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) | ServerFnErrorErr::Deserialization(_))
 }
 
+/// Builds a boundary error from a framework error, and on the server gives the
+/// response that error's status.
+fn framework_error<E: HttpError>(
+    value: ServerFnErrorErr,
+    invalid_request: fn(String) -> E,
+    transport: fn(String) -> E,
+) -> E {
+    let error = if is_bad_request(&value) { invalid_request(value.to_string()) } else { transport(value.to_string()) };
+    #[cfg(feature = "ssr")]
+    crate::api::context::set_status(&error);
+    error
+}
+
 impl FromServerFnError for ImportError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        let error = if is_bad_request(&value) {
-            ImportError::InvalidRequest { message: value.to_string() }
-        } else {
-            ImportError::Transport { message: value.to_string() }
-        };
-        #[cfg(feature = "ssr")]
-        crate::api::context::set_status(&error);
-        error
+        framework_error(value, |message| Self::InvalidRequest { message }, |message| Self::Transport { message })
     }
 }
 
@@ -156,14 +162,7 @@ impl FromServerFnError for AccountError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        let error = if is_bad_request(&value) {
-            AccountError::InvalidRequest { message: value.to_string() }
-        } else {
-            AccountError::Transport { message: value.to_string() }
-        };
-        #[cfg(feature = "ssr")]
-        crate::api::context::set_status(&error);
-        error
+        framework_error(value, |message| Self::InvalidRequest { message }, |message| Self::Transport { message })
     }
 }
 

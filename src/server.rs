@@ -131,12 +131,14 @@ pub async fn serve(mut config: Config) -> Result<(), Box<dyn std::error::Error>>
     let addr = *config.addr.get_or_insert(leptos_config.leptos_options.site_addr);
     let store = crate::store::connect(&config.database_url).await?;
     info!(backend = ?store.backend(), "database ready");
-    let services = Services::new(store, std::sync::Arc::new(SystemClock), config);
+    let services = Services::new(store.clone(), std::sync::Arc::new(SystemClock), config);
     let listener = TcpListener::bind(addr).await?;
     let server = RunningServer::start(services, leptos_config.leptos_options, listener).await?;
     shutdown_signal().await;
     info!("shutting down");
     server.stop().await;
+    store.close().await;
+    info!("stopped");
     Ok(())
 }
 

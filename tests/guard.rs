@@ -18,6 +18,7 @@ on_both_backends!(
     a_healthy_long_import_is_never_taken_over,
     a_stalled_import_is_replaced_and_its_worker_fenced,
     an_orphaned_import_resumes_from_its_checkpoint,
+    an_import_that_keeps_dying_fails_after_its_attempts,
     the_server_function_and_rest_answer_409_with_the_typed_body,
 );
 
@@ -246,6 +247,32 @@ async fn an_orphaned_import_resumes_from_its_checkpoint(backend: Backend) {
     // Rows 0..120 were not processed twice: the resumed attempt only saw the rest.
     assert_eq!((done.counts.created, done.counts.updated, done.counts.unchanged), (500, 0, 0));
     assert_eq!(script.contacts("").await.total, 500);
+    app.stop().await;
+}
+
+async fn an_import_that_keeps_dying_fails_after_its_attempts(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::configured(web_only)).await;
+    let (user_id, script, mut claimed) = claimed_import(&app, "dying@example.com", 5).await;
+    let store = &app.services.store;
+    for attempt in 1..=3 {
+        assert_eq!(claimed.attempt, attempt);
+        // Its instance stops beating; recovery requeues it, or gives up after the third attempt.
+        let later = app.services.now() + chrono::Duration::hours(attempt as i64);
+        let orphans = store.recover_orphans(later - chrono::Duration::minutes(1), 3, later).await.unwrap();
+        assert_eq!(orphans.len(), 1);
+        if attempt < 3 {
+            assert!(orphans[0].requeued);
+            claimed = store.claim_next("test-worker", app.services.now()).await.unwrap().unwrap();
+        } else {
+            assert!(!orphans[0].requeued);
+        }
+    }
+    let view = script.import_view(&claimed.import_id).await;
+    assert_eq!(view.status, ImportStatus::Failed);
+    assert_eq!(view.failure_reason.as_deref(), Some("The import stopped 3 times without finishing."));
+    // A failed import frees the slot.
+    assert_eq!(start_error(&script, 1).await, None);
+    assert_eq!(store.list_imports(user_id, 10).await.unwrap().len(), 2);
     app.stop().await;
 }
 

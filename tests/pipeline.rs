@@ -16,6 +16,7 @@ on_both_backends!(
     malformed_uploads_get_400,
     hostile_files_get_clear_refusals,
     row_errors_are_listed_and_reported,
+    health_needs_the_database,
 );
 
 async fn a_file_becomes_exact_contacts(backend: Backend) {
@@ -233,4 +234,30 @@ async fn row_errors_are_listed_and_reported(backend: Backend) {
     let report = report.text().await.unwrap();
     assert!(report.starts_with("line,reason\n3,"), "{report}");
     app.stop().await;
+}
+
+async fn health_needs_the_database(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let client = app.browser();
+    let healthy = client.get("/healthz").await;
+    assert_eq!((healthy.status().as_u16(), healthy.text().await.unwrap()), (200, "ok".to_owned()));
+    lose_the_database(&app).await;
+    let response = client.get("/healthz").await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.text().await.unwrap(), "database unavailable");
+    app.stop().await;
+}
+
+/// Takes the database away under a running app.
+async fn lose_the_database(app: &TestApp) {
+    match app.database.backend {
+        // An embedded file cannot vanish from under open connections; a closed pool
+        // is the nearest thing.
+        Backend::Sqlite => app.services.store.close().await,
+        Backend::Postgres => {
+            let admin = sqlx::PgPool::connect(&std::env::var("TEST_DATABASE_URL").unwrap()).await.unwrap();
+            let name = app.database.url.rsplit('/').next().unwrap();
+            sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&admin).await.unwrap();
+        }
+    }
 }

@@ -16,6 +16,7 @@ on_both_backends!(
     a_paused_worker_is_replaced_and_writes_nothing_after,
     the_cli_creates_accounts_and_tokens_for_scripts,
     secrets_never_reach_the_logs,
+    sigterm_stops_the_server_gracefully,
 );
 
 struct Server {
@@ -243,4 +244,13 @@ async fn secrets_never_reach_the_logs(backend: Backend) {
     for secret in [PASSWORD, password, "wrong secret password", &token, &created.token, &session] {
         assert!(!logs.contains(secret), "a secret reached the logs: {secret}");
     }
+}
+
+async fn sigterm_stops_the_server_gracefully(backend: Backend) {
+    let database = test_database(backend).await;
+    let mut server = launch(&database, &[]).await;
+    server.signal("-TERM");
+    let status = tokio::time::timeout(Duration::from_secs(30), server.child.wait()).await.expect("stopped in time").unwrap();
+    assert!(status.success(), "exit status {status:?}: {}", server.logs());
+    assert!(server.logs().contains("shutting down"));
 }

@@ -3,7 +3,7 @@
 use crate::app::Session;
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
-use leptos_router::hooks::use_location;
+use leptos_router::hooks::{use_location, use_navigate, use_query_map};
 
 /// Shows `children` to a signed-in user; sends anyone else to sign in, and back here afterwards.
 #[component]
@@ -25,6 +25,19 @@ pub fn RequireAccount(children: ChildrenFn) -> impl IntoView {
             })}
         </Suspense>
     }
+}
+
+/// Once `signed_in` turns true: refresh the session and go where the user was headed.
+pub fn continue_when_signed_in(signed_in: Signal<bool>) {
+    let Session(account) = expect_context::<Session>();
+    let query = use_query_map();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if signed_in.get() {
+            account.refetch();
+            navigate(&safe_next(query.read_untracked().get("next")), Default::default());
+        }
+    });
 }
 
 /// Percent-encodes a path for use as a query value.

@@ -1,22 +1,14 @@
-use super::common::safe_next;
+use super::common::continue_when_signed_in;
 use crate::api::accounts::SignIn;
-use crate::app::Session;
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let action = ServerAction::<SignIn>::new();
-    let Session(account) = expect_context::<Session>();
     let query = use_query_map();
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = action.value().get() {
-            account.refetch();
-            navigate(&safe_next(query.read_untracked().get("next")), Default::default());
-        }
-    });
+    continue_when_signed_in(Signal::derive(move || matches!(action.value().get(), Some(Ok(_)))));
     let sign_up_href = move || match query.read().get("next") {
         Some(next) => format!("/sign-up?next={}", super::common::url_encode(&next)),
         None => "/sign-up".to_owned(),

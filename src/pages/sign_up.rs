@@ -1,23 +1,13 @@
-use super::common::safe_next;
+use super::common::continue_when_signed_in;
 use crate::api::accounts::SignUp;
-use crate::app::Session;
 use crate::model::MIN_PASSWORD_CHARS;
 use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_query_map};
 
 #[component]
 pub fn SignUpPage() -> impl IntoView {
     let action = ServerAction::<SignUp>::new();
-    let Session(account) = expect_context::<Session>();
-    let query = use_query_map();
-    let navigate = use_navigate();
     let show_password = RwSignal::new(false);
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = action.value().get() {
-            account.refetch();
-            navigate(&safe_next(query.read_untracked().get("next")), Default::default());
-        }
-    });
+    continue_when_signed_in(Signal::derive(move || matches!(action.value().get(), Some(Ok(_)))));
     view! {
         <section class="narrow">
             <h1>"Create your account"</h1>

@@ -151,6 +151,8 @@ pub struct Orphan {
 pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> Backend;
     async fn ping(&self) -> StoreResult<()>;
+    /// Closes the pool, waiting for connections in use; later calls fail.
+    async fn close(&self);
 
     // Accounts
     /// `None` when the email already has an account.

@@ -59,6 +59,13 @@ fn stored_contact(row: &PgRow) -> StoreResult<Contact> {
     })
 }
 
+/// Drops the upload of an import that just ended; false when none ended.
+async fn drop_upload(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, ended_upload: Option<String>) -> StoreResult<bool> {
+    let Some(upload_id) = ended_upload else { return Ok(false) };
+    sqlx::query("DELETE FROM uploads WHERE id = $1").bind(upload_id).execute(&mut **tx).await?;
+    Ok(true)
+}
+
 impl PostgresStore {
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let pool = PgPoolOptions::new()
@@ -80,6 +87,10 @@ impl Store for PostgresStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
     }
 
     async fn create_user(&self, email: &str, password_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<i64>> {
@@ -332,11 +343,9 @@ impl Store for PostgresStore {
         .bind(stale_cutoff)
         .fetch_optional(&mut *tx)
         .await?;
-        if let Some(upload_id) = &upload_id {
-            sqlx::query("DELETE FROM uploads WHERE id = $1").bind(upload_id).execute(&mut *tx).await?;
-        }
+        let ended = drop_upload(&mut tx, upload_id).await?;
         tx.commit().await?;
-        Ok(upload_id.is_some())
+        Ok(ended)
     }
 
     async fn heartbeat(&self, instance_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
@@ -528,11 +537,9 @@ impl Store for PostgresStore {
         .bind(fence.attempt)
         .fetch_optional(&mut *tx)
         .await?;
-        if let Some(upload_id) = &upload_id {
-            sqlx::query("DELETE FROM uploads WHERE id = $1").bind(upload_id).execute(&mut *tx).await?;
-        }
+        let ended = drop_upload(&mut tx, upload_id).await?;
         tx.commit().await?;
-        Ok(upload_id.is_some())
+        Ok(ended)
     }
 
     async fn get_import(&self, user_id: i64, import_id: &str) -> StoreResult<Option<ImportView>> {
@@ -592,19 +599,12 @@ impl Store for PostgresStore {
         .bind(user_id)
         .fetch_optional(&mut *tx)
         .await?;
-        match upload_id {
-            Some(upload_id) => {
-                sqlx::query("DELETE FROM uploads WHERE id = $1").bind(upload_id).execute(&mut *tx).await?;
-            }
-            None => {
-                sqlx::query(
-                    "UPDATE imports SET cancel_requested = TRUE WHERE id = $1 AND user_id = $2 AND status = 'processing'",
-                )
+        if !drop_upload(&mut tx, upload_id).await? {
+            sqlx::query("UPDATE imports SET cancel_requested = TRUE WHERE id = $1 AND user_id = $2 AND status = 'processing'")
                 .bind(import_id)
                 .bind(user_id)
                 .execute(&mut *tx)
                 .await?;
-            }
         }
         tx.commit().await?;
         self.get_import(user_id, import_id).await

@@ -70,6 +70,13 @@ fn stored_contact(row: &SqliteRow) -> StoreResult<Contact> {
     })
 }
 
+/// Drops the upload of an import that just ended; false when none ended.
+async fn drop_upload(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, ended_upload: Option<String>) -> StoreResult<bool> {
+    let Some(upload_id) = ended_upload else { return Ok(false) };
+    sqlx::query("DELETE FROM uploads WHERE id = ?").bind(upload_id).execute(&mut **tx).await?;
+    Ok(true)
+}
+
 impl SqliteStore {
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)?
@@ -102,6 +109,10 @@ impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
     }
 
     async fn create_user(&self, email: &str, password_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<i64>> {
@@ -368,11 +379,9 @@ impl Store for SqliteStore {
         .bind(ms(stale_cutoff))
         .fetch_optional(&mut *tx)
         .await?;
-        if let Some(upload_id) = &upload_id {
-            sqlx::query("DELETE FROM uploads WHERE id = ?").bind(upload_id).execute(&mut *tx).await?;
-        }
+        let ended = drop_upload(&mut tx, upload_id).await?;
         tx.commit().await?;
-        Ok(upload_id.is_some())
+        Ok(ended)
     }
 
     async fn heartbeat(&self, instance_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
@@ -544,11 +553,9 @@ impl Store for SqliteStore {
         .bind(fence.attempt)
         .fetch_optional(&mut *tx)
         .await?;
-        if let Some(upload_id) = &upload_id {
-            sqlx::query("DELETE FROM uploads WHERE id = ?").bind(upload_id).execute(&mut *tx).await?;
-        }
+        let ended = drop_upload(&mut tx, upload_id).await?;
         tx.commit().await?;
-        Ok(upload_id.is_some())
+        Ok(ended)
     }
 
     async fn get_import(&self, user_id: i64, import_id: &str) -> StoreResult<Option<ImportView>> {
@@ -611,17 +618,12 @@ impl Store for SqliteStore {
         .bind(user_id)
         .fetch_optional(&mut *tx)
         .await?;
-        match upload_id {
-            Some(upload_id) => {
-                sqlx::query("DELETE FROM uploads WHERE id = ?").bind(upload_id).execute(&mut *tx).await?;
-            }
-            None => {
-                sqlx::query("UPDATE imports SET cancel_requested = 1 WHERE id = ? AND user_id = ? AND status = 'processing'")
-                    .bind(import_id)
-                    .bind(user_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+        if !drop_upload(&mut tx, upload_id).await? {
+            sqlx::query("UPDATE imports SET cancel_requested = 1 WHERE id = ? AND user_id = ? AND status = 'processing'")
+                .bind(import_id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         self.get_import(user_id, import_id).await
