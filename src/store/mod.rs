@@ -210,6 +210,12 @@ pub trait Store: Send + Sync + 'static {
     async fn contacts(&self, user_id: i64, query: &str, page: u32, per_page: u32) -> StoreResult<ContactsPage>;
 }
 
+/// Sessions and tokens record their use at most this often, so that checking a
+/// credential is a read, not a write that queues behind an import's batch.
+pub(crate) fn touch_due(last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    last.is_none_or(|last| now - last >= chrono::Duration::seconds(60))
+}
+
 /// Lower-cased text a contact search matches against.
 pub(crate) fn search_text(contact: &Contact) -> String {
     let mut text = format!(

@@ -129,14 +129,21 @@ impl Store for PostgresStore {
     }
 
     async fn touch_session(&self, token_hash: &str, idle_cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<Option<i64>> {
-        Ok(sqlx::query_scalar(
-            "UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2 AND last_seen_at > $3 RETURNING user_id",
-        )
-        .bind(now)
-        .bind(token_hash)
-        .bind(idle_cutoff)
-        .fetch_optional(&self.pool)
-        .await?)
+        let found: Option<(i64, DateTime<Utc>)> =
+            sqlx::query_as("SELECT user_id, last_seen_at FROM sessions WHERE token_hash = $1 AND last_seen_at > $2")
+                .bind(token_hash)
+                .bind(idle_cutoff)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some((user_id, last_seen)) = found else { return Ok(None) };
+        if touch_due(Some(last_seen), now) {
+            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
+                .bind(now)
+                .bind(token_hash)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(Some(user_id))
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
@@ -184,13 +191,20 @@ impl Store for PostgresStore {
     }
 
     async fn token_user(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<i64>> {
-        Ok(sqlx::query_scalar(
-            "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL RETURNING user_id",
-        )
-        .bind(now)
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?)
+        let found: Option<(i64, Option<DateTime<Utc>>)> =
+            sqlx::query_as("SELECT user_id, last_used_at FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some((user_id, last_used)) = found else { return Ok(None) };
+        if touch_due(last_used, now) {
+            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2")
+                .bind(now)
+                .bind(token_hash)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(Some(user_id))
     }
 
     async fn record_sign_in_failure(&self, email: &str, now: DateTime<Utc>) -> StoreResult<()> {

@@ -155,14 +155,21 @@ impl Store for SqliteStore {
     }
 
     async fn touch_session(&self, token_hash: &str, idle_cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<Option<i64>> {
-        Ok(sqlx::query_scalar(
-            "UPDATE sessions SET last_seen_at = ? WHERE token_hash = ? AND last_seen_at > ? RETURNING user_id",
-        )
-        .bind(ms(now))
-        .bind(token_hash)
-        .bind(ms(idle_cutoff))
-        .fetch_optional(&self.pool)
-        .await?)
+        let found: Option<(i64, i64)> =
+            sqlx::query_as("SELECT user_id, last_seen_at FROM sessions WHERE token_hash = ? AND last_seen_at > ?")
+                .bind(token_hash)
+                .bind(ms(idle_cutoff))
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some((user_id, last_seen)) = found else { return Ok(None) };
+        if touch_due(Some(time(last_seen)), now) {
+            sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?")
+                .bind(ms(now))
+                .bind(token_hash)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(Some(user_id))
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
@@ -214,13 +221,20 @@ impl Store for SqliteStore {
     }
 
     async fn token_user(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<i64>> {
-        Ok(sqlx::query_scalar(
-            "UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ? AND revoked_at IS NULL RETURNING user_id",
-        )
-        .bind(ms(now))
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?)
+        let found: Option<(i64, Option<i64>)> =
+            sqlx::query_as("SELECT user_id, last_used_at FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL")
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some((user_id, last_used)) = found else { return Ok(None) };
+        if touch_due(opt_time(last_used), now) {
+            sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?")
+                .bind(ms(now))
+                .bind(token_hash)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(Some(user_id))
     }
 
     async fn record_sign_in_failure(&self, email: &str, now: DateTime<Utc>) -> StoreResult<()> {

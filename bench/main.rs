@@ -1,0 +1,492 @@
+//! `intake-bench`: Intake's end-to-end import rate beside the fastest bulk loads a
+//! user could run by hand, measured in the same run on the same file, plus the
+//! server's peak memory, the start guard's latency and the client's size.
+//!
+//! It drives the release binary as an operator would: separate processes, HTTP
+//! uploads, the CLI for accounts. `--smoke` checks correctness and nothing else.
+
+use clap::Parser;
+use serde_json::Value;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command as StdCommand, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+#[derive(Parser, Debug)]
+#[command(about = "Benchmarks Intake against sqlite3 .import and psql \\copy")]
+struct Args {
+    /// Rows in the generated contacts file.
+    #[arg(long, default_value_t = 1_000_000)]
+    rows: usize,
+    /// A second, smaller file whose peak memory is compared with the large one's (0 skips it).
+    #[arg(long, default_value_t = 100_000)]
+    small_rows: usize,
+    /// Runs of each measurement; the median is reported.
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
+    /// Concurrent users for the start-guard latency.
+    #[arg(long, default_value_t = 200)]
+    guard_users: usize,
+    /// The server binary to measure.
+    #[arg(long, default_value = "target/release/intake")]
+    intake: PathBuf,
+    /// Where the built client lives, for its size.
+    #[arg(long, default_value = "target/site/pkg")]
+    pkg: PathBuf,
+    /// A Postgres server this run may create databases on.
+    #[arg(long, env = "TEST_DATABASE_URL")]
+    postgres: String,
+    /// Check every count instead of caring about speed.
+    #[arg(long)]
+    smoke: bool,
+}
+
+/// What the generated file must produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Expected {
+    rows: u64,
+    created: u64,
+    unchanged: u64,
+    rejected: u64,
+}
+
+const FIRST: [&str; 12] = ["Anna", "Jürgen", "Hélène", "Marco", "Aiko", "Olu", "Sofia", "Liam", "Zoë", "Mateo", "Priya", "Noah"];
+const LAST: [&str; 10] = ["Müller", "Smith", "García", "Rossi", "Tanaka", "Okafor", "Dubois", "Nowak", "Jensen", "Silva"];
+const COMPANIES: [&str; 6] = ["Acme GmbH", "Globex, Inc.", "Initech", "Umbrella SA", "Stark Industries", "Wayne & Co"];
+const TITLES: [&str; 5] = ["Engineer", "Sales Lead", "CTO", "Designer", "Account Manager"];
+const CITIES: [&str; 5] = ["Berlin", "Lyon", "Osaka", "Lagos", "São Paulo"];
+
+/// Writes a realistic contacts CSV (about 100 bytes a row): 3 % of rows repeat an
+/// earlier row exactly, 2 % are invalid.
+fn generate(path: &Path, rows: usize) -> std::io::Result<Expected> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    writeln!(out, "First Name,Last Name,E-mail Address,Mobile Phone,Company,Job Title,City,Notes")?;
+    let mut expected = Expected { rows: rows as u64, created: 0, unchanged: 0, rejected: 0 };
+    let mut line = String::with_capacity(256);
+    for i in 0..rows {
+        line.clear();
+        // Rows 97 back are always valid ones, so a duplicate repeats a real contact.
+        let (person, kind) = match i % 100 {
+            7 | 57 => (i, 'x'),
+            13 | 43 | 83 if i >= 100 => (i - 97, 'd'),
+            _ => (i, 'v'),
+        };
+        let (first, last) = (FIRST[person % FIRST.len()], LAST[person % LAST.len()]);
+        let email = match kind {
+            'x' => format!("{}.{}{}@@example", first.to_lowercase(), last.to_lowercase(), person),
+            _ => format!("{}.{}{}@example.com", ascii(first), ascii(last), person),
+        };
+        let company = COMPANIES[person % COMPANIES.len()];
+        let notes = if person % 4 == 0 { format!("\"Met at conference {}, \"\"{}\"\"\"", person % 50, CITIES[person % 5]) } else { String::new() };
+        let _ = write!(
+            line,
+            "{first},{last},{email},+49 30 {person:07},\"{company}\",{},{},{notes}",
+            TITLES[person % TITLES.len()],
+            CITIES[person % CITIES.len()]
+        );
+        writeln!(out, "{line}")?;
+        match kind {
+            'x' => expected.rejected += 1,
+            'd' => expected.unchanged += 1,
+            _ => expected.created += 1,
+        }
+    }
+    out.flush()?;
+    Ok(expected)
+}
+
+fn ascii(name: &str) -> String {
+    name.chars()
+        .map(|c| match c {
+            'ü' => 'u',
+            'é' | 'ë' => 'e',
+            'í' => 'i',
+            'ã' => 'a',
+            c => c,
+        })
+        .collect::<String>()
+        .to_lowercase()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// One running `intake` process.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    async fn start(intake: &Path, database_url: &str, settings: &[(&str, &str)]) -> Server {
+        let base = format!("http://127.0.0.1:{}", free_port());
+        let child = Command::new(intake)
+            .env("DATABASE_URL", database_url)
+            .env("INTAKE_ADDR", base.trim_start_matches("http://"))
+            .env("INTAKE_LOG", "warn")
+            .envs(settings.iter().copied())
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start intake");
+        let client = reqwest::Client::new();
+        for _ in 0..600 {
+            if let Ok(response) = client.get(format!("{base}/healthz")).send().await {
+                if response.status().is_success() {
+                    return Server { child, base };
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("intake at {base} did not become healthy");
+    }
+
+    fn rss_kib(&self) -> u64 {
+        let pid = self.child.id().expect("running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
+    async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+}
+
+fn cli(intake: &Path, database_url: &str, args: &[&str], stdin: &str) -> String {
+    let mut child = StdCommand::new(intake)
+        .env("DATABASE_URL", database_url)
+        .env("INTAKE_LOG", "warn")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run intake cli");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    let output = child.wait_with_output().expect("cli output");
+    assert!(output.status.success(), "intake {args:?} failed");
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
+fn token_for(intake: &Path, database_url: &str, email: &str) -> String {
+    cli(intake, database_url, &["users", "add", email], "benchmark password\n");
+    cli(intake, database_url, &["tokens", "add", email], "").trim().to_owned()
+}
+
+fn client(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().expect("header"));
+    reqwest::Client::builder().default_headers(headers).timeout(Duration::from_secs(3600)).build().expect("client")
+}
+
+async fn file_part(path: &Path) -> reqwest::multipart::Part {
+    let file = tokio::fs::File::open(path).await.expect("open csv");
+    let length = file.metadata().await.expect("metadata").len();
+    let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
+    reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), length)
+        .file_name("contacts.csv")
+        .mime_str("text/csv")
+        .expect("mime")
+}
+
+/// One Intake import, timed from the first byte uploaded to the import's end.
+struct ImportRun {
+    seconds: f64,
+    peak_above_idle_kib: u64,
+    counts: Value,
+}
+
+async fn intake_import(args: &Args, database_url: &str, csv: &Path) -> ImportRun {
+    let server = Server::start(&args.intake, database_url, &[]).await;
+    let http = client(&token_for(&args.intake, database_url, "bench@example.com"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let idle = server.rss_kib();
+    let peak = Arc::new(AtomicU64::new(idle));
+    let sampling = Arc::new(AtomicBool::new(true));
+    let pid = server.child.id().expect("running");
+    let sampler = {
+        let (peak, sampling) = (peak.clone(), sampling.clone());
+        tokio::spawn(async move {
+            while sampling.load(Ordering::Relaxed) {
+                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+                if let Some(kib) = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse::<u64>().ok()) {
+                    peak.fetch_max(kib, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let start = Instant::now();
+    let form = reqwest::multipart::Form::new().part("file", file_part(csv).await);
+    let response = http.post(format!("{}/api/imports", server.base)).multipart(form).send().await.expect("upload");
+    assert_eq!(response.status(), 202, "upload: {}", response.text().await.unwrap_or_default());
+    let started: Value = response.json().await.expect("json");
+    let status_url = format!("{}{}", server.base, started["status_url"].as_str().expect("status_url"));
+    let view = loop {
+        let view: Value = http.get(&status_url).send().await.expect("status").json().await.expect("json");
+        if !matches!(view["status"].as_str(), Some("queued" | "processing")) {
+            break view;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    let seconds = start.elapsed().as_secs_f64();
+    sampling.store(false, Ordering::Relaxed);
+    let _ = sampler.await;
+    assert_eq!(view["status"], "succeeded", "{view}");
+    server.stop().await;
+    ImportRun { seconds, peak_above_idle_kib: peak.load(Ordering::Relaxed).saturating_sub(idle), counts: view["counts"].clone() }
+}
+
+fn check_counts(label: &str, counts: &Value, expected: Expected) -> Result<(), String> {
+    let got = |k: &str| counts[k].as_u64().unwrap_or(u64::MAX);
+    let ok = got("created") == expected.created
+        && got("unchanged") == expected.unchanged
+        && got("rejected") == expected.rejected
+        && got("updated") == 0
+        && got("skipped") == 0;
+    if ok { Ok(()) } else { Err(format!("{label}: counts {counts} but expected {expected:?}")) }
+}
+
+fn timed(program: &str, args: &[&str]) -> f64 {
+    let start = Instant::now();
+    let status = StdCommand::new(program).args(args).stdout(Stdio::null()).status().unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(status.success(), "{program} {args:?} failed");
+    start.elapsed().as_secs_f64()
+}
+
+const BARE_COLUMNS: &str = "first_name text, last_name text, email text, phone text, company text, title text, city text, notes text";
+
+fn sqlite_import(dir: &Path, csv: &Path, run: usize) -> (f64, u64) {
+    let db = dir.join(format!("baseline-{run}.db"));
+    let db = db.to_str().expect("path");
+    let status = StdCommand::new("sqlite3").arg(db).arg(format!("CREATE TABLE bare ({BARE_COLUMNS});")).status().expect("sqlite3");
+    assert!(status.success());
+    let seconds = timed("sqlite3", &[db, "-cmd", ".mode csv", &format!(".import --skip 1 {} bare", csv.display())]);
+    let count = StdCommand::new("sqlite3").args([db, "SELECT count(*) FROM bare"]).output().expect("sqlite3");
+    (seconds, String::from_utf8_lossy(&count.stdout).trim().parse().unwrap_or(0))
+}
+
+fn psql(url: &str, sql: &str) -> String {
+    let output = StdCommand::new("psql").args([url, "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", sql]).output().expect("psql");
+    assert!(output.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// `\copy` into `table` after `setup`; returns seconds and rows loaded.
+fn postgres_copy(url: &str, setup: &str, csv: &Path) -> (f64, u64) {
+    psql(url, "DROP TABLE IF EXISTS baseline");
+    psql(url, setup);
+    let copy = format!(
+        "\\copy baseline (first_name, last_name, email, phone, company, title, city, notes) FROM '{}' WITH (FORMAT csv, HEADER true)",
+        csv.display()
+    );
+    let seconds = timed("psql", &[url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", &copy]);
+    (seconds, psql(url, "SELECT count(*) FROM baseline").parse().unwrap_or(0))
+}
+
+async fn new_postgres_database(admin: &str, name: &str) -> String {
+    psql(admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    psql(admin, &format!("CREATE DATABASE {name}"));
+    let (base, _) = admin.rsplit_once('/').expect("database in url");
+    format!("{base}/{name}")
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// p50, p99 and max of `start_import` for `users` users starting at once.
+async fn guard_latency(args: &Args, database_url: &str, instances: usize) -> (f64, f64, f64) {
+    let settings = [("IMPORT_WORKERS", "0")];
+    let mut servers = Vec::new();
+    for _ in 0..instances {
+        servers.push(Server::start(&args.intake, database_url, &settings).await);
+    }
+    let start_path = <intake::api::imports::StartImport as leptos::server_fn::ServerFn>::PATH;
+    let upload_path = <intake::api::imports::UploadFile as leptos::server_fn::ServerFn>::PATH;
+    let mut prepared = Vec::new();
+    for user in 0..args.guard_users {
+        let email = format!("guard{user}@example.com");
+        let base = servers[user % instances].base.clone();
+        let http = client(&token_for(&args.intake, database_url, &email));
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(format!("Name,Email\r\nA,{email}\r\n").into_bytes()).file_name("a.csv"),
+        );
+        let preview: Value = http.post(format!("{base}{upload_path}")).multipart(form).send().await.expect("upload").json().await.expect("preview");
+        prepared.push((http, base, preview));
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(prepared.len()));
+    let mut calls = tokio::task::JoinSet::new();
+    for (http, base, preview) in prepared {
+        let barrier = barrier.clone();
+        calls.spawn(async move {
+            let body = serde_json::json!({"upload_id": preview["upload_id"], "mapping": preview["mapping"]});
+            barrier.wait().await;
+            let start = Instant::now();
+            let response = http.post(format!("{base}{start_path}")).json(&body).send().await.expect("start");
+            let status = response.status();
+            let _ = response.bytes().await;
+            assert_eq!(status, 200, "start_import");
+            start.elapsed().as_secs_f64() * 1000.0
+        });
+    }
+    let mut millis = Vec::new();
+    while let Some(ms) = calls.join_next().await {
+        millis.push(ms.expect("call"));
+    }
+    for server in servers {
+        server.stop().await;
+    }
+    millis.sort_by(f64::total_cmp);
+    let at = |q: f64| millis[((millis.len() as f64 * q).ceil() as usize).clamp(1, millis.len()) - 1];
+    (at(0.50), at(0.99), *millis.last().expect("some calls"))
+}
+
+fn gzip_size(path: &Path) -> u64 {
+    let output = StdCommand::new("gzip").args(["-9", "-c"]).arg(path).output().expect("gzip");
+    output.stdout.len() as u64
+}
+
+struct Report {
+    table: String,
+    problems: Vec<String>,
+}
+
+impl Report {
+    fn row(&mut self, cells: &[String]) {
+        let _ = writeln!(self.table, "| {} |", cells.join(" | "));
+    }
+}
+
+fn rate(rows: u64, seconds: f64) -> String {
+    format!("{:.0}", rows as f64 / seconds)
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let csv = dir.path().join("contacts.csv");
+    let expected = generate(&csv, args.rows).expect("generate csv");
+    let size_mb = std::fs::metadata(&csv).expect("csv").len() as f64 / 1e6;
+    println!("file: {} rows, {:.1} MB, 8 columns; {} in-file duplicates, {} invalid", args.rows, size_mb, expected.unchanged, expected.rejected);
+
+    let mut report = Report { table: String::new(), problems: Vec::new() };
+    report.row(&["what".into(), "seconds".into(), "rows/s".into(), "ratio".into(), "peak RSS above idle".into()]);
+    report.row(&["---".into(), "---:".into(), "---:".into(), "---:".into(), "---:".into()]);
+
+    // SQLite: Intake, then the bare .import baseline.
+    let mut intake_sqlite = Vec::new();
+    let mut sqlite_peak = 0;
+    for run in 0..args.repeat {
+        let url = format!("sqlite://{}", dir.path().join(format!("intake-{run}.db")).display());
+        let result = intake_import(&args, &url, &csv).await;
+        if let Err(problem) = check_counts("Intake on SQLite", &result.counts, expected) {
+            report.problems.push(problem);
+        }
+        sqlite_peak = sqlite_peak.max(result.peak_above_idle_kib);
+        intake_sqlite.push(result.seconds);
+    }
+    let mut sqlite_baseline = Vec::new();
+    for run in 0..args.repeat.max(3) {
+        let (seconds, loaded) = sqlite_import(dir.path(), &csv, run);
+        if loaded != expected.rows {
+            report.problems.push(format!("sqlite3 .import loaded {loaded} rows, not {}", expected.rows));
+        }
+        sqlite_baseline.push(seconds);
+    }
+    let (intake_s, base_s) = (median(intake_sqlite), median(sqlite_baseline));
+    report.row(&["Intake on SQLite (upload → done)".into(), format!("{intake_s:.2}"), rate(expected.rows, intake_s), format!("{:.2} × baseline", base_s / intake_s), format!("{:.1} MiB", sqlite_peak as f64 / 1024.0)]);
+    report.row(&["`sqlite3 .import` into a bare table (SQLite baseline)".into(), format!("{base_s:.2}"), rate(expected.rows, base_s), "1.00".into(), "".into()]);
+
+    // Postgres: Intake, the indexed \copy baseline and the unlogged limit.
+    let mut intake_pg = Vec::new();
+    let mut pg_peak = 0;
+    for run in 0..args.repeat {
+        let url = new_postgres_database(&args.postgres, &format!("intake_bench_{run}")).await;
+        let result = intake_import(&args, &url, &csv).await;
+        if let Err(problem) = check_counts("Intake on Postgres", &result.counts, expected) {
+            report.problems.push(problem);
+        }
+        pg_peak = pg_peak.max(result.peak_above_idle_kib);
+        intake_pg.push(result.seconds);
+        psql(&args.postgres, &format!("DROP DATABASE intake_bench_{run} WITH (FORCE)"));
+    }
+    let baseline_url = new_postgres_database(&args.postgres, "intake_bench_baseline").await;
+    // Unique would refuse the file's in-file duplicates; the same b-tree without the check costs the same to maintain.
+    let indexed = format!("CREATE TABLE baseline (id bigserial PRIMARY KEY, {BARE_COLUMNS}); CREATE INDEX ON baseline (lower(email))");
+    let unlogged = format!("CREATE UNLOGGED TABLE baseline ({BARE_COLUMNS})");
+    let mut copy_indexed = Vec::new();
+    let mut copy_unlogged = Vec::new();
+    for _ in 0..args.repeat.max(3) {
+        for (setup, times) in [(&indexed, &mut copy_indexed), (&unlogged, &mut copy_unlogged)] {
+            let (seconds, loaded) = postgres_copy(&baseline_url, setup, &csv);
+            if loaded != expected.rows {
+                report.problems.push(format!("\\copy loaded {loaded} rows, not {}", expected.rows));
+            }
+            times.push(seconds);
+        }
+    }
+    psql(&args.postgres, "DROP DATABASE intake_bench_baseline WITH (FORCE)");
+    let (intake_s, indexed_s, unlogged_s) = (median(intake_pg), median(copy_indexed), median(copy_unlogged));
+    report.row(&["Intake on Postgres (upload → done)".into(), format!("{intake_s:.2}"), rate(expected.rows, intake_s), format!("{:.2} × baseline", indexed_s / intake_s), format!("{:.1} MiB", pg_peak as f64 / 1024.0)]);
+    report.row(&["`psql \\copy` into a logged table, PK + index on lower(email) (Postgres baseline)".into(), format!("{indexed_s:.2}"), rate(expected.rows, indexed_s), "1.00".into(), "".into()]);
+    report.row(&["`psql \\copy` into a bare unlogged table (the limit)".into(), format!("{unlogged_s:.2}"), rate(expected.rows, unlogged_s), format!("{:.2}", indexed_s / unlogged_s), "".into()]);
+
+    // Memory must not grow with the file: the same import at a tenth of the size.
+    if args.small_rows > 0 {
+        let small = dir.path().join("small.csv");
+        let small_expected = generate(&small, args.small_rows).expect("generate small csv");
+        let url = format!("sqlite://{}", dir.path().join("intake-small.db").display());
+        let result = intake_import(&args, &url, &small).await;
+        if let Err(problem) = check_counts("Intake on SQLite (small file)", &result.counts, small_expected) {
+            report.problems.push(problem);
+        }
+        report.row(&[format!("Intake on SQLite, {} rows", args.small_rows), format!("{:.2}", result.seconds), rate(small_expected.rows, result.seconds), "".into(), format!("{:.1} MiB", result.peak_above_idle_kib as f64 / 1024.0)]);
+    }
+    println!("\n{}", report.table);
+
+    let sqlite_guard = guard_latency(&args, &format!("sqlite://{}", dir.path().join("guard.db").display()), 1).await;
+    let guard_url = new_postgres_database(&args.postgres, "intake_bench_guard").await;
+    let pg_guard = guard_latency(&args, &guard_url, 4).await;
+    psql(&args.postgres, "DROP DATABASE intake_bench_guard WITH (FORCE)");
+    println!("| start guard, {} users at once | p50 ms | p99 ms | max ms |", args.guard_users);
+    println!("| --- | ---: | ---: | ---: |");
+    println!("| SQLite, 1 instance | {:.1} | {:.1} | {:.1} |", sqlite_guard.0, sqlite_guard.1, sqlite_guard.2);
+    println!("| Postgres, 4 instances | {:.1} | {:.1} | {:.1} |", pg_guard.0, pg_guard.1, pg_guard.2);
+
+    let mut client_bytes = (0, 0);
+    for name in ["intake.wasm", "intake.js"] {
+        let path = args.pkg.join(name);
+        match std::fs::metadata(&path) {
+            Ok(meta) => {
+                client_bytes.0 += meta.len();
+                client_bytes.1 += gzip_size(&path);
+            }
+            Err(_) => report.problems.push(format!("no {} to measure", path.display())),
+        }
+    }
+    println!("\n| client (WASM + JS) | raw KB | gzip KB |\n| --- | ---: | ---: |\n| {} | {:.0} | {:.0} |", args.pkg.display(), client_bytes.0 as f64 / 1000.0, client_bytes.1 as f64 / 1000.0);
+
+    if !report.problems.is_empty() {
+        for problem in &report.problems {
+            eprintln!("bench: {problem}");
+        }
+        std::process::exit(1);
+    }
+    if args.smoke {
+        println!("\nbench: 1 passed, 0 failed");
+    }
+}
