@@ -4,7 +4,7 @@
 use crate::domain::guard::{self, StartDecision};
 use crate::domain::mapping::{self, Field, Mapping};
 use crate::domain::records::{RawRecord, RecordReader, MAX_FIELD_BYTES};
-use crate::domain::sniff::{self, Sniffed, SNIFF_BYTES};
+use crate::domain::sniff::{self, Sniffed, TextEncoding, SNIFF_BYTES};
 use crate::error::ImportError;
 use crate::model::{ImportView, StartedImport, UploadPreview};
 use crate::services::{chrono_duration, Services};
@@ -75,6 +75,44 @@ struct StoredFile {
     data_rows: u64,
 }
 
+/// Checks that a byte stream is UTF-8 all the way, across chunk boundaries.
+/// Sniffing sees only the file's start; an ASCII start with Windows-1252 bytes
+/// further down must not be decoded as UTF-8.
+struct Utf8Check {
+    carry: Vec<u8>,
+    valid: bool,
+}
+
+impl Utf8Check {
+    fn new() -> Self {
+        Self { carry: Vec::new(), valid: true }
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        if !self.valid {
+            return;
+        }
+        let joined;
+        let text = if self.carry.is_empty() {
+            bytes
+        } else {
+            joined = [std::mem::take(&mut self.carry).as_slice(), bytes].concat();
+            &joined
+        };
+        if let Err(error) = std::str::from_utf8(text) {
+            match error.error_len() {
+                // A character cut by the chunk's end: finish it with the next chunk.
+                None => self.carry = text[error.valid_up_to()..].to_vec(),
+                Some(_) => self.valid = false,
+            }
+        }
+    }
+
+    fn finish(&self) -> bool {
+        self.valid && self.carry.is_empty()
+    }
+}
+
 /// Counts records as the bytes pass, once the file's start has been sniffed.
 struct RowCounter {
     reader: RecordReader,
@@ -101,6 +139,8 @@ async fn store_file(services: &Services, upload_id: &str, field: &mut multer::Fi
     let mut seq = 0i64;
     let mut sniffed: Option<Sniffed> = None;
     let mut counter: Option<RowCounter> = None;
+    let mut utf8 = Utf8Check::new();
+    let mut ascii_start = false;
     loop {
         let chunk = field.chunk().await.map_err(malformed)?;
         let last = chunk.is_none();
@@ -109,6 +149,7 @@ async fn store_file(services: &Services, upload_id: &str, field: &mut multer::Fi
             if bytes > limit {
                 return Err(ImportError::TooLarge { limit_bytes: limit });
             }
+            utf8.feed(chunk);
             pending.extend_from_slice(chunk);
             if let Some(counter) = &mut counter {
                 counter.feed(chunk, false);
@@ -116,6 +157,7 @@ async fn store_file(services: &Services, upload_id: &str, field: &mut multer::Fi
         }
         if sniffed.is_none() && (last || pending.len() >= SNIFF_BYTES) {
             let prefix = &pending[..pending.len().min(SNIFF_BYTES)];
+            ascii_start = prefix.is_ascii();
             let found = sniff::sniff(prefix, last && pending.len() <= SNIFF_BYTES)
                 .map_err(|e| ImportError::NotCsv { reason: e.to_string() })?;
             let mut fresh = RowCounter::new(&found);
@@ -137,7 +179,11 @@ async fn store_file(services: &Services, upload_id: &str, field: &mut multer::Fi
             break;
         }
     }
-    let sniffed = sniffed.ok_or_else(|| ImportError::NotCsv { reason: sniff::SniffError::Empty.to_string() })?;
+    let mut sniffed = sniffed.ok_or_else(|| ImportError::NotCsv { reason: sniff::SniffError::Empty.to_string() })?;
+    // Delimiters, quotes and line ends are ASCII in both, so the row count stands.
+    if sniffed.encoding == TextEncoding::Utf8 && ascii_start && !utf8.finish() {
+        sniffed.encoding = TextEncoding::Windows1252;
+    }
     let records = counter.map_or(0, |c| c.records);
     let data_rows = records.saturating_sub(sniffed.header_index + 1);
     Ok(StoredFile { bytes, sniffed, data_rows })
@@ -289,6 +335,23 @@ mod tests {
         assert_eq!(clean_file_name(Some("../../etc/passwd")), "passwd");
         assert_eq!(clean_file_name(None), "upload.csv");
         assert_eq!(clean_file_name(Some("a\u{0}b.csv")), "ab.csv");
+    }
+
+    #[test]
+    fn utf8_is_checked_across_chunks() {
+        let text = "Zoë,Jürgen\n".repeat(3);
+        for split in 0..text.len() {
+            let mut check = Utf8Check::new();
+            check.feed(&text.as_bytes()[..split]);
+            check.feed(&text.as_bytes()[split..]);
+            assert!(check.finish(), "split at {split}");
+        }
+        let mut check = Utf8Check::new();
+        check.feed(b"Name\nM\xfcller\n");
+        assert!(!check.finish());
+        let mut cut = Utf8Check::new();
+        cut.feed(b"Zo\xc3");
+        assert!(!cut.finish(), "a file may not end inside a character");
     }
 
     #[test]

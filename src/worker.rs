@@ -178,16 +178,14 @@ async fn process(
     let mut records = Vec::new();
     let mut batch = Batch { user_id: claimed.user_id, rows_done: claimed.rows_done, ..Batch::default() };
     let mut in_batch = 0usize;
+    // One batch commits while the next is parsed; commits stay in order.
+    let mut in_flight: Option<InFlight> = None;
 
     loop {
         records.clear();
         let more = rows.fill(&mut records).await?;
         for record in records.drain(..) {
-            let Some(data_index) = record.index.checked_sub(first_data_record) else { continue };
-            // Rows before the checkpoint were committed by an earlier attempt.
-            if data_index < claimed.rows_done {
-                continue;
-            }
+            let Some(data_index) = data_row_index(record.index, first_data_record, claimed.rows_done) else { continue };
             match build_row(&record, &claimed.mapping) {
                 RowOutcome::Contact(contact) => batch.contacts.push(contact),
                 RowOutcome::Blank => batch.skipped += 1,
@@ -199,9 +197,10 @@ async fn process(
             batch.rows_done = data_index + 1;
             in_batch += 1;
             if in_batch >= batch_rows {
-                if let Some(end) = commit(services, fence, &mut batch, shutdown).await? {
+                if let Some(end) = settle(services, &mut in_flight, shutdown).await? {
                     return Ok(end);
                 }
+                in_flight = Some(spawn_commit(services, fence, &mut batch));
                 in_batch = 0;
             }
         }
@@ -209,24 +208,49 @@ async fn process(
             break;
         }
     }
+    if let Some(end) = settle(services, &mut in_flight, shutdown).await? {
+        return Ok(end);
+    }
     if in_batch > 0 {
-        if let Some(end) = commit(services, fence, &mut batch, shutdown).await? {
+        in_flight = Some(spawn_commit(services, fence, &mut batch));
+        if let Some(end) = settle(services, &mut in_flight, shutdown).await? {
             return Ok(end);
         }
     }
     Ok(RunEnd::Finished(ImportStatus::Succeeded))
 }
 
-/// Commits the batch with its checkpoint; `Some` when the run must end here.
-async fn commit(
-    services: &Services,
-    fence: &Fence,
-    batch: &mut Batch,
-    shutdown: &watch::Receiver<bool>,
-) -> StoreResult<Option<RunEnd>> {
+/// The 0-based data row of a record, or `None` for the preamble, the header, and
+/// rows before the checkpoint (an earlier attempt committed those).
+fn data_row_index(record_index: u64, first_data_record: u64, checkpoint: u64) -> Option<u64> {
+    record_index.checked_sub(first_data_record).filter(|&row| row >= checkpoint)
+}
+
+type InFlight = tokio::task::JoinHandle<StoreResult<BatchOutcome>>;
+
+/// Starts committing the batch with its checkpoint, leaving an empty batch that carries the checkpoint on.
+fn spawn_commit(services: &Services, fence: &Fence, batch: &mut Batch) -> InFlight {
     let next = Batch { user_id: batch.user_id, rows_done: batch.rows_done, ..Batch::default() };
     let full = std::mem::replace(batch, next);
-    match services.store.commit_batch(fence, full, services.now()).await? {
+    let (services, fence) = (services.clone(), fence.clone());
+    tokio::spawn(async move {
+        let now = services.now();
+        services.store.commit_batch(&fence, full, now).await
+    })
+}
+
+/// Waits for the batch in flight; `Some` when the run must end here.
+async fn settle(
+    services: &Services,
+    in_flight: &mut Option<InFlight>,
+    shutdown: &watch::Receiver<bool>,
+) -> StoreResult<Option<RunEnd>> {
+    let Some(commit) = in_flight.take() else { return Ok(None) };
+    let outcome = match commit.await {
+        Ok(outcome) => outcome?,
+        Err(failure) => std::panic::resume_unwind(failure.into_panic()),
+    };
+    match outcome {
         BatchOutcome::Replaced => {
             warn!("this attempt was replaced; stopping without writing");
             Ok(Some(RunEnd::Replaced))
@@ -240,5 +264,21 @@ async fn commit(
             }
             Ok(None)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::data_row_index;
+
+    #[test]
+    fn resume_starts_at_the_checkpoint() {
+        // Two preamble records, the header at index 2, data from index 3.
+        assert_eq!(data_row_index(1, 3, 0), None, "preamble");
+        assert_eq!(data_row_index(2, 3, 0), None, "header");
+        assert_eq!(data_row_index(3, 3, 0), Some(0));
+        // 120 rows committed: rows 0..120 are skipped, row 120 is the first again.
+        assert_eq!(data_row_index(3 + 119, 3, 120), None);
+        assert_eq!(data_row_index(3 + 120, 3, 120), Some(120));
     }
 }

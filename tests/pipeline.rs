@@ -17,6 +17,7 @@ on_both_backends!(
     hostile_files_get_clear_refusals,
     row_errors_are_listed_and_reported,
     health_needs_the_database,
+    windows_1252_past_the_sniffed_start_is_decoded_right,
 );
 
 async fn a_file_becomes_exact_contacts(backend: Backend) {
@@ -260,4 +261,18 @@ async fn lose_the_database(app: &TestApp) {
             sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&admin).await.unwrap();
         }
     }
+}
+
+async fn windows_1252_past_the_sniffed_start_is_decoded_right(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, script) = app.script_for_new_user("late-umlaut@example.com").await;
+    // Over 64 KiB of plain ASCII, then one Windows-1252 row: "Jürgen Müller".
+    let mut csv = people_csv(2000);
+    assert!(csv.len() > 64 * 1024);
+    csv.extend(b"J\xfcrgen,M\xfcller,juergen@example.com,,\r\n");
+    let started = script.api_import_started("outlook.csv", csv).await;
+    assert_eq!(script.wait_finished(&started.import_id).await.counts.created, 2001);
+    let found = script.contacts("juergen@").await;
+    assert_eq!(found.contacts[0].name, "Jürgen Müller");
+    app.stop().await;
 }

@@ -14,6 +14,24 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
+/// 14 parameters a row keeps a statement far below SQLite's 32,766-parameter limit.
+const UPSERT_ROWS_PER_STATEMENT: usize = 500;
+
+fn contact_upsert_sql(rows: usize) -> String {
+    let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows].join(", ");
+    format!(
+        "INSERT INTO contacts (user_id, match_key, display_name, given_name, family_name, emails, phones,
+             organization, title, notes, search_text, import_id, created_at, updated_at)
+         VALUES {values}
+         ON CONFLICT (user_id, match_key) DO UPDATE SET
+             display_name = excluded.display_name, given_name = excluded.given_name,
+             family_name = excluded.family_name, emails = excluded.emails, phones = excluded.phones,
+             organization = excluded.organization, title = excluded.title, notes = excluded.notes,
+             search_text = excluded.search_text, import_id = excluded.import_id,
+             updated_at = excluded.updated_at"
+    )
+}
+
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
@@ -440,6 +458,13 @@ impl Store for SqliteStore {
     }
 
     async fn claim_next(&self, instance_id: &str, now: DateTime<Utc>) -> StoreResult<Option<ClaimedImport>> {
+        // An idle poll stays a read: an UPDATE would queue for the write lock behind uploads.
+        let queued: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM imports WHERE status = 'queued')")
+            .fetch_one(&self.pool)
+            .await?;
+        if !queued {
+            return Ok(None);
+        }
         // One statement, so the pick and the claim are atomic under SQLite's single writer.
         let row = sqlx::query(
             "UPDATE imports SET status = 'processing', attempt = attempt + 1, owner = ?1,
@@ -499,41 +524,37 @@ impl Store for SqliteStore {
         }
 
         let plan = plan_batch(batch.contacts, existing);
-        for (key, contact, _) in &plan.writes {
-            sqlx::query(
-                "INSERT INTO contacts (user_id, match_key, display_name, given_name, family_name, emails, phones,
-                     organization, title, notes, search_text, import_id, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)
-                 ON CONFLICT (user_id, match_key) DO UPDATE SET
-                     display_name = excluded.display_name, given_name = excluded.given_name,
-                     family_name = excluded.family_name, emails = excluded.emails, phones = excluded.phones,
-                     organization = excluded.organization, title = excluded.title, notes = excluded.notes,
-                     search_text = excluded.search_text, import_id = excluded.import_id,
-                     updated_at = excluded.updated_at",
-            )
-            .bind(batch.user_id)
-            .bind(key)
-            .bind(&contact.display_name)
-            .bind(&contact.given_name)
-            .bind(&contact.family_name)
-            .bind(serde_json::to_string(&contact.emails)?)
-            .bind(serde_json::to_string(&contact.phones)?)
-            .bind(&contact.organization)
-            .bind(&contact.title)
-            .bind(&contact.notes)
-            .bind(search_text(contact))
-            .bind(&fence.import_id)
-            .bind(ms(now))
-            .execute(&mut *tx)
-            .await?;
+        // Many rows per statement: each statement is a round trip to sqlx's connection thread.
+        for chunk in plan.writes.chunks(UPSERT_ROWS_PER_STATEMENT) {
+            let sql = contact_upsert_sql(chunk.len());
+            let mut upsert = sqlx::query(&sql);
+            for (key, contact, _) in chunk {
+                upsert = upsert
+                    .bind(batch.user_id)
+                    .bind(key)
+                    .bind(&contact.display_name)
+                    .bind(&contact.given_name)
+                    .bind(&contact.family_name)
+                    .bind(serde_json::to_string(&contact.emails)?)
+                    .bind(serde_json::to_string(&contact.phones)?)
+                    .bind(&contact.organization)
+                    .bind(&contact.title)
+                    .bind(&contact.notes)
+                    .bind(search_text(contact))
+                    .bind(&fence.import_id)
+                    .bind(ms(now))
+                    .bind(ms(now));
+            }
+            upsert.execute(&mut *tx).await?;
         }
-        for error in &batch.row_errors {
-            sqlx::query("INSERT INTO import_errors (import_id, line, reason) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
-                .bind(&fence.import_id)
-                .bind(error.line as i64)
-                .bind(&error.reason)
-                .execute(&mut *tx)
-                .await?;
+        for chunk in batch.row_errors.chunks(UPSERT_ROWS_PER_STATEMENT) {
+            let rows = vec!["(?, ?, ?)"; chunk.len()].join(", ");
+            let sql = format!("INSERT INTO import_errors (import_id, line, reason) VALUES {rows} ON CONFLICT DO NOTHING");
+            let mut insert = sqlx::query(&sql);
+            for error in chunk {
+                insert = insert.bind(&fence.import_id).bind(error.line as i64).bind(&error.reason);
+            }
+            insert.execute(&mut *tx).await?;
         }
         let counts = Counts { rejected: batch.rejected, skipped: batch.skipped, ..plan.counts };
         sqlx::query(
