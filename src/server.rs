@@ -142,10 +142,10 @@ pub async fn serve(mut config: Config) -> Result<(), Box<dyn std::error::Error>>
     Ok(())
 }
 
-/// The Leptos settings: from cargo-leptos's environment when it launched us, else from Cargo.toml.
+/// The Leptos settings: `LEPTOS_*` variables over the defaults compiled in (the
+/// output name comes from `.cargo/config.toml`), so the binary runs from any directory.
 pub fn leptos_configuration() -> Result<leptos::config::ConfFile, leptos::config::errors::LeptosConfigError> {
-    let from_environment = std::env::var_os("LEPTOS_OUTPUT_NAME").is_some();
-    get_configuration((!from_environment).then_some("Cargo.toml"))
+    get_configuration(None)
 }
 
 async fn shutdown_signal() {

@@ -467,20 +467,25 @@ impl Store for PostgresStore {
 
         let plan = plan_batch(batch.contacts, existing);
         if !plan.writes.is_empty() {
-            let mut columns: [Vec<String>; 11] = Default::default();
-            for (key, contact, _) in &plan.writes {
+            // Borrowed columns: only the values made here are owned.
+            let computed: Vec<[String; 3]> = plan
+                .writes
+                .iter()
+                .map(|(_, c, _)| Ok([serde_json::to_string(&c.emails)?, serde_json::to_string(&c.phones)?, search_text(c)]))
+                .collect::<StoreResult<_>>()?;
+            let mut columns: [Vec<&str>; 10] = Default::default();
+            for ((key, contact, _), [emails, phones, search]) in plan.writes.iter().zip(&computed) {
                 let values = [
-                    key.clone(),
-                    contact.display_name.clone(),
-                    contact.given_name.clone(),
-                    contact.family_name.clone(),
-                    serde_json::to_string(&contact.emails)?,
-                    serde_json::to_string(&contact.phones)?,
-                    contact.organization.clone(),
-                    contact.title.clone(),
-                    contact.notes.clone(),
-                    search_text(contact),
-                    fence.import_id.clone(),
+                    key.as_str(),
+                    &contact.display_name,
+                    &contact.given_name,
+                    &contact.family_name,
+                    emails,
+                    phones,
+                    &contact.organization,
+                    &contact.title,
+                    &contact.notes,
+                    search,
                 ];
                 for (column, value) in columns.iter_mut().zip(values) {
                     column.push(value);
@@ -489,10 +494,10 @@ impl Store for PostgresStore {
             let mut upsert = sqlx::query(
                 "INSERT INTO contacts (user_id, match_key, display_name, given_name, family_name, emails, phones,
                      organization, title, notes, search_text, import_id, created_at, updated_at)
-                 SELECT $1, k, dn, gn, fnm, e::jsonb, p::jsonb, o, t, n, s, i, $13, $13
+                 SELECT $1, k, dn, gn, fnm, e::jsonb, p::jsonb, o, t, n, s, $12, $13, $13
                  FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                             $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
-                      AS batch(k, dn, gn, fnm, e, p, o, t, n, s, i)
+                             $8::text[], $9::text[], $10::text[], $11::text[])
+                      AS batch(k, dn, gn, fnm, e, p, o, t, n, s)
                  ON CONFLICT (user_id, match_key) DO UPDATE SET
                      display_name = EXCLUDED.display_name, given_name = EXCLUDED.given_name,
                      family_name = EXCLUDED.family_name, emails = EXCLUDED.emails, phones = EXCLUDED.phones,
@@ -504,7 +509,7 @@ impl Store for PostgresStore {
             for column in &columns {
                 upsert = upsert.bind(column);
             }
-            upsert.bind(now).execute(&mut *tx).await?;
+            upsert.bind(&fence.import_id).bind(now).execute(&mut *tx).await?;
         }
         if !batch.row_errors.is_empty() {
             let lines: Vec<i64> = batch.row_errors.iter().map(|e| e.line as i64).collect();
