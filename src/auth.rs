@@ -258,6 +258,27 @@ pub fn cookie_header(services: &Services, secret: Option<&str>) -> String {
     }
 }
 
+impl From<AuthFailure> for AccountError {
+    fn from(failure: AuthFailure) -> Self {
+        match failure {
+            AuthFailure::Missing => AccountError::Unauthorized,
+            AuthFailure::CrossOrigin => AccountError::CrossOrigin,
+            AuthFailure::Storage => AccountError::Internal,
+        }
+    }
+}
+
+impl From<AuthFailure> for crate::error::ImportError {
+    fn from(failure: AuthFailure) -> Self {
+        use crate::error::ImportError;
+        match failure {
+            AuthFailure::Missing => ImportError::Unauthorized,
+            AuthFailure::CrossOrigin => ImportError::CrossOrigin,
+            AuthFailure::Storage => ImportError::Internal,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,26 +314,5 @@ mod tests {
         assert!(check_password_rules("long enough").is_ok());
         assert!(matches!(check_password_rules(&"x".repeat(2000)), Err(AccountError::PasswordTooLong { .. })));
         assert!(plausible_email("a@b.co") && !plausible_email("a@b") && !plausible_email("@b.co"));
-    }
-}
-
-impl From<AuthFailure> for AccountError {
-    fn from(failure: AuthFailure) -> Self {
-        match failure {
-            AuthFailure::Missing => AccountError::Unauthorized,
-            AuthFailure::CrossOrigin => AccountError::CrossOrigin,
-            AuthFailure::Storage => AccountError::Internal,
-        }
-    }
-}
-
-impl From<AuthFailure> for crate::error::ImportError {
-    fn from(failure: AuthFailure) -> Self {
-        use crate::error::ImportError;
-        match failure {
-            AuthFailure::Missing => ImportError::Unauthorized,
-            AuthFailure::CrossOrigin => ImportError::CrossOrigin,
-            AuthFailure::Storage => ImportError::Internal,
-        }
     }
 }

@@ -133,7 +133,10 @@ fn RowErrors(import_id: Signal<String>, refresh: RwSignal<u32>) -> impl IntoView
             <h2 id="errors-title">"Rows that were not imported"</h2>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
-                    let Ok(found) = errors.await else { return view! {}.into_any() };
+                    let found = match errors.await {
+                        Ok(found) => found,
+                        Err(error) => return view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    };
                     if found.total == 0 {
                         return view! { <p class="muted">"None so far."</p> }.into_any();
                     }
