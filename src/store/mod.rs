@@ -210,6 +210,48 @@ pub trait Store: Send + Sync + 'static {
     async fn contacts(&self, user_id: i64, query: &str, page: u32, per_page: u32) -> StoreResult<ContactsPage>;
 }
 
+pub(crate) const IMPORT_COLUMNS: &str = "id, file_name, status, attempt, rows_total, rows_done, created, updated, \
+     unchanged, rejected, skipped, cancel_requested, failure_reason, created_at, \
+     processing_started_at, last_progress_at, finished_at";
+
+/// How a backend reads one of its time columns (SQLite keeps milliseconds, Postgres `timestamptz`).
+pub(crate) type TimeColumn<R> = fn(&R, &str) -> Result<Option<DateTime<Utc>>, sqlx::Error>;
+
+/// An import row (`IMPORT_COLUMNS`) as the view both backends return.
+pub(crate) fn import_view<R>(row: &R, time: TimeColumn<R>) -> StoreResult<ImportView>
+where
+    R: sqlx::Row,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let status: String = row.try_get("status")?;
+    let count = |column: &str| -> Result<u64, sqlx::Error> { Ok(row.try_get::<i64, _>(column)? as u64) };
+    Ok(ImportView {
+        import_id: row.try_get("id")?,
+        file_name: row.try_get("file_name")?,
+        status: ImportStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
+        rows_done: count("rows_done")?,
+        rows_total: row.try_get::<Option<i64>, _>("rows_total")?.map(|n| n as u64),
+        counts: Counts {
+            created: count("created")?,
+            updated: count("updated")?,
+            unchanged: count("unchanged")?,
+            rejected: count("rejected")?,
+            skipped: count("skipped")?,
+        },
+        attempt: row.try_get("attempt")?,
+        cancel_requested: row.try_get("cancel_requested")?,
+        failure_reason: row.try_get("failure_reason")?,
+        created_at: time(row, "created_at")?.ok_or_else(|| StoreError::Corrupt("import without created_at".into()))?,
+        processing_started_at: time(row, "processing_started_at")?,
+        last_progress_at: time(row, "last_progress_at")?,
+        finished_at: time(row, "finished_at")?,
+    })
+}
+
 /// Sessions and tokens record their use at most this often, so that checking a
 /// credential is a read, not a write that queues behind an import's batch.
 pub(crate) fn touch_due(last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {

@@ -15,33 +15,8 @@ pub struct PostgresStore {
     pool: PgPool,
 }
 
-const IMPORT_COLUMNS: &str = "id, file_name, status, attempt, rows_total, rows_done, created, updated, \
-     unchanged, rejected, skipped, cancel_requested, failure_reason, created_at, \
-     processing_started_at, last_progress_at, finished_at";
-
-fn import_view(row: &PgRow) -> StoreResult<ImportView> {
-    let status: String = row.try_get("status")?;
-    Ok(ImportView {
-        import_id: row.try_get("id")?,
-        file_name: row.try_get("file_name")?,
-        status: ImportStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
-        rows_done: row.try_get::<i64, _>("rows_done")? as u64,
-        rows_total: row.try_get::<Option<i64>, _>("rows_total")?.map(|n| n as u64),
-        counts: Counts {
-            created: row.try_get::<i64, _>("created")? as u64,
-            updated: row.try_get::<i64, _>("updated")? as u64,
-            unchanged: row.try_get::<i64, _>("unchanged")? as u64,
-            rejected: row.try_get::<i64, _>("rejected")? as u64,
-            skipped: row.try_get::<i64, _>("skipped")? as u64,
-        },
-        attempt: row.try_get("attempt")?,
-        cancel_requested: row.try_get("cancel_requested")?,
-        failure_reason: row.try_get("failure_reason")?,
-        created_at: row.try_get("created_at")?,
-        processing_started_at: row.try_get("processing_started_at")?,
-        last_progress_at: row.try_get("last_progress_at")?,
-        finished_at: row.try_get("finished_at")?,
-    })
+fn time_column(row: &PgRow, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    row.try_get(column)
 }
 
 fn stored_contact(row: &PgRow) -> StoreResult<Contact> {
@@ -567,7 +542,7 @@ impl Store for PostgresStore {
             .bind(user_id)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(import_view).transpose()
+        row.as_ref().map(|r| import_view(r, time_column)).transpose()
     }
 
     async fn list_imports(&self, user_id: i64, limit: u32) -> StoreResult<Vec<ImportView>> {
@@ -578,7 +553,7 @@ impl Store for PostgresStore {
         .bind(limit as i64)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(import_view).collect()
+        rows.iter().map(|r| import_view(r, time_column)).collect()
     }
 
     async fn row_errors(&self, user_id: i64, import_id: &str, page: u32, per_page: u32) -> StoreResult<Option<RowErrorsPage>> {
