@@ -34,6 +34,25 @@ fn session_cookie(response: &reqwest::Response) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The session secret a response's cookie carries.
+fn session_secret(response: &reqwest::Response) -> String {
+    let cookie = session_cookie(response).expect("a session cookie");
+    cookie.trim_start_matches("intake_session=").split(';').next().unwrap().to_owned()
+}
+
+/// The status of a user-data call made with nothing but this session secret.
+async fn status_with_session(app: &TestApp, secret: &str) -> u16 {
+    let client = Client::new(&app.base, None);
+    let response = client
+        .http
+        .post(client.url(intake::api::imports::ListImports::PATH))
+        .header("cookie", format!("intake_session={secret}"))
+        .send()
+        .await
+        .unwrap();
+    response.status().as_u16()
+}
+
 async fn sign_up_and_sign_in(backend: Backend) {
     let app = spawn_app(backend).await;
     let browser = app.browser();
@@ -82,23 +101,11 @@ async fn sessions_rotate_end_and_expire(backend: Backend) {
     assert_eq!(first.status(), 200);
 
     // Signing in again issues a new session id and ends the old one.
-    let old_cookie = {
-        let response = browser.sign_in("rotate@example.com", PASSWORD).await;
-        session_cookie(&response).unwrap()
-    };
-    let old_secret = old_cookie.trim_start_matches("intake_session=").split(';').next().unwrap().to_owned();
-    let newer = browser.sign_in("rotate@example.com", PASSWORD).await;
-    let new_cookie = session_cookie(&newer).unwrap();
-    assert_ne!(old_cookie, new_cookie);
-    let stale = Client::new(&app.base, None);
-    let response = stale
-        .http
-        .post(stale.url(intake::api::imports::ListImports::PATH))
-        .header("cookie", format!("intake_session={old_secret}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 401, "the rotated-out session is dead");
+    let old_secret = session_secret(&browser.sign_in("rotate@example.com", PASSWORD).await);
+    let new_secret = session_secret(&browser.sign_in("rotate@example.com", PASSWORD).await);
+    assert_ne!(old_secret, new_secret);
+    assert_eq!(status_with_session(&app, &old_secret).await, 401, "the rotated-out session is dead");
+    assert_eq!(status_with_session(&app, &new_secret).await, 200, "the new session works");
 
     // Idle sessions expire; use keeps them alive.
     clock.advance(chrono::Duration::minutes(50));
@@ -110,23 +117,11 @@ async fn sessions_rotate_end_and_expire(backend: Backend) {
 
     // Sign-out deletes the session on the server, not just the cookie.
     let browser = app.signed_in_browser("signout@example.com").await;
-    let secret = {
-        let response = browser.sign_in("signout@example.com", PASSWORD).await;
-        let cookie = session_cookie(&response).unwrap();
-        cookie.trim_start_matches("intake_session=").split(';').next().unwrap().to_owned()
-    };
+    let secret = session_secret(&browser.sign_in("signout@example.com", PASSWORD).await);
     let response = browser.post_form(intake::api::accounts::SignOut::PATH, &[("", "")][..0]).await;
     assert_eq!(response.status(), 200);
     assert_eq!(me(&browser).await, None);
-    let replay = Client::new(&app.base, None);
-    let response = replay
-        .http
-        .post(replay.url(intake::api::imports::ListImports::PATH))
-        .header("cookie", format!("intake_session={secret}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 401, "a replayed cookie after sign-out is refused");
+    assert_eq!(status_with_session(&app, &secret).await, 401, "a replayed cookie after sign-out is refused");
     app.stop().await;
 }
 
