@@ -18,6 +18,7 @@ on_both_backends!(
     row_errors_are_listed_and_reported,
     health_needs_the_database,
     windows_1252_past_the_sniffed_start_is_decoded_right,
+    contacts_are_listed_by_name_and_searched_on_every_field,
 );
 
 async fn a_file_becomes_exact_contacts(backend: Backend) {
@@ -274,5 +275,29 @@ async fn windows_1252_past_the_sniffed_start_is_decoded_right(backend: Backend) 
     assert_eq!(script.wait_finished(&started.import_id).await.counts.created, 2001);
     let found = script.contacts("juergen@").await;
     assert_eq!(found.contacts[0].name, "Jürgen Müller");
+    app.stop().await;
+}
+
+async fn contacts_are_listed_by_name_and_searched_on_every_field(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, script) = app.script_for_new_user("search@example.com").await;
+    let csv = "Name,Email,Phone,Company,Job Title\r\n\
+               zoë Adams,zoe@example.com,+44 20 7946 0018,Globex,Engineer\r\n\
+               Bob Brown,bob@brown.example,,Initech,100% Sales\r\n\
+               alice Cole,,+1 (555) 010-2030,Acme,CTO\r\n";
+    let started = script.api_import_started("people.csv", csv.as_bytes().to_vec()).await;
+    assert_eq!(script.wait_finished(&started.import_id).await.counts.created, 3);
+
+    let names = |page: intake::model::ContactsPage| page.contacts.into_iter().map(|c| c.name).collect::<Vec<_>>();
+    // Sorted by name without regard to case.
+    assert_eq!(names(script.contacts("").await), ["alice Cole", "Bob Brown", "zoë Adams"]);
+    assert_eq!(names(script.contacts("BROWN").await), ["Bob Brown"], "name, any case");
+    assert_eq!(names(script.contacts("zoe@").await), ["zoë Adams"], "email");
+    assert_eq!(names(script.contacts("5550102030").await), ["alice Cole"], "phone digits");
+    assert_eq!(names(script.contacts("initech").await), ["Bob Brown"], "organization");
+    assert_eq!(names(script.contacts("cto").await), ["alice Cole"], "title");
+    assert_eq!(names(script.contacts("100%").await), ["Bob Brown"], "% is a literal");
+    assert_eq!(names(script.contacts("0%").await), ["Bob Brown"]);
+    assert_eq!(script.contacts("nobody").await.total, 0);
     app.stop().await;
 }

@@ -258,24 +258,6 @@ pub(crate) fn touch_due(last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool
     last.is_none_or(|last| now - last >= chrono::Duration::seconds(60))
 }
 
-/// Lower-cased text a contact search matches against.
-pub(crate) fn search_text(contact: &Contact) -> String {
-    let mut text = format!(
-        "{} {} {} {} {}",
-        contact.display_name, contact.given_name, contact.family_name, contact.organization, contact.title
-    );
-    for email in &contact.emails {
-        text.push(' ');
-        text.push_str(email);
-    }
-    for phone in &contact.phones {
-        text.push(' ');
-        text.push_str(&phone.normalized);
-    }
-    text.to_lowercase()
-}
-
-/// Escapes `%`, `_` and `\` so user text is matched literally by `LIKE … ESCAPE '\'`.
 pub(crate) fn like_pattern(query: &str) -> String {
     let mut pattern = String::from("%");
     for c in query.trim().to_lowercase().chars() {

@@ -15,6 +15,10 @@ pub struct PostgresStore {
     pool: PgPool,
 }
 
+/// A contact's searchable text, lower-cased (Unicode-aware), contains the `like_pattern` bound as $2.
+const CONTACT_MATCHES: &str = "lower(display_name || ' ' || given_name || ' ' || family_name || ' ' || organization
+     || ' ' || title || ' ' || emails::text || ' ' || phones::text) LIKE $2 ESCAPE '\\'";
+
 fn time_column(row: &PgRow, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     row.try_get(column)
 }
@@ -443,13 +447,13 @@ impl Store for PostgresStore {
         let plan = plan_batch(batch.contacts, existing);
         if !plan.writes.is_empty() {
             // Borrowed columns: only the values made here are owned.
-            let computed: Vec<[String; 3]> = plan
+            let computed: Vec<[String; 2]> = plan
                 .writes
                 .iter()
-                .map(|(_, c, _)| Ok([serde_json::to_string(&c.emails)?, serde_json::to_string(&c.phones)?, search_text(c)]))
+                .map(|(_, c, _)| Ok([serde_json::to_string(&c.emails)?, serde_json::to_string(&c.phones)?]))
                 .collect::<StoreResult<_>>()?;
-            let mut columns: [Vec<&str>; 10] = Default::default();
-            for ((key, contact, _), [emails, phones, search]) in plan.writes.iter().zip(&computed) {
+            let mut columns: [Vec<&str>; 9] = Default::default();
+            for ((key, contact, _), [emails, phones]) in plan.writes.iter().zip(&computed) {
                 let values = [
                     key.as_str(),
                     &contact.display_name,
@@ -460,7 +464,6 @@ impl Store for PostgresStore {
                     &contact.organization,
                     &contact.title,
                     &contact.notes,
-                    search,
                 ];
                 for (column, value) in columns.iter_mut().zip(values) {
                     column.push(value);
@@ -468,23 +471,22 @@ impl Store for PostgresStore {
             }
             let mut upsert = sqlx::query(
                 "INSERT INTO contacts (user_id, match_key, display_name, given_name, family_name, emails, phones,
-                     organization, title, notes, search_text, import_id, created_at, updated_at)
-                 SELECT $1, k, dn, gn, fnm, e::jsonb, p::jsonb, o, t, n, s, $12, $13, $13
+                     organization, title, notes, created_at, updated_at)
+                 SELECT $1, k, dn, gn, fnm, e::jsonb, p::jsonb, o, t, n, $11, $11
                  FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                             $8::text[], $9::text[], $10::text[], $11::text[])
-                      AS batch(k, dn, gn, fnm, e, p, o, t, n, s)
+                             $8::text[], $9::text[], $10::text[])
+                      AS batch(k, dn, gn, fnm, e, p, o, t, n)
                  ON CONFLICT (user_id, match_key) DO UPDATE SET
                      display_name = EXCLUDED.display_name, given_name = EXCLUDED.given_name,
                      family_name = EXCLUDED.family_name, emails = EXCLUDED.emails, phones = EXCLUDED.phones,
                      organization = EXCLUDED.organization, title = EXCLUDED.title, notes = EXCLUDED.notes,
-                     search_text = EXCLUDED.search_text, import_id = EXCLUDED.import_id,
                      updated_at = EXCLUDED.updated_at",
             )
             .bind(batch.user_id);
             for column in &columns {
                 upsert = upsert.bind(column);
             }
-            upsert.bind(&fence.import_id).bind(now).execute(&mut *tx).await?;
+            upsert.bind(now).execute(&mut *tx).await?;
         }
         if !batch.row_errors.is_empty() {
             let lines: Vec<i64> = batch.row_errors.iter().map(|e| e.line as i64).collect();
@@ -607,16 +609,16 @@ impl Store for PostgresStore {
     async fn contacts(&self, user_id: i64, query: &str, page: u32, per_page: u32) -> StoreResult<ContactsPage> {
         let pattern = like_pattern(query);
         let total: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE user_id = $1 AND search_text LIKE $2 ESCAPE '\\'")
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM contacts WHERE user_id = $1 AND {CONTACT_MATCHES}"))
                 .bind(user_id)
                 .bind(&pattern)
                 .fetch_one(&self.pool)
                 .await?;
-        let rows = sqlx::query(
+        let rows = sqlx::query(&format!(
             "SELECT display_name, given_name, family_name, emails, phones, organization, title, notes
-             FROM contacts WHERE user_id = $1 AND search_text LIKE $2 ESCAPE '\\'
-             ORDER BY lower(display_name), id LIMIT $3 OFFSET $4",
-        )
+             FROM contacts WHERE user_id = $1 AND {CONTACT_MATCHES}
+             ORDER BY lower(display_name), id LIMIT $3 OFFSET $4"
+        ))
         .bind(user_id)
         .bind(&pattern)
         .bind(per_page as i64)

@@ -14,23 +14,27 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
-/// 14 parameters a row keeps a statement far below SQLite's 32,766-parameter limit.
+/// 12 parameters a row keeps a statement far below SQLite's 32,766-parameter limit.
 const UPSERT_ROWS_PER_STATEMENT: usize = 500;
 
 fn contact_upsert_sql(rows: usize) -> String {
-    let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows].join(", ");
+    let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows].join(", ");
     format!(
         "INSERT INTO contacts (user_id, match_key, display_name, given_name, family_name, emails, phones,
-             organization, title, notes, search_text, import_id, created_at, updated_at)
+             organization, title, notes, created_at, updated_at)
          VALUES {values}
          ON CONFLICT (user_id, match_key) DO UPDATE SET
              display_name = excluded.display_name, given_name = excluded.given_name,
              family_name = excluded.family_name, emails = excluded.emails, phones = excluded.phones,
              organization = excluded.organization, title = excluded.title, notes = excluded.notes,
-             search_text = excluded.search_text, import_id = excluded.import_id,
              updated_at = excluded.updated_at"
     )
 }
+
+/// A contact's searchable text contains the `like_pattern` bound here. LIKE ignores
+/// case for ASCII letters only: SQLite has no Unicode case folding built in.
+const CONTACT_MATCHES: &str = "(display_name || ' ' || given_name || ' ' || family_name || ' ' || organization
+     || ' ' || title || ' ' || emails || ' ' || phones) LIKE ? ESCAPE '\\'";
 
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -77,7 +81,8 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            .pragma("temp_store", "memory");
         if let Some(dir) = options.get_filename().parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
@@ -515,8 +520,6 @@ impl Store for SqliteStore {
                     .bind(&contact.organization)
                     .bind(&contact.title)
                     .bind(&contact.notes)
-                    .bind(search_text(contact))
-                    .bind(&fence.import_id)
                     .bind(ms(now))
                     .bind(ms(now));
             }
@@ -642,17 +645,17 @@ impl Store for SqliteStore {
     async fn contacts(&self, user_id: i64, query: &str, page: u32, per_page: u32) -> StoreResult<ContactsPage> {
         let pattern = like_pattern(query);
         let total: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM contacts WHERE user_id = ? AND search_text LIKE ? ESCAPE '\\'",
+            &format!("SELECT COUNT(*) FROM contacts WHERE user_id = ? AND {CONTACT_MATCHES}"),
         )
         .bind(user_id)
         .bind(&pattern)
         .fetch_one(&self.pool)
         .await?;
-        let rows = sqlx::query(
+        let rows = sqlx::query(&format!(
             "SELECT display_name, given_name, family_name, emails, phones, organization, title, notes
-             FROM contacts WHERE user_id = ? AND search_text LIKE ? ESCAPE '\\'
-             ORDER BY display_name COLLATE NOCASE, id LIMIT ? OFFSET ?",
-        )
+             FROM contacts WHERE user_id = ? AND {CONTACT_MATCHES}
+             ORDER BY display_name COLLATE NOCASE, id LIMIT ? OFFSET ?"
+        ))
         .bind(user_id)
         .bind(&pattern)
         .bind(per_page as i64)
