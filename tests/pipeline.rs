@@ -9,7 +9,7 @@ use std::time::Duration;
 
 on_both_backends!(
     a_file_becomes_exact_contacts,
-    reimporting_creates_nothing_new,
+    reimporting_creates_nothing_new_and_changes_merge,
     the_preview_mapping_is_what_gets_imported,
     cancel_leaves_consistent_state,
     an_oversize_upload_is_refused_and_leaves_nothing,
@@ -19,6 +19,7 @@ on_both_backends!(
     health_needs_the_database,
     windows_1252_past_the_sniffed_start_is_decoded_right,
     contacts_are_listed_by_name_and_searched_on_every_field,
+    awkward_characters_are_stored_exactly,
 );
 
 async fn a_file_becomes_exact_contacts(backend: Backend) {
@@ -59,7 +60,7 @@ async fn a_file_becomes_exact_contacts(backend: Backend) {
     app.stop().await;
 }
 
-async fn reimporting_creates_nothing_new(backend: Backend) {
+async fn reimporting_creates_nothing_new_and_changes_merge(backend: Backend) {
     let app = spawn_app(backend).await;
     let (_, script) = app.script_for_new_user("again@example.com").await;
     let first = script.api_import_started("a.csv", people_csv(300)).await;
@@ -70,6 +71,16 @@ async fn reimporting_creates_nothing_new(backend: Backend) {
     assert_eq!(done.counts.created, 0);
     assert_eq!(done.counts.unchanged, 300);
     assert_eq!(script.contacts("").await.total, 300);
+
+    // A later export with a new phone and a new person updates one and creates one.
+    let csv = "First Name,Last Name,Email,Phone,Company\r\n\
+               Person5,Tester,person5@example.com,+1 555 777777,Acme 5\r\n\
+               New,Person,new@example.com,,\r\n";
+    let third = script.api_import_started("b.csv", csv.as_bytes().to_vec()).await;
+    let done = script.wait_finished(&third.import_id).await;
+    assert_eq!((done.counts.created, done.counts.updated, done.counts.unchanged), (1, 1, 0));
+    assert_eq!(script.contacts("person5@").await.contacts[0].phones, ["+1 555 000005", "+1 555 777777"]);
+    assert_eq!(script.contacts("").await.total, 301);
     app.stop().await;
 }
 
@@ -299,5 +310,29 @@ async fn contacts_are_listed_by_name_and_searched_on_every_field(backend: Backen
     assert_eq!(names(script.contacts("100%").await), ["Bob Brown"], "% is a literal");
     assert_eq!(names(script.contacts("0%").await), ["Bob Brown"]);
     assert_eq!(script.contacts("nobody").await.total, 0);
+    app.stop().await;
+}
+
+async fn awkward_characters_are_stored_exactly(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, script) = app.script_for_new_user("awkward@example.com").await;
+    // Backslashes, COPY's NULL marker, tabs and line breaks inside quoted fields.
+    let organization = "Back\\slash \\N";
+    let notes = "Tab\there\r\nnew line \\N \\t end";
+    let csv = format!("Name,Email,Company,Notes\r\nAda,ada@example.com,\"{organization}\",\"{notes}\"\r\n");
+    let started = script.api_import_started("awkward.csv", csv.into_bytes()).await;
+    assert_eq!(script.wait_finished(&started.import_id).await.counts.created, 1);
+    assert_eq!(script.contacts("ada").await.contacts[0].organization, organization);
+    let stored_notes: String = match backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&app.database.url).await.unwrap();
+            sqlx::query_scalar("SELECT notes FROM contacts").fetch_one(&pool).await.unwrap()
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&app.database.url).await.unwrap();
+            sqlx::query_scalar("SELECT notes FROM contacts").fetch_one(&pool).await.unwrap()
+        }
+    };
+    assert_eq!(stored_notes, notes);
     app.stop().await;
 }

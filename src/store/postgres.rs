@@ -4,7 +4,7 @@
 //! takeover waits for the batch and then judges fresh progress.
 
 use super::*;
-use crate::domain::contact::{plan_batch, Phone};
+use crate::domain::contact::{plan_batch, Change, Phone};
 use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::types::Json;
 use sqlx::{PgPool, Row};
@@ -18,6 +18,26 @@ pub struct PostgresStore {
 /// A contact's searchable text, lower-cased (Unicode-aware), contains the `like_pattern` bound as $2.
 const CONTACT_MATCHES: &str = "lower(display_name || ' ' || given_name || ' ' || family_name || ' ' || organization
      || ' ' || title || ' ' || emails::text || ' ' || phones::text) LIKE $2 ESCAPE '\\'";
+
+/// Appends one row in COPY's text format: tab-separated, with the characters
+/// that format gives meaning to escaped.
+fn push_copy_row(out: &mut Vec<u8>, values: &[&String]) {
+    for (i, value) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(b'\t');
+        }
+        for &byte in value.as_bytes() {
+            match byte {
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                _ => out.push(byte),
+            }
+        }
+    }
+    out.push(b'\n');
+}
 
 fn time_column(row: &PgRow, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     row.try_get(column)
@@ -445,15 +465,38 @@ impl Store for PostgresStore {
         }
 
         let plan = plan_batch(batch.contacts, existing);
-        if !plan.writes.is_empty() {
+        let (created, updated): (Vec<_>, Vec<_>) =
+            plan.writes.iter().partition(|(_, _, change)| *change == Change::Created);
+        if !created.is_empty() {
+            // COPY, the bulk path, without a conflict check per row: the SELECT above
+            // saw none of these keys in this transaction, and the fence's row lock on
+            // the import keeps every other writer of this user's contacts out.
+            let mut rows = Vec::with_capacity(created.len() * 256);
+            let stamp = now.to_rfc3339();
+            for (key, contact, _) in created {
+                let (emails, phones) = (serde_json::to_string(&contact.emails)?, serde_json::to_string(&contact.phones)?);
+                let user_id = batch.user_id.to_string();
+                let values = [&user_id, key, &contact.display_name, &contact.given_name, &contact.family_name, &emails,
+                    &phones, &contact.organization, &contact.title, &contact.notes, &stamp, &stamp];
+                push_copy_row(&mut rows, &values);
+            }
+            let mut copy = tx
+                .copy_in_raw(
+                    "COPY contacts (user_id, match_key, display_name, given_name, family_name, emails, phones,
+                         organization, title, notes, created_at, updated_at) FROM STDIN",
+                )
+                .await?;
+            copy.send(rows).await?;
+            copy.finish().await?;
+        }
+        if !updated.is_empty() {
             // Borrowed columns: only the values made here are owned.
-            let computed: Vec<[String; 2]> = plan
-                .writes
+            let computed: Vec<[String; 2]> = updated
                 .iter()
                 .map(|(_, c, _)| Ok([serde_json::to_string(&c.emails)?, serde_json::to_string(&c.phones)?]))
                 .collect::<StoreResult<_>>()?;
             let mut columns: [Vec<&str>; 9] = Default::default();
-            for ((key, contact, _), [emails, phones]) in plan.writes.iter().zip(&computed) {
+            for ((key, contact, _), [emails, phones]) in updated.iter().zip(&computed) {
                 let values = [
                     key.as_str(),
                     &contact.display_name,
@@ -469,24 +512,19 @@ impl Store for PostgresStore {
                     column.push(value);
                 }
             }
-            let mut upsert = sqlx::query(
-                "INSERT INTO contacts (user_id, match_key, display_name, given_name, family_name, emails, phones,
-                     organization, title, notes, created_at, updated_at)
-                 SELECT $1, k, dn, gn, fnm, e::jsonb, p::jsonb, o, t, n, $11, $11
+            let mut update = sqlx::query(
+                "UPDATE contacts SET display_name = dn, given_name = gn, family_name = fnm, emails = e::jsonb,
+                     phones = p::jsonb, organization = o, title = t, notes = n, updated_at = $11
                  FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                              $8::text[], $9::text[], $10::text[])
                       AS batch(k, dn, gn, fnm, e, p, o, t, n)
-                 ON CONFLICT (user_id, match_key) DO UPDATE SET
-                     display_name = EXCLUDED.display_name, given_name = EXCLUDED.given_name,
-                     family_name = EXCLUDED.family_name, emails = EXCLUDED.emails, phones = EXCLUDED.phones,
-                     organization = EXCLUDED.organization, title = EXCLUDED.title, notes = EXCLUDED.notes,
-                     updated_at = EXCLUDED.updated_at",
+                 WHERE contacts.user_id = $1 AND contacts.match_key = batch.k",
             )
             .bind(batch.user_id);
             for column in &columns {
-                upsert = upsert.bind(column);
+                update = update.bind(column);
             }
-            upsert.bind(now).execute(&mut *tx).await?;
+            update.bind(now).execute(&mut *tx).await?;
         }
         if !batch.row_errors.is_empty() {
             let lines: Vec<i64> = batch.row_errors.iter().map(|e| e.line as i64).collect();
