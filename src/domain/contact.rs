@@ -105,12 +105,12 @@ pub fn build_row(record: &RawRecord, mapping: &Mapping) -> RowOutcome {
                     }
                 }
             }
-            Field::FullName => fill(&mut full_name, &collapse_whitespace(value)),
-            Field::GivenName => fill(&mut contact.given_name, &collapse_whitespace(value)),
-            Field::FamilyName => fill(&mut contact.family_name, &collapse_whitespace(value)),
-            Field::Organization => fill(&mut contact.organization, &collapse_whitespace(value)),
-            Field::Title => fill(&mut contact.title, &collapse_whitespace(value)),
-            Field::Notes => fill(&mut contact.notes, value),
+            Field::FullName => fill(&mut full_name, collapse_whitespace(value)),
+            Field::GivenName => fill(&mut contact.given_name, collapse_whitespace(value)),
+            Field::FamilyName => fill(&mut contact.family_name, collapse_whitespace(value)),
+            Field::Organization => fill(&mut contact.organization, collapse_whitespace(value)),
+            Field::Title => fill(&mut contact.title, collapse_whitespace(value)),
+            Field::Notes => fill(&mut contact.notes, value.to_owned()),
         }
     }
 
@@ -140,14 +140,23 @@ fn split_multi(value: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Several columns may feed one scalar field; the first non-empty value wins.
-fn fill(slot: &mut String, value: &str) {
+fn fill(slot: &mut String, value: String) {
     if slot.is_empty() {
-        value.clone_into(slot);
+        *slot = value;
     }
 }
 
+/// Runs of whitespace become one space, in a single allocation: this runs for
+/// several fields of every row.
 fn collapse_whitespace(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(s.len());
+    for word in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 /// Trimmed and lower-cased; a `mailto:` prefix is dropped.
