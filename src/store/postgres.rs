@@ -472,10 +472,9 @@ impl Store for PostgresStore {
             // saw none of these keys in this transaction, and the fence's row lock on
             // the import keeps every other writer of this user's contacts out.
             let mut rows = Vec::with_capacity(created.len() * 256);
-            let stamp = now.to_rfc3339();
+            let (user_id, stamp) = (batch.user_id.to_string(), now.to_rfc3339());
             for (key, contact, _) in created {
                 let (emails, phones) = (serde_json::to_string(&contact.emails)?, serde_json::to_string(&contact.phones)?);
-                let user_id = batch.user_id.to_string();
                 let values = [&user_id, key, &contact.display_name, &contact.given_name, &contact.family_name, &emails,
                     &phones, &contact.organization, &contact.title, &contact.notes, &stamp, &stamp];
                 push_copy_row(&mut rows, &values);
