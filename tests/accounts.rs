@@ -325,3 +325,16 @@ async fn failed_sign_ins_are_throttled_across_instances(backend: Backend) {
     second.stop().await;
     first.stop().await;
 }
+
+/// Route-list generation renders the app, and with it the account resource, with
+/// request parts but without the app's state; leptos's flag that stops resources
+/// loading there is process-wide, so another instance can clear it mid-render.
+#[tokio::test]
+async fn the_account_resource_outside_a_request_is_signed_out_not_a_panic() {
+    use leptos::prelude::{provide_context, Owner};
+    let owner = Owner::new();
+    owner.set();
+    assert_eq!(intake::api::accounts::current_account().await, Ok(None));
+    provide_context(http::Request::builder().uri("/").body(()).unwrap().into_parts().0);
+    assert_eq!(intake::api::accounts::current_account().await, Ok(None));
+}

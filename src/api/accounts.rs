@@ -9,8 +9,7 @@ use leptos::prelude::*;
 pub async fn current_account() -> Result<Option<AccountView>, AccountError> {
     use super::context::*;
     use crate::auth::{authenticate, AuthFailure};
-    let Some(parts) = request_parts() else { return Ok(None) };
-    let services = services();
+    let (Some(parts), Some(services)) = (request_parts(), services()) else { return Ok(None) };
     match authenticate(&services, &parts).await {
         Ok(caller) => Ok(services.store.user_email(caller.user_id).await?.map(|email| AccountView { email })),
         Err(AuthFailure::Storage) => with_status(Err(AccountError::Internal)),
@@ -24,7 +23,7 @@ pub async fn sign_up(email: String, password: String) -> Result<AccountView, Acc
     use crate::auth;
     with_status(
         async {
-            let services = services();
+            let services = services().ok_or(AccountError::Internal)?;
             let previous = request_parts().as_ref().and_then(auth::session_cookie);
             let user_id = auth::create_account(&services, &email, &password).await?;
             let secret = auth::start_session(&services, user_id, previous.as_deref()).await?;
@@ -41,7 +40,7 @@ pub async fn sign_in(email: String, password: String) -> Result<AccountView, Acc
     use crate::auth;
     with_status(
         async {
-            let services = services();
+            let services = services().ok_or(AccountError::Internal)?;
             // A new session id on every sign-in: a planted cookie is worthless.
             let previous = request_parts().as_ref().and_then(auth::session_cookie);
             let user_id = auth::verify_sign_in(&services, &email, &password).await?;

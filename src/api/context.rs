@@ -8,8 +8,12 @@ use http::request::Parts;
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 
-pub fn services() -> Services {
-    expect_context::<AppState>().services
+/// The app's services, when serving a request. Route-list generation renders the
+/// app without them, and leptos suppresses resource loads there with one
+/// process-wide flag that another instance's generation can clear: a resource's
+/// server function may then run, and must not panic.
+pub fn services() -> Option<Services> {
+    use_context::<AppState>().map(|state| state.services)
 }
 
 pub fn request_parts() -> Option<Parts> {
@@ -20,7 +24,7 @@ pub fn request_parts() -> Option<Parts> {
 /// error. Context is read before the first await: a resource's future may be
 /// polled again after its reactive owner is gone.
 pub async fn authorised<E: From<AuthFailure>>() -> Result<(Services, Caller), E> {
-    let services = services();
+    let services = services().ok_or(AuthFailure::Missing)?;
     let parts = request_parts().ok_or(AuthFailure::Missing)?;
     let caller = authenticate(&services, &parts).await?;
     Ok((services, caller))
