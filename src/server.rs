@@ -17,8 +17,9 @@ use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -39,8 +40,17 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
+/// The app's routes, generated once per process. leptos keeps resources from
+/// loading during generation with one process-wide flag (leptos-rs/leptos#4773),
+/// so generating them again while another instance in the process renders pages
+/// could stall that render or run its resources without the app's state.
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let leptos_options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(healthz))
