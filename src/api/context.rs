@@ -9,9 +9,8 @@ use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 
 /// The app's services, when serving a request. Route-list generation renders the
-/// app without them, and leptos suppresses resource loads there with one
-/// process-wide flag that another instance's generation can clear: a resource's
-/// server function may then run, and must not panic.
+/// app without them, and a resource's server function can still run there
+/// (leptos's flag that suppresses loads is process-wide), so this must not panic.
 pub fn services() -> Option<Services> {
     use_context::<AppState>().map(|state| state.services)
 }

@@ -258,6 +258,7 @@ pub(crate) fn touch_due(last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool
     last.is_none_or(|last| now - last >= chrono::Duration::seconds(60))
 }
 
+/// Escapes `%`, `_` and `\` so user text is matched literally by `LIKE … ESCAPE '\'`.
 pub(crate) fn like_pattern(query: &str) -> String {
     let mut pattern = String::from("%");
     for c in query.trim().to_lowercase().chars() {
