@@ -354,9 +354,34 @@ async fn guard_latency(args: &Args, database_url: &str, instances: usize) -> (f6
     (at(0.50), at(0.99), *millis.last().expect("some calls"))
 }
 
-fn gzip_size(path: &Path) -> u64 {
-    let output = StdCommand::new("gzip").args(["-9", "-c"]).arg(path).output().expect("gzip");
-    output.stdout.len() as u64
+#[derive(Default)]
+struct ClientSizes {
+    raw: u64,
+    gzip: u64,
+    brotli: u64,
+}
+
+/// The client as the server sends it: the hashed `intake.*.wasm` and `intake.*.js`,
+/// and the `.gz` and `.br` copies that `cargo leptos build --release --precompress` wrote.
+fn client_sizes(pkg: &Path) -> Result<ClientSizes, String> {
+    let size = |path: &Path| std::fs::metadata(path).map(|meta| meta.len()).map_err(|_| format!("no {} to measure", path.display()));
+    let entries = std::fs::read_dir(pkg).map_err(|error| format!("no client in {}: {error}", pkg.display()))?;
+    let mut sizes = ClientSizes::default();
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("intake") && (name.ends_with(".wasm") || name.ends_with(".js")) {
+            let path = entry.path();
+            sizes.raw += size(&path)?;
+            sizes.gzip += size(&pkg.join(format!("{name}.gz")))?;
+            sizes.brotli += size(&pkg.join(format!("{name}.br")))?;
+            found.push(name);
+        }
+    }
+    match found.len() {
+        2 => Ok(sizes),
+        _ => Err(format!("expected one WASM and one JS file in {}, found {found:?}", pkg.display())),
+    }
 }
 
 struct Report {
@@ -467,18 +492,16 @@ async fn main() {
     println!("| SQLite, 1 instance | {:.1} | {:.1} | {:.1} |", sqlite_guard.0, sqlite_guard.1, sqlite_guard.2);
     println!("| Postgres, 4 instances | {:.1} | {:.1} | {:.1} |", pg_guard.0, pg_guard.1, pg_guard.2);
 
-    let mut client_bytes = (0, 0);
-    for name in ["intake.wasm", "intake.js"] {
-        let path = args.pkg.join(name);
-        match std::fs::metadata(&path) {
-            Ok(meta) => {
-                client_bytes.0 += meta.len();
-                client_bytes.1 += gzip_size(&path);
-            }
-            Err(_) => report.problems.push(format!("no {} to measure", path.display())),
-        }
+    match client_sizes(&args.pkg) {
+        Ok(sizes) => println!(
+            "\n| client (WASM + JS) | raw KB | gzip KB | Brotli KB |\n| --- | ---: | ---: | ---: |\n| {} | {:.0} | {:.0} | {:.0} |",
+            args.pkg.display(),
+            sizes.raw as f64 / 1000.0,
+            sizes.gzip as f64 / 1000.0,
+            sizes.brotli as f64 / 1000.0
+        ),
+        Err(problem) => report.problems.push(problem),
     }
-    println!("\n| client (WASM + JS) | raw KB | gzip KB |\n| --- | ---: | ---: |\n| {} | {:.0} | {:.0} |", args.pkg.display(), client_bytes.0 as f64 / 1000.0, client_bytes.1 as f64 / 1000.0);
 
     if !report.problems.is_empty() {
         for problem in &report.problems {

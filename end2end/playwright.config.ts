@@ -1,6 +1,7 @@
 import { defineConfig } from '@playwright/test';
 
-// The app under test is the debug build that `cargo leptos build` leaves in target/.
+// The app under test is the release build that `cargo leptos build --release --precompress`
+// leaves in target/, the same that scripts/serve serves.
 const port = Number(process.env.E2E_PORT ?? 3107);
 
 export default defineConfig({
@@ -29,7 +30,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: 'rm -rf target/e2e && mkdir -p target/e2e && exec target/debug/intake',
+    command: 'rm -rf target/e2e && mkdir -p target/e2e && exec target/release/intake',
     cwd: '..',
     // Ready means the database answered, not merely that the port is open.
     url: `http://127.0.0.1:${port}/healthz`,

@@ -54,11 +54,25 @@ pub fn router(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(healthz))
+        .nest_service(&format!("/{}", leptos_options.site_pkg_dir), client_files(&leptos_options))
         .merge(rest::routes())
         .leptos_routes(&state, routes, move || shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn(guard_request_bodies))
         .with_state(state)
+}
+
+/// The WASM client, its JS and the CSS: the Brotli or gzip file that cargo-leptos
+/// precompressed when the browser accepts it. Hashed names change with the content,
+/// so those may be cached for good; unhashed ones (a debug build) are revalidated.
+fn client_files(options: &LeptosOptions) -> axum::routing::MethodRouter {
+    use tower_http::services::ServeDir;
+    use tower_http::set_header::SetResponseHeaderLayer;
+    let dir = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
+    let cache_control = if options.hash_files { "public, max-age=31536000, immutable" } else { "no-cache" };
+    axum::routing::get_service(ServeDir::new(dir).precompressed_br().precompressed_gzip())
+        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, header::HeaderValue::from_static(cache_control)))
+        .layer(SetResponseHeaderLayer::appending(header::VARY, header::HeaderValue::from_static("accept-encoding")))
 }
 
 /// `GET /healthz`: 200 after a real database round trip, 503 when the database is away.
@@ -154,8 +168,17 @@ pub async fn serve(mut config: Config) -> Result<(), Box<dyn std::error::Error>>
 
 /// The Leptos settings: `LEPTOS_*` variables over the defaults compiled in (the
 /// output name comes from `.cargo/config.toml`), so the binary runs from any directory.
+/// A build with `hash-files` leaves its hash file beside the binary; its presence turns
+/// hashed names on however the binary was started (cargo-leptos sets the variable only
+/// for the binaries it runs itself).
 pub fn leptos_configuration() -> Result<leptos::config::ConfFile, leptos::config::errors::LeptosConfigError> {
-    get_configuration(None)
+    let mut configuration = get_configuration(None)?;
+    let options = &mut configuration.leptos_options;
+    let beside_binary = std::env::current_exe().ok().and_then(|exe| exe.parent().map(|dir| dir.join(&*options.hash_file)));
+    if beside_binary.is_some_and(|hash_file| hash_file.is_file()) {
+        options.hash_files = true;
+    }
+    Ok(configuration)
 }
 
 async fn shutdown_signal() {

@@ -1,0 +1,52 @@
+import { test, expect, hydrated } from './fixtures';
+
+// What scripts/serve sends a browser for the client: hashed names, cached for good,
+// precompressed, and small on the wire.
+const CLIENT_BUDGET_BYTES = 400 * 1000;
+
+test('the client arrives hashed, Brotli-compressed, cacheable for good and within its size budget', async ({ page }) => {
+  const client: { url: string; encoding?: string; vary?: string; cache?: string; wire: number }[] = [];
+  page.on('requestfinished', async (request) => {
+    if (!/\/pkg\/.*\.(wasm|js)$/.test(request.url())) return;
+    const response = await request.response();
+    const sizes = await request.sizes();
+    const headers = await response!.allHeaders();
+    client.push({
+      url: request.url(),
+      encoding: headers['content-encoding'],
+      vary: headers['vary'],
+      cache: headers['cache-control'],
+      wire: sizes.responseBodySize,
+    });
+  });
+
+  await page.goto('/');
+  await hydrated(page);
+  await expect.poll(() => client.map((file) => file.url.split('.').pop()).sort()).toEqual(['js', 'wasm']);
+
+  for (const file of client) {
+    expect(file.url, 'a content hash in the name').toMatch(/\/pkg\/intake\.[0-9A-Za-z_-]{8,}\.(wasm|js)$/);
+    expect(file.encoding, `${file.url} is sent as Brotli`).toBe('br');
+    expect(file.vary ?? '', `${file.url} varies by encoding`).toMatch(/accept-encoding/i);
+    expect(file.cache, `${file.url} may be cached for good`).toContain('immutable');
+  }
+  const wire = client.reduce((sum, file) => sum + file.wire, 0);
+  console.log(`client on the wire: ${client.map((file) => `${file.url.split('/').pop()} ${file.wire} B`).join(', ')}; total ${wire} B`);
+  expect(wire).toBeLessThanOrEqual(CLIENT_BUDGET_BYTES);
+});
+
+test('a browser without Brotli gets gzip, and one with neither gets the plain file', async ({ page, request }) => {
+  await page.goto('/');
+  const wasm = await page.evaluate(() =>
+    performance.getEntriesByType('resource').map((entry) => entry.name).find((name) => name.endsWith('.wasm')),
+  );
+  expect(wasm).toBeTruthy();
+  const gzip = await request.get(wasm!, { headers: { 'accept-encoding': 'gzip' } });
+  expect(gzip.headers()['content-encoding']).toBe('gzip');
+  const plain = await request.get(wasm!, { headers: { 'accept-encoding': 'identity' } });
+  expect(plain.headers()['content-encoding']).toBeUndefined();
+  expect(plain.headers()['content-type']).toBe('application/wasm');
+  // Playwright's request client decodes bodies: a valid module either way.
+  expect((await gzip.body()).subarray(0, 4)).toEqual(Buffer.from([0, 0x61, 0x73, 0x6d]));
+  expect((await plain.body()).subarray(0, 4)).toEqual(Buffer.from([0, 0x61, 0x73, 0x6d]));
+});
