@@ -1,6 +1,7 @@
 //! The JSON API for scripts: `Authorization: Bearer <token>` or a session cookie.
 
 use crate::auth::{authenticate, Caller};
+use crate::body_limits::BodyCutShort;
 use crate::domain::guard;
 use crate::domain::report::error_report_csv;
 use crate::error::{HttpError, ImportError};
@@ -19,7 +20,12 @@ use super::imports::{CONTACTS_PER_PAGE, ERRORS_PER_PAGE};
 /// Every API error leaves as its status and its JSON body.
 pub fn error_response<E: HttpError + Serialize>(error: E) -> Response {
     let status = StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, Json(error)).into_response()
+    let retry_after = error.retry_after_seconds();
+    let mut response = (status, Json(error)).into_response();
+    if let Some(seconds) = retry_after {
+        response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
+    }
+    response
 }
 
 impl IntoResponse for ImportError {
@@ -69,8 +75,16 @@ async fn create_import(State(state): State<AppState>, caller: Caller, request: R
     }
     let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let boundary = multipart_boundary(content_type)?;
-    let multipart = multer::Multipart::new(request.into_body().into_data_stream(), boundary);
-    let preview = crate::imports::receive_upload(services, caller.user_id, multipart).await?;
+    let cut_short = request.extensions().get::<BodyCutShort>().cloned();
+    // The request guard caps the stream and its first part's head; these are the parser's own limits.
+    let upload_limit = services.config.import_max_upload_bytes;
+    let constraints = multer::Constraints::new().allowed_fields(vec!["file"]).size_limit(
+        multer::SizeLimit::new()
+            .whole_stream(upload_limit + services.config.import_multipart_allowance_bytes)
+            .per_field(upload_limit),
+    );
+    let multipart = multer::Multipart::with_constraints(request.into_body().into_data_stream(), boundary, constraints);
+    let preview = crate::imports::receive_upload(services, caller.user_id, multipart, cut_short.as_ref()).await?;
     match crate::imports::start_import(services, caller.user_id, &preview.upload_id, None).await {
         Ok(started) => Ok((StatusCode::ACCEPTED, Json::<StartedImport>(started)).into_response()),
         Err(error) => {
@@ -138,6 +152,7 @@ async fn cancel_import(State(state): State<AppState>, caller: Caller, Path(id): 
 }
 
 async fn contacts(State(state): State<AppState>, caller: Caller, Query(query): Query<PageQuery>) -> Result<Response, ImportError> {
-    let page = state.services.store.contacts(caller.user_id, &query.q, query.page, CONTACTS_PER_PAGE).await?;
+    let search = crate::imports::checked_search(&query.q)?;
+    let page = state.services.store.contacts(caller.user_id, search, query.page, CONTACTS_PER_PAGE).await?;
     Ok(Json(page).into_response())
 }

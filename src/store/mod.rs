@@ -64,6 +64,26 @@ pub struct UserRecord {
     pub password_hash: String,
 }
 
+/// A session is alive while used after `last_seen_after` and started after `created_after`.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionCutoffs {
+    pub last_seen_after: DateTime<Utc>,
+    pub created_after: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleClaim {
+    Allowed,
+    Refused { window_started_at: DateTime<Utc> },
+}
+
+/// Rows the periodic sweep deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub throttle_windows: u64,
+    pub sessions: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct UploadMeta {
     pub file_name: String,
@@ -160,17 +180,25 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>>;
     async fn user_email(&self, user_id: i64) -> StoreResult<Option<String>>;
     async fn create_session(&self, token_hash: &str, user_id: i64, now: DateTime<Utc>) -> StoreResult<()>;
-    /// The session's user, if it was used after `idle_cutoff`; touching it keeps it alive.
-    async fn touch_session(&self, token_hash: &str, idle_cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<Option<i64>>;
+    /// The session's user, if it is within both cutoffs; touching it keeps it alive
+    /// until its absolute end.
+    async fn touch_session(&self, token_hash: &str, cutoffs: &SessionCutoffs, now: DateTime<Utc>) -> StoreResult<Option<i64>>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    /// Ends every session of the user; returns how many there were.
+    async fn delete_user_sessions(&self, user_id: i64) -> StoreResult<u64>;
     async fn create_token(&self, user_id: i64, name: &str, token_hash: &str, now: DateTime<Utc>) -> StoreResult<TokenView>;
     async fn list_tokens(&self, user_id: i64) -> StoreResult<Vec<TokenView>>;
     async fn revoke_token(&self, user_id: i64, token_id: i64, now: DateTime<Utc>) -> StoreResult<bool>;
     async fn token_user(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<i64>>;
-    async fn record_sign_in_failure(&self, email: &str, now: DateTime<Utc>) -> StoreResult<()>;
-    /// Failures since `since`, and the oldest of them.
-    async fn sign_in_failures(&self, email: &str, since: DateTime<Utc>) -> StoreResult<(u32, Option<DateTime<Utc>>)>;
-    async fn clear_sign_in_failures(&self, email: &str) -> StoreResult<()>;
+    /// Counts one sign-in attempt against `key` (an email or a client address) if
+    /// fewer than `limit` were counted in the window that started after
+    /// `window_cutoff`, else refuses it; one atomic statement either way.
+    async fn claim_sign_in_attempt(&self, key: &str, limit: u32, window_cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<ThrottleClaim>;
+    /// Takes back one counted attempt (it was not checked, or it succeeded).
+    async fn forgive_sign_in_attempt(&self, key: &str) -> StoreResult<()>;
+    async fn clear_sign_in_attempts(&self, key: &str) -> StoreResult<()>;
+    /// Deletes throttle windows that started before `window_cutoff` and sessions past either cutoff.
+    async fn prune_expired(&self, window_cutoff: DateTime<Utc>, sessions: &SessionCutoffs) -> StoreResult<Pruned>;
 
     // Uploads, kept as chunks so every instance can read them.
     async fn create_upload(&self, upload_id: &str, user_id: i64, file_name: &str, now: DateTime<Utc>) -> StoreResult<()>;
@@ -182,6 +210,10 @@ pub trait Store: Send + Sync + 'static {
     async fn upload_chunk(&self, upload_id: &str, seq: i64) -> StoreResult<Option<Vec<u8>>>;
     /// Removes uploads that never finished (a crash mid-upload) or were never imported.
     async fn delete_stale_uploads(&self, older_than: DateTime<Utc>) -> StoreResult<u64>;
+    /// Removes the uploads of imports that ended, in whatever state.
+    async fn delete_uploads_of_ended_imports(&self) -> StoreResult<u64>;
+    /// Bytes of upload data the user has stored, finished or still arriving.
+    async fn user_upload_bytes(&self, user_id: i64) -> StoreResult<u64>;
 
     // The start guard
     async fn insert_import(&self, new: &NewImport) -> StoreResult<InsertOutcome>;
@@ -251,6 +283,33 @@ where
         finished_at: time(row, "finished_at")?,
     })
 }
+
+// SQL that reads the same on both backends (sqlx numbers `$N` parameters on SQLite too).
+
+/// Counts an attempt: a new window when none is open (or the open one started at
+/// or before `$3`), one more in the open window while under the limit `$4`, else
+/// no row comes back. One statement: SQLite runs it under the write lock,
+/// Postgres under the conflicting row's lock, so parallel attempts queue.
+pub(crate) const CLAIM_SIGN_IN_ATTEMPT: &str = "INSERT INTO sign_in_throttle (throttle_key, window_started_at, attempts)
+     VALUES ($1, $2, 1)
+     ON CONFLICT (throttle_key) DO UPDATE SET
+         attempts = CASE WHEN sign_in_throttle.window_started_at <= $3 THEN 1 ELSE sign_in_throttle.attempts + 1 END,
+         window_started_at = CASE WHEN sign_in_throttle.window_started_at <= $3 THEN $2 ELSE sign_in_throttle.window_started_at END
+     WHERE sign_in_throttle.window_started_at <= $3 OR sign_in_throttle.attempts < $4
+     RETURNING attempts";
+pub(crate) const THROTTLE_WINDOW_START: &str = "SELECT window_started_at FROM sign_in_throttle WHERE throttle_key = $1";
+pub(crate) const FORGIVE_SIGN_IN_ATTEMPT: &str =
+    "UPDATE sign_in_throttle SET attempts = attempts - 1 WHERE throttle_key = $1 AND attempts > 0";
+pub(crate) const CLEAR_SIGN_IN_ATTEMPTS: &str = "DELETE FROM sign_in_throttle WHERE throttle_key = $1";
+pub(crate) const PRUNE_THROTTLE_WINDOWS: &str = "DELETE FROM sign_in_throttle WHERE window_started_at <= $1";
+pub(crate) const PRUNE_SESSIONS: &str = "DELETE FROM sessions WHERE last_seen_at <= $1 OR created_at <= $2";
+pub(crate) const LIVE_SESSION: &str =
+    "SELECT user_id, last_seen_at FROM sessions WHERE token_hash = $1 AND last_seen_at > $2 AND created_at > $3";
+pub(crate) const DELETE_USER_SESSIONS: &str = "DELETE FROM sessions WHERE user_id = $1";
+pub(crate) const DELETE_UPLOADS_OF_ENDED_IMPORTS: &str = "DELETE FROM uploads WHERE id IN
+     (SELECT upload_id FROM imports WHERE status NOT IN ('queued', 'processing'))";
+pub(crate) const USER_UPLOAD_BYTES: &str = "SELECT CAST(COALESCE(SUM(LENGTH(c.data)), 0) AS BIGINT)
+     FROM upload_chunks c JOIN uploads u ON u.id = c.upload_id WHERE u.user_id = $1";
 
 /// Sessions and tokens record their use at most this often, so that checking a
 /// credential is a read, not a write that queues behind an import's batch.
