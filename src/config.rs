@@ -134,6 +134,10 @@ pub struct Config {
     #[arg(long, env = "INTAKE_REFUSED_BODY_DRAIN_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub refused_body_drain_bytes: u64,
 
+    /// Row errors kept per import (the first ones); the count of rejected rows stays exact.
+    #[arg(long, env = "IMPORT_MAX_STORED_ROW_ERRORS", default_value_t = 10_000)]
+    pub import_max_stored_row_errors: u64,
+
     /// Rows committed per batch (one transaction, one checkpoint).
     #[arg(long, env = "IMPORT_BATCH_ROWS", default_value_t = 2000)]
     pub import_batch_rows: usize,

@@ -177,6 +177,10 @@ async fn process(
     let mut rows = UploadRows::new(services, claimed);
     let mut records = Vec::new();
     let mut batch = Batch { user_id: claimed.user_id, rows_done: claimed.rows_done, ..Batch::default() };
+    // Each rejected row before the checkpoint kept its error until the cap.
+    let error_cap = services.config.import_max_stored_row_errors;
+    let rejected_before = services.store.get_import(claimed.user_id, &claimed.import_id).await?.map_or(0, |v| v.counts.rejected);
+    let mut errors_kept = rejected_before.min(error_cap);
     let mut in_batch = 0usize;
     // One batch commits while the next is parsed; commits stay in order.
     let mut in_flight: Option<InFlight> = None;
@@ -191,7 +195,10 @@ async fn process(
                 RowOutcome::Blank => batch.skipped += 1,
                 RowOutcome::Rejected { line, reason } => {
                     batch.rejected += 1;
-                    batch.row_errors.push(RowErrorView { line, reason });
+                    if errors_kept < error_cap {
+                        batch.row_errors.push(RowErrorView { line, reason });
+                        errors_kept += 1;
+                    }
                 }
             }
             batch.rows_done = data_index + 1;

@@ -26,6 +26,7 @@ on_both_backends!(
     text_postgres_cannot_hold_gets_the_same_answer_on_both_backends,
     each_user_has_a_cap_on_stored_upload_bytes,
     the_sweep_deletes_the_upload_of_any_ended_import,
+    row_errors_are_kept_up_to_the_cap_and_counted_exactly,
 );
 
 /// The statuses of `responses`, counted.
@@ -553,5 +554,43 @@ async fn the_sweep_deletes_the_upload_of_any_ended_import(backend: Backend) {
     let swept = intake::sweeper::sweep(&app.services).await.unwrap();
     assert_eq!(swept.uploads, 1);
     assert_eq!((count_rows(&app, "uploads").await, count_rows(&app, "upload_chunks").await), (0, 0));
+    app.stop().await;
+}
+
+async fn row_errors_are_kept_up_to_the_cap_and_counted_exactly(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::configured(|c| c.import_max_stored_row_errors = 120)).await;
+    let (_, script) = app.script_for_new_user("invalid@example.com").await;
+    let mut csv = String::from("Name,Email\r\n");
+    for i in 0..1000 {
+        csv.push_str(&format!("Person {i},not-an-email-{i}\r\n"));
+    }
+    let started = script.api_import_started("invalid.csv", csv.into_bytes()).await;
+    let done = script.wait_finished(&started.import_id).await;
+    assert_eq!(done.counts.rejected, 1000, "the count stays exact");
+    assert_eq!(count_rows(&app, "import_errors").await, 120, "only the first 120 are stored");
+
+    // Pages are read by key, 50 at a time, and say how many were not kept.
+    let mut lines = Vec::new();
+    let mut after: Option<u64> = None;
+    loop {
+        let path = match after {
+            Some(after) => format!("/api/imports/{}/errors?after={after}", started.import_id),
+            None => format!("/api/imports/{}/errors", started.import_id),
+        };
+        let page: intake::model::RowErrorsPage = script.get(&path).await.json().await.unwrap();
+        assert_eq!((page.total, page.stored, page.not_stored()), (1000, 120, 880));
+        lines.extend(page.errors.iter().map(|e| e.line));
+        match page.next_after {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(lines, (2..122).collect::<Vec<u64>>(), "the first 120 rows' lines, each once, in order");
+
+    let report = script.get(&format!("/api/imports/{}/errors.csv", started.import_id)).await.text().await.unwrap();
+    let report_lines: Vec<&str> = report.lines().collect();
+    assert_eq!(report_lines.len(), 1 + 120 + 1, "header, the kept errors, and the count of the rest");
+    assert_eq!(report_lines[0], "line,reason");
+    assert_eq!(report_lines[121], ",\"and 880 more rejected rows, not listed\"");
     app.stop().await;
 }

@@ -165,7 +165,7 @@ fn user_data_endpoints() -> Vec<(&'static str, &'static str, serde_json::Value)>
         ("SFN", imports::RunningImport::PATH, serde_json::json!({})),
         ("SFN", imports::ImportStatus::PATH, serde_json::json!({"import_id": id})),
         ("SFN", imports::ListImports::PATH, serde_json::json!({})),
-        ("SFN", imports::ImportErrors::PATH, serde_json::json!({"import_id": id, "page": 0})),
+        ("SFN", imports::ImportErrors::PATH, serde_json::json!({"import_id": id})),
         ("SFN", imports::CancelImport::PATH, serde_json::json!({"import_id": id})),
         ("SFN", imports::ListContacts::PATH, serde_json::json!({"query": "", "page": 0})),
         ("SFN", accounts::ListTokens::PATH, serde_json::json!({})),

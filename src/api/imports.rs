@@ -76,15 +76,16 @@ pub async fn list_imports() -> Result<Vec<ImportView>, ImportError> {
     )
 }
 
+/// A page of the import's row errors: those after line `after`, or the first ones.
 #[server]
-pub async fn import_errors(import_id: String, page: u32) -> Result<RowErrorsPage, ImportError> {
+pub async fn import_errors(import_id: String, after: Option<u64>) -> Result<RowErrorsPage, ImportError> {
     use super::context::*;
     with_status(
         async {
             let (services, caller) = authorised::<ImportError>().await?;
             services
                 .store
-                .row_errors(caller.user_id, &import_id, page, ERRORS_PER_PAGE)
+                .row_errors(caller.user_id, &import_id, after, ERRORS_PER_PAGE)
                 .await?
                 .ok_or(ImportError::NotFound)
         }

@@ -236,8 +236,9 @@ pub trait Store: Send + Sync + 'static {
     // Reads and user actions, always scoped by user
     async fn get_import(&self, user_id: i64, import_id: &str) -> StoreResult<Option<ImportView>>;
     async fn list_imports(&self, user_id: i64, limit: u32) -> StoreResult<Vec<ImportView>>;
-    /// `None` when the import is not this user's.
-    async fn row_errors(&self, user_id: i64, import_id: &str, page: u32, per_page: u32) -> StoreResult<Option<RowErrorsPage>>;
+    /// Up to `limit` row errors after line `after` (from the start when `None`),
+    /// read by key; `None` when the import is not this user's.
+    async fn row_errors(&self, user_id: i64, import_id: &str, after: Option<u64>, limit: u32) -> StoreResult<Option<RowErrorsPage>>;
     async fn request_cancel(&self, user_id: i64, import_id: &str, now: DateTime<Utc>) -> StoreResult<Option<ImportView>>;
     async fn contacts(&self, user_id: i64, query: &str, page: u32, per_page: u32) -> StoreResult<ContactsPage>;
 }
@@ -306,6 +307,54 @@ pub(crate) const PRUNE_SESSIONS: &str = "DELETE FROM sessions WHERE last_seen_at
 pub(crate) const LIVE_SESSION: &str =
     "SELECT user_id, last_seen_at FROM sessions WHERE token_hash = $1 AND last_seen_at > $2 AND created_at > $3";
 pub(crate) const DELETE_USER_SESSIONS: &str = "DELETE FROM sessions WHERE user_id = $1";
+/// The exact count of rejected rows and the count of row errors kept.
+pub(crate) const ROW_ERROR_COUNTS: &str = "SELECT i.rejected, (SELECT COUNT(*) FROM import_errors e WHERE e.import_id = i.id)
+     FROM imports i WHERE i.id = $1 AND i.user_id = $2";
+/// A page of row errors by key: the primary key (import_id, line) serves it.
+pub(crate) const ROW_ERRORS_AFTER: &str =
+    "SELECT line, reason FROM import_errors WHERE import_id = $1 AND line > $2 ORDER BY line LIMIT $3";
+
+/// `Store::row_errors`, written once: its SQL and types are the same on both backends.
+pub(crate) async fn read_row_errors<DB>(
+    pool: &sqlx::Pool<DB>,
+    user_id: i64,
+    import_id: &str,
+    after: Option<u64>,
+    limit: u32,
+) -> StoreResult<Option<RowErrorsPage>>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'r> (i64, i64): sqlx::FromRow<'r, DB::Row>,
+    for<'r> (i64, String): sqlx::FromRow<'r, DB::Row>,
+{
+    let counts: Option<(i64, i64)> = sqlx::query_as(ROW_ERROR_COUNTS).bind(import_id).bind(user_id).fetch_optional(pool).await?;
+    let Some(counts) = counts else { return Ok(None) };
+    let rows: Vec<(i64, String)> = sqlx::query_as(ROW_ERRORS_AFTER)
+        .bind(import_id)
+        .bind(after.map_or(-1, |line| line as i64))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(pool)
+        .await?;
+    Ok(Some(row_errors_page(counts, rows, limit)))
+}
+
+/// The page that `ROW_ERROR_COUNTS` and `ROW_ERRORS_AFTER` (asked for `limit + 1` rows) read.
+fn row_errors_page(counts: (i64, i64), mut rows: Vec<(i64, String)>, limit: u32) -> RowErrorsPage {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_after = if more { rows.last().map(|(line, _)| *line as u64) } else { None };
+    RowErrorsPage {
+        total: counts.0 as u64,
+        stored: counts.1 as u64,
+        errors: rows.into_iter().map(|(line, reason)| RowErrorView { line: line as u64, reason }).collect(),
+        next_after,
+    }
+}
+
 pub(crate) const DELETE_UPLOADS_OF_ENDED_IMPORTS: &str = "DELETE FROM uploads WHERE id IN
      (SELECT upload_id FROM imports WHERE status NOT IN ('queued', 'processing'))";
 pub(crate) const USER_UPLOAD_BYTES: &str = "SELECT CAST(COALESCE(SUM(LENGTH(c.data)), 0) AS BIGINT)

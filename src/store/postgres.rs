@@ -621,29 +621,8 @@ impl Store for PostgresStore {
         rows.iter().map(|r| import_view(r, time_column)).collect()
     }
 
-    async fn row_errors(&self, user_id: i64, import_id: &str, page: u32, per_page: u32) -> StoreResult<Option<RowErrorsPage>> {
-        let total: Option<i64> = sqlx::query_scalar(
-            "SELECT (SELECT COUNT(*) FROM import_errors e WHERE e.import_id = i.id) FROM imports i
-             WHERE i.id = $1 AND i.user_id = $2",
-        )
-        .bind(import_id)
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(total) = total else { return Ok(None) };
-        let rows: Vec<(i64, String)> =
-            sqlx::query_as("SELECT line, reason FROM import_errors WHERE import_id = $1 ORDER BY line LIMIT $2 OFFSET $3")
-                .bind(import_id)
-                .bind(per_page as i64)
-                .bind(page as i64 * per_page as i64)
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(Some(RowErrorsPage {
-            total: total as u64,
-            page,
-            per_page,
-            errors: rows.into_iter().map(|(line, reason)| RowErrorView { line: line as u64, reason }).collect(),
-        }))
+    async fn row_errors(&self, user_id: i64, import_id: &str, after: Option<u64>, limit: u32) -> StoreResult<Option<RowErrorsPage>> {
+        read_row_errors(&self.pool, user_id, import_id, after, limit).await
     }
 
     async fn request_cancel(&self, user_id: i64, import_id: &str, now: DateTime<Utc>) -> StoreResult<Option<ImportView>> {

@@ -617,32 +617,8 @@ impl Store for SqliteStore {
         rows.iter().map(|r| import_view(r, time_column)).collect()
     }
 
-    async fn row_errors(&self, user_id: i64, import_id: &str, page: u32, per_page: u32) -> StoreResult<Option<RowErrorsPage>> {
-        let owned: Option<i64> = sqlx::query_scalar("SELECT 1 FROM imports WHERE id = ? AND user_id = ?")
-            .bind(import_id)
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        if owned.is_none() {
-            return Ok(None);
-        }
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM import_errors WHERE import_id = ?")
-            .bind(import_id)
-            .fetch_one(&self.pool)
-            .await?;
-        let rows: Vec<(i64, String)> =
-            sqlx::query_as("SELECT line, reason FROM import_errors WHERE import_id = ? ORDER BY line LIMIT ? OFFSET ?")
-                .bind(import_id)
-                .bind(per_page as i64)
-                .bind(page as i64 * per_page as i64)
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(Some(RowErrorsPage {
-            total: total as u64,
-            page,
-            per_page,
-            errors: rows.into_iter().map(|(line, reason)| RowErrorView { line: line as u64, reason }).collect(),
-        }))
+    async fn row_errors(&self, user_id: i64, import_id: &str, after: Option<u64>, limit: u32) -> StoreResult<Option<RowErrorsPage>> {
+        read_row_errors(&self.pool, user_id, import_id, after, limit).await
     }
 
     async fn request_cancel(&self, user_id: i64, import_id: &str, now: DateTime<Utc>) -> StoreResult<Option<ImportView>> {
