@@ -105,7 +105,8 @@ pub async fn guard_request_bodies(State(state): State<AppState>, request: Reques
             next.run(Request::from_parts(parts, Body::from_stream(guarded))).await
         }
     };
-    if !(expects_continue && !shared.was_read()) {
+    // A client waiting for 100 Continue that was never asked for its body sent none.
+    if !expects_continue || shared.was_read() {
         shared.drain_in_background(config.refused_body_drain_bytes, state.services.body_counters.clone());
     }
     response

@@ -471,7 +471,7 @@ async fn early_refusals_reach_a_client_that_keeps_sending(backend: Backend) {
     let multipart = ("Content-Type", "multipart/form-data; boundary=B".to_owned());
     let head = b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\nEmail\n";
     // 401: no credentials; the handler never reads the body.
-    let exchange = raw_post(&app, "/api/imports", &[multipart.clone()], head, 3 * MIB, false).await;
+    let exchange = raw_post(&app, "/api/imports", std::slice::from_ref(&multipart), head, 3 * MIB, false).await;
     assert_eq!(exchange.status, 401, "{}", exchange.body);
     assert_eq!(exchange.written, 3 * MIB);
 
