@@ -5,7 +5,9 @@
 
 use crate::error::AccountError;
 use crate::services::{chrono_duration, Services};
-use crate::store::StoreError;
+use crate::store::{StoreError, ThrottleClaim};
+use axum::extract::ConnectInfo;
+use std::net::{IpAddr, SocketAddr};
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN, REFERER};
@@ -16,6 +18,8 @@ use sha2::{Digest, Sha256};
 use tracing::{error, info, warn};
 
 pub const SESSION_COOKIE: &str = "intake_session";
+/// The session cookie's name when it is `Secure`.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-intake_session";
 pub use crate::model::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
 const TOKEN_PREFIX: &str = "intake_";
 
@@ -42,7 +46,6 @@ pub enum Credential {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthFailure {
     Missing,
-    CrossOrigin,
     Storage,
 }
 
@@ -53,7 +56,7 @@ pub fn normalize_email(email: &str) -> String {
 fn plausible_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else { return false };
     !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
-        && email.len() <= 254 && !email.chars().any(char::is_whitespace)
+        && email.len() <= 254 && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 pub fn check_password_rules(password: &str) -> Result<(), AccountError> {
@@ -66,27 +69,39 @@ pub fn check_password_rules(password: &str) -> Result<(), AccountError> {
     Ok(())
 }
 
-async fn hash_password(password: String) -> Result<String, AccountError> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default().hash_password(password.as_bytes(), &salt).map(|hash| hash.to_string())
-    })
-    .await
-    .map_err(|_| AccountError::Internal)?
-    .map_err(|_| AccountError::Internal)
+fn busy(services: &Services) -> AccountError {
+    warn!(concurrency = services.config.password_hash_concurrency, "password hashing at capacity; refusing");
+    AccountError::PasswordCheckBusy { concurrency: services.config.password_hash_concurrency, retry_after_seconds: 2 }
 }
 
-async fn verify_password(password: String, stored_hash: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&stored_hash)
-            .map(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
+async fn hash_password(services: &Services, password: String) -> Result<String, AccountError> {
+    services
+        .password_gate
+        .run(move || {
+            let salt = SaltString::generate(&mut OsRng);
+            Argon2::default().hash_password(password.as_bytes(), &salt).map(|hash| hash.to_string())
+        })
+        .await
+        .map_err(|_| busy(services))?
+        .map_err(|_| AccountError::Internal)
 }
 
-/// A hash to verify against when the email is unknown, so both paths cost the same.
+/// Checks `password` against `stored_hash`, or against a decoy when the email is
+/// unknown, so both paths cost one hash.
+async fn verify_password(services: &Services, password: String, stored_hash: Option<String>) -> Result<bool, AccountError> {
+    services
+        .password_gate
+        .run(move || {
+            let stored_hash = stored_hash.unwrap_or_else(|| decoy_hash().to_owned());
+            PasswordHash::new(&stored_hash)
+                .map(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+                .unwrap_or(false)
+        })
+        .await
+        .map_err(|_| busy(services))
+}
+
+/// A hash to verify against when the email is unknown; made on first use, on a blocking thread.
 fn decoy_hash() -> &'static str {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DECOY.get_or_init(|| {
@@ -112,7 +127,7 @@ pub async fn create_account(services: &Services, email: &str, password: &str) ->
         return Err(AccountError::InvalidEmail);
     }
     check_password_rules(password)?;
-    let hash = hash_password(password.to_owned()).await?;
+    let hash = hash_password(services, password.to_owned()).await?;
     let user_id = services
         .store
         .create_user(&email, &hash, services.now())
@@ -122,33 +137,90 @@ pub async fn create_account(services: &Services, email: &str, password: &str) ->
     Ok(user_id)
 }
 
-/// Checks a password, throttled per email across all instances.
-pub async fn verify_sign_in(services: &Services, email: &str, password: &str) -> Result<i64, AccountError> {
+/// The throttle key of a client address. IPv6 clients are counted per /64, the
+/// block one subscriber usually holds.
+fn client_throttle_key(address: IpAddr) -> String {
+    match address {
+        IpAddr::V4(v4) => format!("client:{v4}"),
+        IpAddr::V6(v6) => {
+            let segments = v6.segments();
+            format!("client:{:x}:{:x}:{:x}:{:x}::/64", segments[0], segments[1], segments[2], segments[3])
+        }
+    }
+}
+
+fn minutes_until(moment: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> i64 {
+    (((moment - now).num_seconds() + 59) / 60).max(1)
+}
+
+/// Checks a password, throttled per email and per client address across all
+/// instances. Each attempt first takes a place in both throttles in one atomic
+/// database step, so parallel guesses cannot slip past the limit; a correct
+/// password gives its places back.
+pub async fn verify_sign_in(
+    services: &Services,
+    email: &str,
+    password: &str,
+    client: Option<IpAddr>,
+) -> Result<i64, AccountError> {
     let email = normalize_email(email);
+    if !plausible_email(&email) {
+        return Err(AccountError::InvalidEmail);
+    }
     let now = services.now();
     let window = chrono_duration(services.config.sign_in_window);
-    let (failures, oldest) = services.store.sign_in_failures(&email, now - window).await?;
-    if failures >= services.config.sign_in_max_failures {
-        let frees_at = oldest.unwrap_or(now) + window;
-        let minutes = ((frees_at - now).num_seconds() + 59) / 60;
-        warn!(failures, "sign-in throttled");
-        return Err(AccountError::TooManyAttempts { retry_after_minutes: minutes.max(1) });
+    let store = &services.store;
+    let client_key = client.map(client_throttle_key);
+    if let Some(key) = &client_key {
+        let limit = services.config.sign_in_max_failures_per_client;
+        if let ThrottleClaim::Refused { window_started_at } = store.claim_sign_in_attempt(key, limit, now - window, now).await? {
+            warn!(limit, "sign-in throttled for a client address");
+            let retry_after_minutes = minutes_until(window_started_at + window, now);
+            return Err(AccountError::TooManyAttemptsFromClient { limit, retry_after_minutes });
+        }
+    }
+    let email_key = format!("email:{email}");
+    let limit = services.config.sign_in_max_failures;
+    if let ThrottleClaim::Refused { window_started_at } = store.claim_sign_in_attempt(&email_key, limit, now - window, now).await? {
+        warn!(limit, "sign-in throttled for an email");
+        return Err(AccountError::TooManyAttempts { retry_after_minutes: minutes_until(window_started_at + window, now) });
     }
     let password = password.get(..MAX_PASSWORD_BYTES.min(password.len())).unwrap_or(password).to_owned();
-    let user = services.store.user_by_email(&email).await?;
-    let stored_hash = user.as_ref().map_or_else(|| decoy_hash().to_owned(), |u| u.password_hash.clone());
-    let valid = verify_password(password, stored_hash).await;
-    match user {
-        Some(user) if valid => {
-            services.store.clear_sign_in_failures(&email).await?;
-            Ok(user.id)
-        }
+    let user = store.user_by_email(&email).await?;
+    let checked = verify_password(services, password, user.as_ref().map(|u| u.password_hash.clone())).await;
+    match (&checked, &user) {
+        // Not checked (the hashing slots were full): the attempt does not count.
+        (Err(_), _) => store.forgive_sign_in_attempt(&email_key).await?,
+        (Ok(true), Some(_)) => store.clear_sign_in_attempts(&email_key).await?,
+        _ => {}
+    }
+    if let (Some(key), Err(_) | Ok(true)) = (&client_key, &checked) {
+        store.forgive_sign_in_attempt(key).await?;
+    }
+    match (checked?, user) {
+        (true, Some(user)) => Ok(user.id),
         _ => {
-            services.store.record_sign_in_failure(&email, now).await?;
             info!("sign-in failed");
             Err(AccountError::InvalidCredentials)
         }
     }
+}
+
+/// The client's address: the trusted proxy header's rightmost entry when the
+/// operator named one, else the socket's peer.
+pub fn client_address(services: &Services, parts: &Parts) -> Option<IpAddr> {
+    if let Some(header) = &services.config.client_address_header {
+        let value = parts.headers.get(header.as_str())?.to_str().ok()?;
+        return value.rsplit(',').next()?.trim().parse().ok();
+    }
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip())
+}
+
+/// Deletes every session of the user: "sign out everywhere".
+pub async fn end_all_sessions(services: &Services, user_id: i64) -> Result<u64, AccountError> {
+    let ended = services.store.delete_user_sessions(user_id).await?;
+    info!(user_id, ended, "signed out everywhere");
+    Ok(ended)
 }
 
 /// Starts a new session, ending `previous` if there was one, and returns the cookie value.
@@ -172,13 +244,24 @@ pub async fn create_token(services: &Services, user_id: i64, name: &str) -> Resu
     let token = format!("{TOKEN_PREFIX}{}", random_secret());
     let name = name.trim();
     let name = if name.is_empty() { "token" } else { name };
-    let name: String = name.chars().take(100).collect();
+    let name: String = name.chars().filter(|c| !c.is_control()).take(100).collect();
     let view = services.store.create_token(user_id, &name, &secret_hash(&token), services.now()).await?;
     info!(user_id, token_id = view.id, "api token created");
     Ok(crate::model::NewToken { token, view })
 }
 
-pub fn session_cookie(parts: &Parts) -> Option<String> {
+/// The session cookie's name: with `Secure`, the `__Host-` prefix makes browsers
+/// refuse it unless it is host-only, `Path=/` and came over HTTPS, so a sibling
+/// subdomain cannot plant or shadow it.
+pub fn session_cookie_name(services: &Services) -> &'static str {
+    if services.config.cookie_secure { SECURE_SESSION_COOKIE } else { SESSION_COOKIE }
+}
+
+pub fn session_cookie(services: &Services, parts: &Parts) -> Option<String> {
+    cookie_value(parts, session_cookie_name(services))
+}
+
+fn cookie_value(parts: &Parts, wanted: &str) -> Option<String> {
     parts
         .headers
         .get_all(COOKIE)
@@ -186,7 +269,7 @@ pub fn session_cookie(parts: &Parts) -> Option<String> {
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value.to_owned())
 }
 
@@ -196,7 +279,7 @@ fn bearer_token(parts: &Parts) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Whether a cookie-authenticated request comes from our own pages.
+/// Whether a request comes from our own pages.
 fn same_origin(parts: &Parts, public_origin: &str) -> bool {
     if let Some(origin) = parts.headers.get(ORIGIN) {
         return origin.to_str().is_ok_and(|o| o == public_origin);
@@ -212,9 +295,20 @@ fn changes_state(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// Resolves the caller from a bearer token or the session cookie. Cookie-borne
-/// state changes must be same-origin; token calls are exempt, since a browser
-/// never attaches a token on its own.
+/// Every state-changing request (sign-in and sign-up included, against login
+/// CSRF) must come from our own pages, unless it carries a bearer token: a
+/// browser never attaches one on its own, and then no cookie is consulted.
+pub fn may_change_state(services: &Services, parts: &Parts) -> bool {
+    if !changes_state(&parts.method) || bearer_token(parts).is_some() {
+        return true;
+    }
+    let host = parts.headers.get(HOST).and_then(|h| h.to_str().ok());
+    services.public_origin(host).is_some_and(|origin| same_origin(parts, &origin))
+}
+
+/// Resolves the caller from a bearer token or the session cookie. The same-origin
+/// rule for cookie-borne state changes is enforced before any handler runs
+/// (`may_change_state`, in the server's request guard).
 pub async fn authenticate(services: &Services, parts: &Parts) -> Result<Caller, AuthFailure> {
     let now = services.now();
     if let Some(token) = bearer_token(parts) {
@@ -227,16 +321,8 @@ pub async fn authenticate(services: &Services, parts: &Parts) -> Result<Caller, 
             }
         };
     }
-    let Some(secret) = session_cookie(parts) else { return Err(AuthFailure::Missing) };
-    if changes_state(&parts.method) {
-        let host = parts.headers.get(HOST).and_then(|h| h.to_str().ok());
-        let expected = services.public_origin(host);
-        if !expected.is_some_and(|origin| same_origin(parts, &origin)) {
-            return Err(AuthFailure::CrossOrigin);
-        }
-    }
-    let idle_cutoff = now - chrono_duration(services.config.session_idle);
-    match services.store.touch_session(&secret_hash(&secret), idle_cutoff, now).await {
+    let Some(secret) = session_cookie(services, parts) else { return Err(AuthFailure::Missing) };
+    match services.store.touch_session(&secret_hash(&secret), &services.session_cutoffs(now), now).await {
         Ok(Some(user_id)) => Ok(Caller { user_id, via: Credential::Session }),
         Ok(None) => Err(AuthFailure::Missing),
         Err(error) => {
@@ -248,13 +334,12 @@ pub async fn authenticate(services: &Services, parts: &Parts) -> Result<Caller, 
 
 /// The `Set-Cookie` value for a session secret, or for clearing it.
 pub fn cookie_header(services: &Services, secret: Option<&str>) -> String {
+    let name = session_cookie_name(services);
     let secure = if services.config.cookie_secure { "; Secure" } else { "" };
+    let lifetime = services.config.session_idle.min(services.config.session_max_age);
     match secret {
-        Some(secret) => format!(
-            "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-            services.config.session_idle.as_secs()
-        ),
-        None => format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
+        Some(secret) => format!("{name}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}", lifetime.as_secs()),
+        None => format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
     }
 }
 
@@ -262,7 +347,6 @@ impl From<AuthFailure> for AccountError {
     fn from(failure: AuthFailure) -> Self {
         match failure {
             AuthFailure::Missing => AccountError::Unauthorized,
-            AuthFailure::CrossOrigin => AccountError::CrossOrigin,
             AuthFailure::Storage => AccountError::Internal,
         }
     }
@@ -273,7 +357,6 @@ impl From<AuthFailure> for crate::error::ImportError {
         use crate::error::ImportError;
         match failure {
             AuthFailure::Missing => ImportError::Unauthorized,
-            AuthFailure::CrossOrigin => ImportError::CrossOrigin,
             AuthFailure::Storage => ImportError::Internal,
         }
     }
@@ -304,7 +387,9 @@ mod tests {
     #[test]
     fn the_session_cookie_is_found_among_others() {
         let p = parts(Method::GET, &[("cookie", "a=1; intake_session=abc; b=2")]);
-        assert_eq!(session_cookie(&p).as_deref(), Some("abc"));
+        assert_eq!(cookie_value(&p, SESSION_COOKIE).as_deref(), Some("abc"));
+        let secure = parts(Method::GET, &[("cookie", "intake_session=planted; __Host-intake_session=real")]);
+        assert_eq!(cookie_value(&secure, SECURE_SESSION_COOKIE).as_deref(), Some("real"));
         assert_eq!(bearer_token(&parts(Method::GET, &[("authorization", "Bearer xyz")])), Some("xyz"));
     }
 

@@ -71,6 +71,10 @@ pub struct Config {
     #[arg(long, env = "INTAKE_SESSION_IDLE", default_value = "7d", value_parser = parse_duration)]
     pub session_idle: Duration,
 
+    /// A session ends this long after sign-in, however often it is used.
+    #[arg(long, env = "INTAKE_SESSION_MAX_AGE", default_value = "30d", value_parser = parse_duration)]
+    pub session_max_age: Duration,
+
     /// Failed sign-ins per email allowed within the throttle window.
     #[arg(long, env = "INTAKE_SIGN_IN_MAX_FAILURES", default_value_t = 5)]
     pub sign_in_max_failures: u32,
@@ -79,6 +83,27 @@ pub struct Config {
     #[arg(long, env = "INTAKE_SIGN_IN_WINDOW", default_value = "15m", value_parser = parse_duration)]
     pub sign_in_window: Duration,
 
+    /// Failed sign-ins per client address allowed within the throttle window, whatever the emails.
+    #[arg(long, env = "INTAKE_SIGN_IN_MAX_FAILURES_PER_CLIENT", default_value_t = 50)]
+    pub sign_in_max_failures_per_client: u32,
+
+    /// A request header naming the client address (e.g. X-Forwarded-For, rightmost entry), trusted only
+    /// when set: use it behind a reverse proxy that sets it. Otherwise the socket address is the client.
+    #[arg(long, env = "INTAKE_CLIENT_ADDRESS_HEADER")]
+    pub client_address_header: Option<String>,
+
+    /// Password hashes (argon2id, about 19 MiB each) computed at once; defaults to the number of cores.
+    #[arg(long, env = "INTAKE_PASSWORD_HASH_CONCURRENCY", default_value_t = available_cores())]
+    pub password_hash_concurrency: usize,
+
+    /// Sign-ins and sign-ups that may wait for a hashing slot; past them the answer is 503 with Retry-After.
+    #[arg(long, env = "INTAKE_PASSWORD_HASH_QUEUE", default_value_t = 16)]
+    pub password_hash_queue: usize,
+
+    /// How often expired sessions, old throttle rows and abandoned uploads are deleted.
+    #[arg(long, env = "INTAKE_PRUNE_EVERY", default_value = "10m", value_parser = parse_duration)]
+    pub prune_every: Duration,
+
     /// An active import with no progress for this long may be replaced by a new one.
     #[arg(long, env = "IMPORT_STALE_AFTER", default_value = "15m", value_parser = parse_duration)]
     pub import_stale_after: Duration,
@@ -86,6 +111,32 @@ pub struct Config {
     /// Largest accepted upload, in bytes.
     #[arg(long, env = "IMPORT_MAX_UPLOAD_BYTES", default_value_t = 100 * 1024 * 1024)]
     pub import_max_upload_bytes: u64,
+
+    /// An upload whose preview was not started within this long is deleted.
+    #[arg(long, env = "IMPORT_PREVIEW_TTL", default_value = "24h", value_parser = parse_duration)]
+    pub import_preview_ttl: Duration,
+
+    /// Upload bytes one user may have stored at once (previews not yet imported, imports running).
+    #[arg(long, env = "IMPORT_MAX_STORED_BYTES_PER_USER", default_value_t = 300 * 1024 * 1024)]
+    pub import_max_stored_bytes_per_user: u64,
+
+    /// Bytes a multipart upload body may carry beyond IMPORT_MAX_UPLOAD_BYTES: the boundaries and the
+    /// part's headers. The first part's boundary and headers must also arrive within this many bytes.
+    #[arg(long, env = "IMPORT_MULTIPART_ALLOWANCE_BYTES", default_value_t = 64 * 1024)]
+    pub import_multipart_allowance_bytes: u64,
+
+    /// Largest form or JSON request body (sign-in, server functions other than the upload).
+    #[arg(long, env = "INTAKE_MAX_FORM_BODY_BYTES", default_value_t = 256 * 1024)]
+    pub max_form_body_bytes: usize,
+
+    /// After refusing an upload early (401, 409, 413, 400), read and discard up to this many more
+    /// bytes of its body before closing, so a client that keeps sending still reads the answer.
+    #[arg(long, env = "INTAKE_REFUSED_BODY_DRAIN_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub refused_body_drain_bytes: u64,
+
+    /// Row errors kept per import (the first ones); the count of rejected rows stays exact.
+    #[arg(long, env = "IMPORT_MAX_STORED_ROW_ERRORS", default_value_t = 10_000)]
+    pub import_max_stored_row_errors: u64,
 
     /// Rows committed per batch (one transaction, one checkpoint).
     #[arg(long, env = "IMPORT_BATCH_ROWS", default_value_t = 2000)]
@@ -106,6 +157,11 @@ pub struct Config {
     /// An instance whose heartbeat is older than this is presumed dead, and its imports resume elsewhere.
     #[arg(long, env = "INSTANCE_LEASE", default_value = "30s", value_parser = parse_duration)]
     pub instance_lease: Duration,
+}
+
+/// The cores this process may use, at least 1.
+fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 impl Config {

@@ -15,14 +15,20 @@ use serde::{Deserialize, Serialize};
 pub enum ImportError {
     #[error("{}", already_running_message(*elapsed_minutes))]
     AlreadyRunning { elapsed_minutes: i64, import_id: String },
-    #[error("This file is larger than the {} limit.", human_bytes(*limit_bytes))]
+    #[error("This file is larger than the {} upload limit (IMPORT_MAX_UPLOAD_BYTES).", human_bytes(*limit_bytes))]
     TooLarge { limit_bytes: u64 },
+    #[error("Your stored uploads would pass the {} limit per person (IMPORT_MAX_STORED_BYTES_PER_USER). Start or wait for the imports you uploaded, or try again after unstarted previews expire.", human_bytes(*limit_bytes))]
+    UploadQuotaReached { limit_bytes: u64 },
+    #[error("This request is larger than the {} limit for forms (INTAKE_MAX_FORM_BODY_BYTES).", human_bytes(*limit_bytes))]
+    RequestTooLarge { limit_bytes: u64 },
     #[error("{reason}")]
     NotCsv { reason: String },
     #[error("The upload could not be read: {reason}")]
     MalformedUpload { reason: String },
     #[error("{reason}")]
     InvalidMapping { reason: String },
+    #[error("{reason}")]
+    InvalidSearch { reason: String },
     #[error("Please sign in first.")]
     Unauthorized,
     #[error("This request did not come from Intake's own pages.")]
@@ -53,8 +59,14 @@ pub enum AccountError {
     PasswordTooLong { max: usize },
     #[error("The email or password is wrong.")]
     InvalidCredentials,
-    #[error("Too many failed sign-ins for this email. Try again in {} minute{}.", retry_after_minutes, if *retry_after_minutes == 1 { "" } else { "s" })]
+    #[error("Too many failed sign-ins for this email. Try again in {}.", minutes(*retry_after_minutes))]
     TooManyAttempts { retry_after_minutes: i64 },
+    #[error("Too many failed sign-ins from your network address (the limit is {limit} per window). Try again in {}.", minutes(*retry_after_minutes))]
+    TooManyAttemptsFromClient { limit: u32, retry_after_minutes: i64 },
+    #[error("The server is busy checking other passwords (at most {concurrency} at once). Try again in a few seconds.")]
+    PasswordCheckBusy { concurrency: usize, retry_after_seconds: u64 },
+    #[error("API tokens can only be managed from a signed-in browser, not with an API token.")]
+    BrowserSessionRequired,
     #[error("Please sign in first.")]
     Unauthorized,
     #[error("This request did not come from Intake's own pages.")]
@@ -67,6 +79,10 @@ pub enum AccountError {
     InvalidRequest { message: String },
     #[error("Could not reach the server: {message}")]
     Transport { message: String },
+}
+
+fn minutes(count: i64) -> String {
+    if count == 1 { "1 minute".to_owned() } else { format!("{count} minutes") }
 }
 
 /// "You already have an import running — started 3 minutes ago."
@@ -93,14 +109,19 @@ pub fn human_bytes(bytes: u64) -> String {
 /// An error with its HTTP status: the single mapping for server functions and REST.
 pub trait HttpError {
     fn http_status(&self) -> u16;
+
+    /// Seconds for a `Retry-After` header, for refusals that pass with time.
+    fn retry_after_seconds(&self) -> Option<u64> {
+        None
+    }
 }
 
 impl HttpError for ImportError {
     fn http_status(&self) -> u16 {
         match self {
             ImportError::AlreadyRunning { .. } | ImportError::AlreadyFinished => 409,
-            ImportError::TooLarge { .. } => 413,
-            ImportError::NotCsv { .. } => 422,
+            ImportError::TooLarge { .. } | ImportError::RequestTooLarge { .. } | ImportError::UploadQuotaReached { .. } => 413,
+            ImportError::NotCsv { .. } | ImportError::InvalidSearch { .. } => 422,
             ImportError::MalformedUpload { .. }
             | ImportError::InvalidMapping { .. }
             | ImportError::InvalidRequest { .. } => 400,
@@ -122,11 +143,21 @@ impl HttpError for AccountError {
             | AccountError::PasswordTooShort { .. }
             | AccountError::PasswordTooLong { .. } => 400,
             AccountError::InvalidCredentials | AccountError::Unauthorized => 401,
-            AccountError::CrossOrigin => 403,
+            AccountError::CrossOrigin | AccountError::BrowserSessionRequired => 403,
             AccountError::NotFound => 404,
-            AccountError::TooManyAttempts { .. } => 429,
+            AccountError::TooManyAttempts { .. } | AccountError::TooManyAttemptsFromClient { .. } => 429,
+            AccountError::PasswordCheckBusy { .. } => 503,
             AccountError::Internal => 500,
             AccountError::Transport { .. } => 502,
+        }
+    }
+
+    fn retry_after_seconds(&self) -> Option<u64> {
+        match self {
+            AccountError::TooManyAttempts { retry_after_minutes }
+            | AccountError::TooManyAttemptsFromClient { retry_after_minutes, .. } => Some(*retry_after_minutes as u64 * 60),
+            AccountError::PasswordCheckBusy { retry_after_seconds, .. } => Some(*retry_after_seconds),
+            _ => None,
         }
     }
 }

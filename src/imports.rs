@@ -1,6 +1,7 @@
 //! The import use cases behind pages and REST: receive an upload, start an import
 //! through the guard, cancel one. Web handlers parse and authorise, then call these.
 
+use crate::body_limits::BodyCutShort;
 use crate::domain::guard::{self, StartDecision};
 use crate::domain::mapping::{self, Field, Mapping};
 use crate::domain::records::{RawRecord, RecordReader, MAX_FIELD_BYTES};
@@ -14,9 +15,6 @@ use tracing::{error, info, warn};
 /// Uploads are stored in chunks of this size, so no instance ever holds a whole file.
 pub const UPLOAD_CHUNK_BYTES: usize = 1024 * 1024;
 
-/// How much of an oversize body is read and thrown away so the client gets its 413.
-const OVERSIZE_DRAIN_FACTOR: u64 = 4;
-
 impl From<StoreError> for ImportError {
     fn from(error: StoreError) -> Self {
         error!(%error, "storage failed");
@@ -24,8 +22,40 @@ impl From<StoreError> for ImportError {
     }
 }
 
-fn malformed(error: multer::Error) -> ImportError {
-    ImportError::MalformedUpload { reason: error.to_string() }
+fn only_the_file_part() -> ImportError {
+    ImportError::MalformedUpload { reason: "the form may have only one part, a file named `file`.".to_owned() }
+}
+
+/// A multipart error as the client should see it: the request guard's reason
+/// when it cut the body short, else what the parser found.
+fn malformed(error: multer::Error, cut_short: Option<&BodyCutShort>) -> ImportError {
+    if let Some(reason) = cut_short.and_then(BodyCutShort::reason) {
+        return reason;
+    }
+    match error {
+        multer::Error::FieldSizeExceeded { limit, .. } | multer::Error::StreamSizeExceeded { limit } => {
+            ImportError::TooLarge { limit_bytes: limit }
+        }
+        multer::Error::UnknownField { .. } => only_the_file_part(),
+        error => ImportError::MalformedUpload { reason: error.to_string() },
+    }
+}
+
+/// The longest search text accepted.
+pub const MAX_SEARCH_CHARS: usize = 200;
+
+/// Search text as both backends can match it: bounded, and without control
+/// characters (Postgres cannot hold NUL; SQLite must answer the same).
+pub fn checked_search(query: &str) -> Result<&str, ImportError> {
+    if query.chars().count() > MAX_SEARCH_CHARS {
+        return Err(ImportError::InvalidSearch {
+            reason: format!("Search text is limited to {MAX_SEARCH_CHARS} characters."),
+        });
+    }
+    if query.chars().any(char::is_control) {
+        return Err(ImportError::InvalidSearch { reason: "Search text may not contain control characters.".to_owned() });
+    }
+    Ok(query)
 }
 
 /// Keeps the last path segment of a browser-supplied name, within a sane length.
@@ -37,27 +67,31 @@ fn clean_file_name(name: Option<&str>) -> String {
 }
 
 /// Streams the multipart field `file` into storage, sniffing its start and
-/// counting its rows on the way, and returns what the preview step shows.
+/// counting its rows on the way, and returns what the preview step shows. The
+/// form has that one part: any other is refused before it is read.
 pub async fn receive_upload(
     services: &Services,
     user_id: i64,
     mut multipart: multer::Multipart<'_>,
+    cut_short: Option<&BodyCutShort>,
 ) -> Result<UploadPreview, ImportError> {
-    while let Some(mut field) = multipart.next_field().await.map_err(malformed)? {
+    if let Some(mut field) = multipart.next_field().await.map_err(|e| malformed(e, cut_short))? {
         if field.name() != Some("file") {
-            continue;
+            return Err(only_the_file_part());
+        }
+        let quota = services.config.import_max_stored_bytes_per_user;
+        let room = quota.saturating_sub(services.store.user_upload_bytes(user_id).await?);
+        if room == 0 {
+            return Err(ImportError::UploadQuotaReached { limit_bytes: quota });
         }
         let file_name = clean_file_name(field.file_name());
         let upload_id = uuid::Uuid::new_v4().to_string();
         services.store.create_upload(&upload_id, user_id, &file_name, services.now()).await?;
-        let received = store_file(services, &upload_id, &mut field).await;
+        let received = store_file(services, &upload_id, &mut field, room, cut_short).await;
         let meta = match received {
             Ok(stats) => UploadMeta { file_name, byte_size: stats.bytes, sniffed: stats.sniffed, data_rows: stats.data_rows },
             Err(failure) => {
                 services.store.delete_upload(&upload_id).await?;
-                if matches!(failure, ImportError::TooLarge { .. }) {
-                    drain(&mut field, services.config.import_max_upload_bytes * OVERSIZE_DRAIN_FACTOR).await;
-                }
                 info!(user_id, %failure, "upload refused");
                 return Err(failure);
             }
@@ -132,7 +166,13 @@ impl RowCounter {
     }
 }
 
-async fn store_file(services: &Services, upload_id: &str, field: &mut multer::Field<'_>) -> Result<StoredFile, ImportError> {
+async fn store_file(
+    services: &Services,
+    upload_id: &str,
+    field: &mut multer::Field<'_>,
+    quota_room: u64,
+    cut_short: Option<&BodyCutShort>,
+) -> Result<StoredFile, ImportError> {
     let limit = services.config.import_max_upload_bytes;
     let mut pending: Vec<u8> = Vec::with_capacity(UPLOAD_CHUNK_BYTES + 64 * 1024);
     let mut bytes = 0u64;
@@ -142,12 +182,15 @@ async fn store_file(services: &Services, upload_id: &str, field: &mut multer::Fi
     let mut utf8 = Utf8Check::new();
     let mut ascii_start = false;
     loop {
-        let chunk = field.chunk().await.map_err(malformed)?;
+        let chunk = field.chunk().await.map_err(|e| malformed(e, cut_short))?;
         let last = chunk.is_none();
         if let Some(chunk) = &chunk {
             bytes += chunk.len() as u64;
             if bytes > limit {
                 return Err(ImportError::TooLarge { limit_bytes: limit });
+            }
+            if bytes > quota_room {
+                return Err(ImportError::UploadQuotaReached { limit_bytes: services.config.import_max_stored_bytes_per_user });
             }
             utf8.feed(chunk);
             pending.extend_from_slice(chunk);
@@ -187,16 +230,6 @@ async fn store_file(services: &Services, upload_id: &str, field: &mut multer::Fi
     let records = counter.map_or(0, |c| c.records);
     let data_rows = records.saturating_sub(sniffed.header_index + 1);
     Ok(StoredFile { bytes, sniffed, data_rows })
-}
-
-async fn drain(field: &mut multer::Field<'_>, budget: u64) {
-    let mut drained = 0u64;
-    while let Ok(Some(chunk)) = field.chunk().await {
-        drained += chunk.len() as u64;
-        if drained > budget {
-            break;
-        }
-    }
 }
 
 fn preview(upload_id: String, meta: UploadMeta) -> UploadPreview {
@@ -328,6 +361,13 @@ pub async fn cancel_import(services: &Services, user_id: i64, import_id: &str) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_text_is_bounded_and_printable() {
+        assert_eq!(checked_search("Ada Lovelace"), Ok("Ada Lovelace"));
+        assert!(matches!(checked_search("a\0b"), Err(ImportError::InvalidSearch { .. })));
+        assert!(matches!(checked_search(&"x".repeat(MAX_SEARCH_CHARS + 1)), Err(ImportError::InvalidSearch { .. })));
+    }
 
     #[test]
     fn file_names_lose_their_paths() {

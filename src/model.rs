@@ -137,12 +137,23 @@ pub struct RowErrorView {
     pub reason: String,
 }
 
+/// One page of an import's row errors, read by key: the rows after a line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RowErrorsPage {
+    /// Every rejected row, exactly, kept or not.
     pub total: u64,
-    pub page: u32,
-    pub per_page: u32,
+    /// The row errors kept (the first `IMPORT_MAX_STORED_ROW_ERRORS`).
+    pub stored: u64,
     pub errors: Vec<RowErrorView>,
+    /// The `after` that reads the next page, when there is one.
+    pub next_after: Option<u64>,
+}
+
+impl RowErrorsPage {
+    /// Rejected rows whose errors were not kept.
+    pub fn not_stored(&self) -> u64 {
+        self.total.saturating_sub(self.stored)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

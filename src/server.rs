@@ -1,22 +1,19 @@
 //! The HTTP server: state, router, guards on raw requests, start and graceful stop.
 
-use crate::api::imports::UploadFile;
-use crate::api::rest::{self, multipart_boundary};
+use crate::api::rest;
 use crate::app::{shell, App};
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::services::Services;
 use crate::worker;
-use axum::body::Body;
 use axum::extract::{FromRef, Request, State};
-use axum::http::{header, Method, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::*;
-use leptos::server_fn::ServerFn;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -24,9 +21,6 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{error, info};
-
-/// Non-upload request bodies are small forms and JSON; anything bigger is refused.
-const MAX_FORM_BODY_BYTES: usize = 256 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -58,7 +52,9 @@ pub fn router(state: AppState) -> Router {
         .merge(rest::routes())
         .leptos_routes(&state, routes, move || shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(middleware::from_fn(guard_request_bodies))
+        .layer(middleware::from_fn_with_state(state.clone(), refuse_cross_origin_changes))
+        // Outermost, so that every early refusal (this check's too) drains the body.
+        .layer(middleware::from_fn_with_state(state.clone(), crate::body_limits::guard_request_bodies))
         .with_state(state)
 }
 
@@ -86,31 +82,15 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Uploads must carry a parseable multipart boundary (server_fn 0.8 panics on a
-/// bad one), and every other body is capped, since server functions read theirs whole.
-async fn guard_request_bodies(request: Request, next: Next) -> Response {
-    if request.method() != Method::POST {
-        return next.run(request).await;
-    }
-    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let is_multipart = content_type.is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("multipart/"));
-    if request.uri().path() == UploadFile::PATH || is_multipart {
-        if let Err(error) = multipart_boundary(content_type) {
-            return error.into_response();
-        }
-        return next.run(request).await;
-    }
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > MAX_FORM_BODY_BYTES) {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
-    }
+/// Login CSRF and every other cross-site state change stop here, before any
+/// handler or server function runs (see `auth::may_change_state`).
+async fn refuse_cross_origin_changes(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
-    let limited = Body::new(http_body_util::Limited::new(body, MAX_FORM_BODY_BYTES));
-    next.run(Request::from_parts(parts, limited)).await
+    if !crate::auth::may_change_state(&state.services, &parts) {
+        info!(method = %parts.method, path = parts.uri.path(), "cross-origin state change refused");
+        return rest::error_response(crate::error::ImportError::CrossOrigin);
+    }
+    next.run(Request::from_parts(parts, body)).await
 }
 
 /// A server bound to a port with its workers; `stop` ends both gracefully.
@@ -127,7 +107,8 @@ impl RunningServer {
         let (shutdown, stopped) = watch::channel(false);
         worker::beat(&services, &instance_id).await.map_err(std::io::Error::other)?;
         let mut tasks = worker::spawn(services.clone(), instance_id.clone(), stopped.clone());
-        let app = router(AppState { leptos_options, services });
+        tasks.spawn(crate::sweeper::sweep_loop(services.clone(), stopped.clone()));
+        let app = router(AppState { leptos_options, services }).into_make_service_with_connect_info::<SocketAddr>();
         let mut stop_http = stopped;
         tasks.spawn(async move {
             let served = axum::serve(listener, app)

@@ -2,6 +2,7 @@
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::password_gate::PasswordGate;
 use crate::store::Store;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -13,15 +14,28 @@ pub struct Services {
     pub config: Arc<Config>,
     /// Wakes this instance's workers when an import is queued here.
     pub work_queued: Arc<Notify>,
+    /// Bounds the argon2 computations this instance runs at once.
+    pub password_gate: PasswordGate,
+    /// What the request guard read from upload bodies.
+    pub body_counters: Arc<crate::body_limits::BodyCounters>,
 }
 
 impl Services {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: Config) -> Self {
-        Self { store, clock, config: Arc::new(config), work_queued: Arc::new(Notify::new()) }
+        let password_gate = PasswordGate::new(config.password_hash_concurrency, config.password_hash_queue);
+        Self { store, clock, config: Arc::new(config), work_queued: Arc::new(Notify::new()), password_gate, body_counters: Arc::default() }
     }
 
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
+    }
+
+    /// The cutoffs a session must be within at `now`: idle time and absolute age.
+    pub fn session_cutoffs(&self, now: chrono::DateTime<chrono::Utc>) -> crate::store::SessionCutoffs {
+        crate::store::SessionCutoffs {
+            last_seen_after: now - chrono_duration(self.config.session_idle),
+            created_after: now - chrono_duration(self.config.session_max_age),
+        }
     }
 
     /// The origin browsers use, for the same-origin check on cookie sessions:

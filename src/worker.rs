@@ -131,7 +131,8 @@ pub async fn run_import(services: &Services, claimed: ClaimedImport, shutdown: &
 struct UploadRows<'a> {
     services: &'a Services,
     upload_id: &'a str,
-    reader: RecordReader,
+    /// `None` only while a chunk is parsed on a blocking thread.
+    reader: Option<Box<RecordReader>>,
     next_chunk: i64,
     done: bool,
 }
@@ -141,28 +142,41 @@ impl<'a> UploadRows<'a> {
         Self {
             services,
             upload_id: &claimed.upload_id,
-            reader: RecordReader::new(claimed.sniffed.encoding, claimed.sniffed.delimiter, MAX_FIELD_BYTES),
+            reader: Some(Box::new(RecordReader::new(claimed.sniffed.encoding, claimed.sniffed.delimiter, MAX_FIELD_BYTES))),
             next_chunk: 0,
             done: false,
         }
     }
 
     /// Appends the next records to `out`; false once the file is exhausted.
+    /// Decoding and splitting a chunk is CPU work, so it runs on a blocking
+    /// thread, where it cannot starve the requests the runtime serves.
     async fn fill(&mut self, out: &mut Vec<RawRecord>) -> StoreResult<bool> {
         if self.done {
             return Ok(false);
         }
-        match self.services.store.upload_chunk(self.upload_id, self.next_chunk).await? {
-            Some(bytes) => {
-                self.next_chunk += 1;
-                self.reader.feed(&bytes, false, out);
-            }
-            None => {
-                self.done = true;
-                self.reader.feed(&[], true, out);
-            }
+        let bytes = self.services.store.upload_chunk(self.upload_id, self.next_chunk).await?;
+        // Only a dropped `fill` (and with it this whole run) keeps the reader away.
+        let mut reader = self.reader.take().expect("the record reader is back after every parse");
+        match bytes {
+            Some(_) => self.next_chunk += 1,
+            None => self.done = true,
         }
-        Ok(true)
+        let last = self.done;
+        let mut records = std::mem::take(out);
+        let parsed = tokio::task::spawn_blocking(move || {
+            reader.feed(bytes.as_deref().unwrap_or_default(), last, &mut records);
+            (reader, records)
+        })
+        .await;
+        match parsed {
+            Ok((reader, records)) => {
+                self.reader = Some(reader);
+                *out = records;
+                Ok(true)
+            }
+            Err(error) => std::panic::resume_unwind(error.into_panic()),
+        }
     }
 }
 
@@ -177,6 +191,10 @@ async fn process(
     let mut rows = UploadRows::new(services, claimed);
     let mut records = Vec::new();
     let mut batch = Batch { user_id: claimed.user_id, rows_done: claimed.rows_done, ..Batch::default() };
+    // Each rejected row before the checkpoint kept its error until the cap.
+    let error_cap = services.config.import_max_stored_row_errors;
+    let rejected_before = services.store.get_import(claimed.user_id, &claimed.import_id).await?.map_or(0, |v| v.counts.rejected);
+    let mut errors_kept = rejected_before.min(error_cap);
     let mut in_batch = 0usize;
     // One batch commits while the next is parsed; commits stay in order.
     let mut in_flight: Option<InFlight> = None;
@@ -191,7 +209,10 @@ async fn process(
                 RowOutcome::Blank => batch.skipped += 1,
                 RowOutcome::Rejected { line, reason } => {
                     batch.rejected += 1;
-                    batch.row_errors.push(RowErrorView { line, reason });
+                    if errors_kept < error_cap {
+                        batch.row_errors.push(RowErrorView { line, reason });
+                        errors_kept += 1;
+                    }
                 }
             }
             batch.rows_done = data_index + 1;

@@ -165,14 +165,15 @@ fn user_data_endpoints() -> Vec<(&'static str, &'static str, serde_json::Value)>
         ("SFN", imports::RunningImport::PATH, serde_json::json!({})),
         ("SFN", imports::ImportStatus::PATH, serde_json::json!({"import_id": id})),
         ("SFN", imports::ListImports::PATH, serde_json::json!({})),
-        ("SFN", imports::ImportErrors::PATH, serde_json::json!({"import_id": id, "page": 0})),
+        ("SFN", imports::ImportErrors::PATH, serde_json::json!({"import_id": id})),
         ("SFN", imports::CancelImport::PATH, serde_json::json!({"import_id": id})),
         ("SFN", imports::ListContacts::PATH, serde_json::json!({"query": "", "page": 0})),
         ("SFN", accounts::ListTokens::PATH, serde_json::json!({})),
         ("SFN", accounts::CreateToken::PATH, serde_json::json!({"name": "x"})),
         ("SFN", accounts::RevokeToken::PATH, serde_json::json!({"token_id": "{token}"})),
-        // Last: it ends the intruder's session.
+        // Last: they end the intruder's session (who signs in again after the first).
         ("SFN", accounts::SignOut::PATH, serde_json::json!({})),
+        ("SFN", accounts::SignOutEverywhere::PATH, serde_json::json!({})),
     ]
 }
 
@@ -251,6 +252,9 @@ async fn every_user_data_endpoint_needs_auth_and_hides_other_users(backend: Back
             assert!(status < 401 || status == 422, "{method} {path} as intruder: {status}");
             let body = response.text().await.unwrap();
             assert!(!body.contains("person1@example.com"), "{method} {path} leaked another user's data");
+        }
+        if path == intake::api::accounts::SignOut::PATH {
+            assert_eq!(intruder.sign_in("intruder@example.com", PASSWORD).await.status(), 200);
         }
     }
     // The owner still has everything.

@@ -24,7 +24,7 @@ pub async fn sign_up(email: String, password: String) -> Result<AccountView, Acc
     with_status(
         async {
             let services = services().ok_or(AccountError::Internal)?;
-            let previous = request_parts().as_ref().and_then(auth::session_cookie);
+            let previous = request_parts().as_ref().and_then(|parts| auth::session_cookie(&services, parts));
             let user_id = auth::create_account(&services, &email, &password).await?;
             let secret = auth::start_session(&services, user_id, previous.as_deref()).await?;
             set_cookie(&auth::cookie_header(&services, Some(&secret)));
@@ -42,8 +42,9 @@ pub async fn sign_in(email: String, password: String) -> Result<AccountView, Acc
         async {
             let services = services().ok_or(AccountError::Internal)?;
             // A new session id on every sign-in: a planted cookie is worthless.
-            let previous = request_parts().as_ref().and_then(auth::session_cookie);
-            let user_id = auth::verify_sign_in(&services, &email, &password).await?;
+            let previous = request_parts().as_ref().and_then(|parts| auth::session_cookie(&services, parts));
+            let client = request_parts().as_ref().and_then(|parts| auth::client_address(&services, parts));
+            let user_id = auth::verify_sign_in(&services, &email, &password, client).await?;
             let secret = auth::start_session(&services, user_id, previous.as_deref()).await?;
             set_cookie(&auth::cookie_header(&services, Some(&secret)));
             Ok(AccountView { email: auth::normalize_email(&email) })
@@ -58,8 +59,9 @@ pub async fn sign_out() -> Result<(), AccountError> {
     use crate::auth;
     with_status(
         async {
-            let secret = request_parts().as_ref().and_then(auth::session_cookie);
+            let parts = request_parts();
             let (services, _) = authorised::<AccountError>().await?;
+            let secret = parts.as_ref().and_then(|parts| auth::session_cookie(&services, parts));
             if let Some(secret) = secret {
                 auth::end_session(&services, &secret).await?;
             }
@@ -70,12 +72,39 @@ pub async fn sign_out() -> Result<(), AccountError> {
     )
 }
 
+/// Ends every session of the signed-in account, this one included.
+#[server]
+pub async fn sign_out_everywhere() -> Result<(), AccountError> {
+    use super::context::*;
+    use crate::auth;
+    with_status(
+        async {
+            let (services, caller) = browser_session().await?;
+            auth::end_all_sessions(&services, caller.user_id).await?;
+            set_cookie(&auth::cookie_header(&services, None));
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// The caller, who must hold a browser session: a leaked API token must not mint
+/// new tokens, list them or revoke them (revoking it must lock its holder out).
+#[cfg(feature = "ssr")]
+async fn browser_session() -> Result<(crate::services::Services, crate::auth::Caller), AccountError> {
+    let (services, caller) = super::context::authorised::<AccountError>().await?;
+    if caller.via != crate::auth::Credential::Session {
+        return Err(AccountError::BrowserSessionRequired);
+    }
+    Ok((services, caller))
+}
+
 #[server]
 pub async fn list_tokens() -> Result<Vec<TokenView>, AccountError> {
     use super::context::*;
     with_status(
         async {
-            let (services, caller) = authorised::<AccountError>().await?;
+            let (services, caller) = browser_session().await?;
             Ok(services.store.list_tokens(caller.user_id).await?)
         }
         .await,
@@ -87,7 +116,7 @@ pub async fn create_token(name: String) -> Result<NewToken, AccountError> {
     use super::context::*;
     with_status(
         async {
-            let (services, caller) = authorised::<AccountError>().await?;
+            let (services, caller) = browser_session().await?;
             crate::auth::create_token(&services, caller.user_id, &name).await
         }
         .await,
@@ -99,7 +128,7 @@ pub async fn revoke_token(token_id: i64) -> Result<(), AccountError> {
     use super::context::*;
     with_status(
         async {
-            let (services, caller) = authorised::<AccountError>().await?;
+            let (services, caller) = browser_session().await?;
             if services.store.revoke_token(caller.user_id, token_id, services.now()).await? {
                 Ok(())
             } else {

@@ -37,11 +37,14 @@ pub fn with_status<T, E: HttpError>(result: Result<T, E>) -> Result<T, E> {
     result
 }
 
-/// Sets the response status for `error`, when serving a request.
+/// Sets the response status (and `Retry-After`) for `error`, when serving a request.
 pub fn set_status(error: &impl HttpError) {
     if let Some(response) = use_context::<ResponseOptions>() {
         let status = http::StatusCode::from_u16(error.http_status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
         response.set_status(status);
+        if let Some(seconds) = error.retry_after_seconds() {
+            response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+        }
     }
 }
 

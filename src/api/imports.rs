@@ -19,7 +19,8 @@ pub async fn upload_file(data: MultipartData) -> Result<UploadPreview, ImportErr
             let multipart = data
                 .into_inner()
                 .ok_or_else(|| ImportError::MalformedUpload { reason: "the body is not multipart.".to_owned() })?;
-            crate::imports::receive_upload(&services, caller.user_id, multipart).await
+            let cut_short = request_parts().and_then(|parts| parts.extensions.get::<crate::body_limits::BodyCutShort>().cloned());
+            crate::imports::receive_upload(&services, caller.user_id, multipart, cut_short.as_ref()).await
         }
         .await,
     )
@@ -75,15 +76,16 @@ pub async fn list_imports() -> Result<Vec<ImportView>, ImportError> {
     )
 }
 
+/// A page of the import's row errors: those after line `after`, or the first ones.
 #[server]
-pub async fn import_errors(import_id: String, page: u32) -> Result<RowErrorsPage, ImportError> {
+pub async fn import_errors(import_id: String, after: Option<u64>) -> Result<RowErrorsPage, ImportError> {
     use super::context::*;
     with_status(
         async {
             let (services, caller) = authorised::<ImportError>().await?;
             services
                 .store
-                .row_errors(caller.user_id, &import_id, page, ERRORS_PER_PAGE)
+                .row_errors(caller.user_id, &import_id, after, ERRORS_PER_PAGE)
                 .await?
                 .ok_or(ImportError::NotFound)
         }
@@ -109,7 +111,8 @@ pub async fn list_contacts(query: String, page: u32) -> Result<ContactsPage, Imp
     with_status(
         async {
             let (services, caller) = authorised::<ImportError>().await?;
-            Ok(services.store.contacts(caller.user_id, &query, page, CONTACTS_PER_PAGE).await?)
+            let search = crate::imports::checked_search(&query)?;
+            Ok(services.store.contacts(caller.user_id, search, page, CONTACTS_PER_PAGE).await?)
         }
         .await,
     )

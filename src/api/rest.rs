@@ -1,8 +1,9 @@
 //! The JSON API for scripts: `Authorization: Bearer <token>` or a session cookie.
 
 use crate::auth::{authenticate, Caller};
+use crate::body_limits::BodyCutShort;
 use crate::domain::guard;
-use crate::domain::report::error_report_csv;
+use crate::domain::report::{error_report_more, error_report_rows, ERROR_REPORT_HEADER};
 use crate::error::{HttpError, ImportError};
 use crate::model::StartedImport;
 use crate::server::AppState;
@@ -13,13 +14,19 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use tracing::error;
 
 use super::imports::{CONTACTS_PER_PAGE, ERRORS_PER_PAGE};
 
 /// Every API error leaves as its status and its JSON body.
 pub fn error_response<E: HttpError + Serialize>(error: E) -> Response {
     let status = StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, Json(error)).into_response()
+    let retry_after = error.retry_after_seconds();
+    let mut response = (status, Json(error)).into_response();
+    if let Some(seconds) = retry_after {
+        response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
+    }
+    response
 }
 
 impl IntoResponse for ImportError {
@@ -69,8 +76,16 @@ async fn create_import(State(state): State<AppState>, caller: Caller, request: R
     }
     let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let boundary = multipart_boundary(content_type)?;
-    let multipart = multer::Multipart::new(request.into_body().into_data_stream(), boundary);
-    let preview = crate::imports::receive_upload(services, caller.user_id, multipart).await?;
+    let cut_short = request.extensions().get::<BodyCutShort>().cloned();
+    // The request guard caps the stream and its first part's head; these are the parser's own limits.
+    let upload_limit = services.config.import_max_upload_bytes;
+    let constraints = multer::Constraints::new().allowed_fields(vec!["file"]).size_limit(
+        multer::SizeLimit::new()
+            .whole_stream(upload_limit + services.config.import_multipart_allowance_bytes)
+            .per_field(upload_limit),
+    );
+    let multipart = multer::Multipart::with_constraints(request.into_body().into_data_stream(), boundary, constraints);
+    let preview = crate::imports::receive_upload(services, caller.user_id, multipart, cut_short.as_ref()).await?;
     match crate::imports::start_import(services, caller.user_id, &preview.upload_id, None).await {
         Ok(started) => Ok((StatusCode::ACCEPTED, Json::<StartedImport>(started)).into_response()),
         Err(error) => {
@@ -90,45 +105,69 @@ async fn import_status(State(state): State<AppState>, caller: Caller, Path(id): 
 }
 
 #[derive(Deserialize)]
-struct PageQuery {
+struct ContactsQuery {
     #[serde(default)]
     page: u32,
     #[serde(default)]
     q: String,
 }
 
+#[derive(Deserialize)]
+struct ErrorsQuery {
+    after: Option<u64>,
+}
+
 async fn import_errors(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(query): Query<PageQuery>,
+    Query(query): Query<ErrorsQuery>,
 ) -> Result<Response, ImportError> {
     let page = state
         .services
         .store
-        .row_errors(caller.user_id, &id, query.page, ERRORS_PER_PAGE)
+        .row_errors(caller.user_id, &id, query.after, ERRORS_PER_PAGE)
         .await?
         .ok_or(ImportError::NotFound)?;
     Ok(Json(page).into_response())
 }
 
-/// The row errors as a CSV a spreadsheet opens safely.
+/// The row errors as a CSV a spreadsheet opens safely, written a page at a time
+/// so memory stays flat whatever the count; it ends with "and N more" when only
+/// the first errors were kept.
 async fn error_report(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ImportError> {
-    const PAGE: u32 = 10_000;
-    let store = &state.services.store;
-    let mut rows = Vec::new();
-    for page in 0.. {
-        let chunk = store.row_errors(caller.user_id, &id, page, PAGE).await?.ok_or(ImportError::NotFound)?;
-        let last = (chunk.errors.len() as u32) < PAGE;
-        rows.extend(chunk.errors.into_iter().map(|e| (e.line, e.reason)));
-        if last {
-            break;
-        }
-    }
+    const PAGE: u32 = 1_000;
+    let store = state.services.store.clone();
+    let first = store.row_errors(caller.user_id, &id, None, PAGE).await?.ok_or(ImportError::NotFound)?;
     let disposition = format!("attachment; filename=\"import-{}-errors.csv\"", id.chars().filter(char::is_ascii_alphanumeric).collect::<String>());
+    let user_id = caller.user_id;
+    let pages = futures::stream::unfold(Some((first, ERROR_REPORT_HEADER.to_owned())), move |state| {
+        let (store, id) = (store.clone(), id.clone());
+        async move {
+            let (page, mut text) = state?;
+            let rows: Vec<(u64, String)> = page.errors.iter().map(|e| (e.line, e.reason.clone())).collect();
+            text.push_str(&error_report_rows(&rows));
+            let next = match page.next_after {
+                Some(after) => match store.row_errors(user_id, &id, Some(after), PAGE).await {
+                    Ok(next) => next.map(|next| (next, String::new())),
+                    Err(error) => {
+                        error!(%error, "error report stopped");
+                        return Some((Err(error), None));
+                    }
+                },
+                None => {
+                    if page.not_stored() > 0 {
+                        text.push_str(&error_report_more(page.not_stored()));
+                    }
+                    None
+                }
+            };
+            Some((Ok(text), next))
+        }
+    });
     Ok((
         [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)],
-        error_report_csv(&rows),
+        axum::body::Body::from_stream(pages),
     )
         .into_response())
 }
@@ -137,7 +176,8 @@ async fn cancel_import(State(state): State<AppState>, caller: Caller, Path(id): 
     Ok(Json(crate::imports::cancel_import(&state.services, caller.user_id, &id).await?).into_response())
 }
 
-async fn contacts(State(state): State<AppState>, caller: Caller, Query(query): Query<PageQuery>) -> Result<Response, ImportError> {
-    let page = state.services.store.contacts(caller.user_id, &query.q, query.page, CONTACTS_PER_PAGE).await?;
+async fn contacts(State(state): State<AppState>, caller: Caller, Query(query): Query<ContactsQuery>) -> Result<Response, ImportError> {
+    let search = crate::imports::checked_search(&query.q)?;
+    let page = state.services.store.contacts(caller.user_id, search, query.page, CONTACTS_PER_PAGE).await?;
     Ok(Json(page).into_response())
 }

@@ -9,6 +9,11 @@ use std::collections::HashMap;
 /// Google Contacts packs several values of one kind into a cell with this.
 const MULTI_VALUE_SEPARATOR: &str = ":::";
 
+/// Emails, and phones, one contact may hold. A row with more is rejected; a
+/// merge keeps the first ones. Keeps deduplication and merging cheap whatever
+/// the file holds.
+pub const MAX_VALUES_PER_CONTACT: usize = 50;
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
 pub struct Phone {
     /// As written in the file (trimmed), for display.
@@ -69,6 +74,9 @@ pub fn build_row(record: &RawRecord, mapping: &Mapping) -> RowOutcome {
 
     let mut contact = Contact::default();
     let mut full_name = String::new();
+    // Lookups for deduplication: linear in the row's values, not quadratic.
+    let mut seen_emails = std::collections::HashSet::new();
+    let mut seen_phones = std::collections::HashSet::new();
     for (value, field) in record.fields.iter().zip(&mapping.columns) {
         let Some(field) = field else { continue };
         let value = value.trim();
@@ -87,7 +95,10 @@ pub fn build_row(record: &RawRecord, mapping: &Mapping) -> RowOutcome {
                     if !is_valid_email(&email) {
                         return reject(format!("\"{part}\" is not a valid email address."));
                     }
-                    if !contact.emails.contains(&email) {
+                    if seen_emails.insert(email.clone()) {
+                        if contact.emails.len() == MAX_VALUES_PER_CONTACT {
+                            return reject(format!("The row has more than {MAX_VALUES_PER_CONTACT} email addresses."));
+                        }
                         contact.emails.push(email);
                     }
                 }
@@ -97,7 +108,10 @@ pub fn build_row(record: &RawRecord, mapping: &Mapping) -> RowOutcome {
                     let normalized = normalize_phone(part);
                     // A value without digits ("n/a", "-") is no phone number.
                     let has_digits = normalized.len() > usize::from(normalized.starts_with('+'));
-                    if has_digits && !contact.phones.iter().any(|p| p.normalized == normalized) {
+                    if has_digits && seen_phones.insert(normalized.clone()) {
+                        if contact.phones.len() == MAX_VALUES_PER_CONTACT {
+                            return reject(format!("The row has more than {MAX_VALUES_PER_CONTACT} phone numbers."));
+                        }
                         contact.phones.push(Phone {
                             raw: part.to_owned(),
                             normalized,
@@ -230,14 +244,15 @@ impl Contact {
 /// `other`; a non-empty field is never overwritten. True if `into` changed.
 pub fn merge(into: &mut Contact, other: &Contact) -> bool {
     let mut changed = false;
+    // Both sides hold at most MAX_VALUES_PER_CONTACT of each, so these scans are bounded.
     for email in &other.emails {
-        if !into.emails.contains(email) {
+        if into.emails.len() < MAX_VALUES_PER_CONTACT && !into.emails.contains(email) {
             into.emails.push(email.clone());
             changed = true;
         }
     }
     for phone in &other.phones {
-        if !into.phones.iter().any(|p| p.normalized == phone.normalized) {
+        if into.phones.len() < MAX_VALUES_PER_CONTACT && !into.phones.iter().any(|p| p.normalized == phone.normalized) {
             into.phones.push(phone.clone());
             changed = true;
         }
@@ -651,6 +666,26 @@ mod tests {
         };
         assert_eq!(phone_only.match_key(), "name_phone:|1");
         assert_eq!(person("a@x.io", "Ana").match_key(), "email:a@x.io");
+    }
+
+    #[test]
+    fn a_row_with_more_values_than_the_cap_is_rejected() {
+        let many: Vec<String> = (0..=MAX_VALUES_PER_CONTACT).map(|i| format!("p{i}@example.com")).collect();
+        let cell = many.join(" ::: ");
+        let outcome = build_row(&record(2, &["Ana", &cell]), &mapping(&[Some(Field::FullName), Some(Field::Email)]));
+        assert_eq!(rejection(outcome), (2, format!("The row has more than {MAX_VALUES_PER_CONTACT} email addresses.")));
+        let duplicates = vec!["same@example.com"; 10_000].join(" ::: ");
+        let outcome = build_row(&record(3, &["Ana", &duplicates]), &mapping(&[Some(Field::FullName), Some(Field::Email)]));
+        assert_eq!(contact_of(outcome).emails, ["same@example.com"], "duplicates do not count against the cap");
+    }
+
+    #[test]
+    fn merge_keeps_at_most_the_cap() {
+        let mut into = person("a0@example.com", "Ana");
+        into.emails = (0..MAX_VALUES_PER_CONTACT).map(|i| format!("a{i}@example.com")).collect();
+        let other = person("new@example.com", "Ana");
+        assert!(!merge(&mut into, &other));
+        assert_eq!(into.emails.len(), MAX_VALUES_PER_CONTACT);
     }
 
     #[test]

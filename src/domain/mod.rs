@@ -4,3 +4,6 @@ pub mod mapping;
 pub mod records;
 pub mod report;
 pub mod sniff;
+
+#[cfg(test)]
+mod properties;

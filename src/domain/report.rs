@@ -10,9 +10,12 @@ pub fn spreadsheet_safe(cell: &str) -> String {
     }
 }
 
-/// `line,reason` rows (LF-terminated) with CSV quoting and neutralised cells.
-pub fn error_report_csv(rows: &[(u64, String)]) -> String {
-    let mut out = String::from("line,reason\n");
+pub const ERROR_REPORT_HEADER: &str = "line,reason\n";
+
+/// `line,reason` rows (LF-terminated) with CSV quoting and neutralised cells,
+/// without the header: the report is written a page at a time.
+pub fn error_report_rows(rows: &[(u64, String)]) -> String {
+    let mut out = String::new();
     for (line, reason) in rows {
         out.push_str(&line.to_string());
         out.push(',');
@@ -20,6 +23,16 @@ pub fn error_report_csv(rows: &[(u64, String)]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The report's last row when only the first row errors were kept.
+pub fn error_report_more(not_stored: u64) -> String {
+    format!(",\"and {not_stored} more rejected rows, not listed\"\n")
+}
+
+#[cfg(test)]
+fn error_report_csv(rows: &[(u64, String)]) -> String {
+    format!("{ERROR_REPORT_HEADER}{}", error_report_rows(rows))
 }
 
 fn quote(cell: &str) -> String {
@@ -60,6 +73,11 @@ mod tests {
 7,\"'=HYPERLINK(\"\"http://evil\"\",\"\"a,b\"\")\"\n\
 9,\"two\nlines\"\n"
         );
+    }
+
+    #[test]
+    fn a_capped_report_ends_with_the_count_not_listed() {
+        assert_eq!(error_report_more(3), ",\"and 3 more rejected rows, not listed\"\n");
     }
 
     #[test]

@@ -320,8 +320,10 @@ fn clean(cell: &str) -> &str {
     cell.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
 }
 
+/// The record's cells as shown and stored with the upload. NUL characters are
+/// dropped: Postgres text and JSON cannot hold them, and SQLite must keep the same.
 fn trimmed(record: &RawRecord) -> Vec<String> {
-    record.fields.iter().map(|f| clean(f).to_owned()).collect()
+    record.fields.iter().map(|f| clean(f).replace('\0', "")).collect()
 }
 
 fn is_blank(record: &RawRecord) -> bool {
@@ -605,5 +607,14 @@ mod tests {
         let s = whole(CONTACTS.as_bytes());
         let json = serde_json::to_string(&s).unwrap();
         assert_eq!(serde_json::from_str::<Sniffed>(&json).unwrap(), s);
+    }
+
+    #[test]
+    fn nul_characters_leave_headers_and_samples() {
+        let mut text = String::from("Na\0me,Email\nAda\0,ada@example.com\n");
+        text.push_str(&"Alan,alan@example.com\n".repeat(20));
+        let s = whole(text.as_bytes());
+        assert_eq!(s.headers, vec!["Name", "Email"]);
+        assert_eq!(s.sample_rows[0], vec!["Ada".to_owned(), "ada@example.com".to_owned()]);
     }
 }

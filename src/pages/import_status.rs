@@ -126,8 +126,12 @@ fn Progress(view: ImportView, cancel: Action<String, Result<ImportView, crate::e
 
 #[component]
 fn RowErrors(import_id: Signal<String>, refresh: RwSignal<u32>) -> impl IntoView {
-    let page = RwSignal::new(0u32);
-    let errors = Resource::new(move || (import_id.get(), page.get(), refresh.get()), |(id, page, _)| import_errors(id, page));
+    // Pages are read by key: the `after` line of each page before this one.
+    let cursors = RwSignal::new(Vec::<u64>::new());
+    let errors = Resource::new(
+        move || (import_id.get(), cursors.get().last().copied(), refresh.get()),
+        |(id, after, _)| import_errors(id, after),
+    );
     view! {
         <section aria-labelledby="errors-title">
             <h2 id="errors-title">"Rows that were not imported"</h2>
@@ -140,11 +144,15 @@ fn RowErrors(import_id: Signal<String>, refresh: RwSignal<u32>) -> impl IntoView
                     if found.total == 0 {
                         return view! { <p class="muted">"None so far."</p> }.into_any();
                     }
-                    let pages = found.total.div_ceil(ERRORS_PER_PAGE as u64) as u32;
-                    let (first_page, last_page) = (found.page == 0, found.page + 1 >= pages);
+                    let pages = found.stored.div_ceil(ERRORS_PER_PAGE as u64).max(1);
+                    let page = cursors.with_untracked(Vec::len) as u64 + 1;
+                    let next_after = found.next_after;
+                    let not_stored = found.not_stored();
                     view! {
                         <p>
-                            {format!("{} rows", found.total)} " · "
+                            {format!("{} rows", found.total)}
+                            {(not_stored > 0).then(|| format!(" (the first {} are listed, and {} more)", found.stored, not_stored))}
+                            " · "
                             <a href=format!("/api/imports/{}/errors.csv", import_id.get_untracked()) download data-testid="error-report">
                                 "Download error report (CSV)"
                             </a>
@@ -156,9 +164,13 @@ fn RowErrors(import_id: Signal<String>, refresh: RwSignal<u32>) -> impl IntoView
                             </tbody>
                         </table>
                         <nav class="pager" aria-label="Row error pages">
-                            <button type="button" class="secondary" disabled=first_page on:click=move |_| page.update(|p| *p = p.saturating_sub(1))>"Previous"</button>
-                            <span>{format!("Page {} of {}", found.page + 1, pages)}</span>
-                            <button type="button" class="secondary" disabled=last_page on:click=move |_| page.update(|p| *p += 1)>"Next"</button>
+                            <button type="button" class="secondary" disabled=page == 1 on:click=move |_| cursors.update(|c| { c.pop(); })>"Previous"</button>
+                            <span>{format!("Page {page} of {pages}")}</span>
+                            <button type="button" class="secondary" disabled=next_after.is_none() on:click=move |_| {
+                                if let Some(after) = next_after {
+                                    cursors.update(|c| c.push(after));
+                                }
+                            }>"Next"</button>
                         </nav>
                     }.into_any()
                 })}

@@ -1,7 +1,7 @@
-//! `/settings`: personal API tokens for scripts.
+//! `/settings`: personal API tokens for scripts, and signing out everywhere.
 
 use super::common::RequireAccount;
-use crate::api::accounts::{list_tokens, CreateToken, RevokeToken};
+use crate::api::accounts::{list_tokens, CreateToken, RevokeToken, SignOutEverywhere};
 use leptos::prelude::*;
 
 #[component]
@@ -9,6 +9,7 @@ pub fn SettingsPage() -> impl IntoView {
     view! {
         <RequireAccount>
             <Tokens />
+            <Sessions />
         </RequireAccount>
     }
 }
@@ -61,6 +62,30 @@ fn Tokens() -> impl IntoView {
                     }
                 })}
             </Transition>
+        </section>
+    }
+}
+
+/// Ends every session of the account, on every device, this one included.
+#[component]
+fn Sessions() -> impl IntoView {
+    let sign_out_everywhere = ServerAction::<SignOutEverywhere>::new();
+    // A full load of the sign-in page, so the header forgets the account too.
+    Effect::new(move |_| {
+        if let Some(Ok(())) = sign_out_everywhere.value().get() {
+            let _ = window().location().set_href("/sign-in");
+        }
+    });
+    view! {
+        <section aria-labelledby="sessions-title">
+            <h2 id="sessions-title">"Sessions"</h2>
+            <p>"Signed in on a device you no longer use? End every session, this one included."</p>
+            <ActionForm action=sign_out_everywhere attr:class="inline-form">
+                <button type="submit">"Sign out everywhere"</button>
+            </ActionForm>
+            {move || sign_out_everywhere.value().get().and_then(Result::err).map(|error| view! {
+                <p class="error" role="alert">{error.to_string()}</p>
+            })}
         </section>
     }
 }

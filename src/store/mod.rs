@@ -64,6 +64,26 @@ pub struct UserRecord {
     pub password_hash: String,
 }
 
+/// A session is alive while used after `last_seen_after` and started after `created_after`.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionCutoffs {
+    pub last_seen_after: DateTime<Utc>,
+    pub created_after: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleClaim {
+    Allowed,
+    Refused { window_started_at: DateTime<Utc> },
+}
+
+/// Rows the periodic sweep deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub throttle_windows: u64,
+    pub sessions: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct UploadMeta {
     pub file_name: String,
@@ -160,17 +180,25 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>>;
     async fn user_email(&self, user_id: i64) -> StoreResult<Option<String>>;
     async fn create_session(&self, token_hash: &str, user_id: i64, now: DateTime<Utc>) -> StoreResult<()>;
-    /// The session's user, if it was used after `idle_cutoff`; touching it keeps it alive.
-    async fn touch_session(&self, token_hash: &str, idle_cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<Option<i64>>;
+    /// The session's user, if it is within both cutoffs; touching it keeps it alive
+    /// until its absolute end.
+    async fn touch_session(&self, token_hash: &str, cutoffs: &SessionCutoffs, now: DateTime<Utc>) -> StoreResult<Option<i64>>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    /// Ends every session of the user; returns how many there were.
+    async fn delete_user_sessions(&self, user_id: i64) -> StoreResult<u64>;
     async fn create_token(&self, user_id: i64, name: &str, token_hash: &str, now: DateTime<Utc>) -> StoreResult<TokenView>;
     async fn list_tokens(&self, user_id: i64) -> StoreResult<Vec<TokenView>>;
     async fn revoke_token(&self, user_id: i64, token_id: i64, now: DateTime<Utc>) -> StoreResult<bool>;
     async fn token_user(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<i64>>;
-    async fn record_sign_in_failure(&self, email: &str, now: DateTime<Utc>) -> StoreResult<()>;
-    /// Failures since `since`, and the oldest of them.
-    async fn sign_in_failures(&self, email: &str, since: DateTime<Utc>) -> StoreResult<(u32, Option<DateTime<Utc>>)>;
-    async fn clear_sign_in_failures(&self, email: &str) -> StoreResult<()>;
+    /// Counts one sign-in attempt against `key` (an email or a client address) if
+    /// fewer than `limit` were counted in the window that started after
+    /// `window_cutoff`, else refuses it; one atomic statement either way.
+    async fn claim_sign_in_attempt(&self, key: &str, limit: u32, window_cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<ThrottleClaim>;
+    /// Takes back one counted attempt (it was not checked, or it succeeded).
+    async fn forgive_sign_in_attempt(&self, key: &str) -> StoreResult<()>;
+    async fn clear_sign_in_attempts(&self, key: &str) -> StoreResult<()>;
+    /// Deletes throttle windows that started before `window_cutoff` and sessions past either cutoff.
+    async fn prune_expired(&self, window_cutoff: DateTime<Utc>, sessions: &SessionCutoffs) -> StoreResult<Pruned>;
 
     // Uploads, kept as chunks so every instance can read them.
     async fn create_upload(&self, upload_id: &str, user_id: i64, file_name: &str, now: DateTime<Utc>) -> StoreResult<()>;
@@ -182,6 +210,10 @@ pub trait Store: Send + Sync + 'static {
     async fn upload_chunk(&self, upload_id: &str, seq: i64) -> StoreResult<Option<Vec<u8>>>;
     /// Removes uploads that never finished (a crash mid-upload) or were never imported.
     async fn delete_stale_uploads(&self, older_than: DateTime<Utc>) -> StoreResult<u64>;
+    /// Removes the uploads of imports that ended, in whatever state.
+    async fn delete_uploads_of_ended_imports(&self) -> StoreResult<u64>;
+    /// Bytes of upload data the user has stored, finished or still arriving.
+    async fn user_upload_bytes(&self, user_id: i64) -> StoreResult<u64>;
 
     // The start guard
     async fn insert_import(&self, new: &NewImport) -> StoreResult<InsertOutcome>;
@@ -204,8 +236,9 @@ pub trait Store: Send + Sync + 'static {
     // Reads and user actions, always scoped by user
     async fn get_import(&self, user_id: i64, import_id: &str) -> StoreResult<Option<ImportView>>;
     async fn list_imports(&self, user_id: i64, limit: u32) -> StoreResult<Vec<ImportView>>;
-    /// `None` when the import is not this user's.
-    async fn row_errors(&self, user_id: i64, import_id: &str, page: u32, per_page: u32) -> StoreResult<Option<RowErrorsPage>>;
+    /// Up to `limit` row errors after line `after` (from the start when `None`),
+    /// read by key; `None` when the import is not this user's.
+    async fn row_errors(&self, user_id: i64, import_id: &str, after: Option<u64>, limit: u32) -> StoreResult<Option<RowErrorsPage>>;
     async fn request_cancel(&self, user_id: i64, import_id: &str, now: DateTime<Utc>) -> StoreResult<Option<ImportView>>;
     async fn contacts(&self, user_id: i64, query: &str, page: u32, per_page: u32) -> StoreResult<ContactsPage>;
 }
@@ -251,6 +284,81 @@ where
         finished_at: time(row, "finished_at")?,
     })
 }
+
+// SQL that reads the same on both backends (sqlx numbers `$N` parameters on SQLite too).
+
+/// Counts an attempt: a new window when none is open (or the open one started at
+/// or before `$3`), one more in the open window while under the limit `$4`, else
+/// no row comes back. One statement: SQLite runs it under the write lock,
+/// Postgres under the conflicting row's lock, so parallel attempts queue.
+pub(crate) const CLAIM_SIGN_IN_ATTEMPT: &str = "INSERT INTO sign_in_throttle (throttle_key, window_started_at, attempts)
+     VALUES ($1, $2, 1)
+     ON CONFLICT (throttle_key) DO UPDATE SET
+         attempts = CASE WHEN sign_in_throttle.window_started_at <= $3 THEN 1 ELSE sign_in_throttle.attempts + 1 END,
+         window_started_at = CASE WHEN sign_in_throttle.window_started_at <= $3 THEN $2 ELSE sign_in_throttle.window_started_at END
+     WHERE sign_in_throttle.window_started_at <= $3 OR sign_in_throttle.attempts < $4
+     RETURNING attempts";
+pub(crate) const THROTTLE_WINDOW_START: &str = "SELECT window_started_at FROM sign_in_throttle WHERE throttle_key = $1";
+pub(crate) const FORGIVE_SIGN_IN_ATTEMPT: &str =
+    "UPDATE sign_in_throttle SET attempts = attempts - 1 WHERE throttle_key = $1 AND attempts > 0";
+pub(crate) const CLEAR_SIGN_IN_ATTEMPTS: &str = "DELETE FROM sign_in_throttle WHERE throttle_key = $1";
+pub(crate) const PRUNE_THROTTLE_WINDOWS: &str = "DELETE FROM sign_in_throttle WHERE window_started_at <= $1";
+pub(crate) const PRUNE_SESSIONS: &str = "DELETE FROM sessions WHERE last_seen_at <= $1 OR created_at <= $2";
+pub(crate) const LIVE_SESSION: &str =
+    "SELECT user_id, last_seen_at FROM sessions WHERE token_hash = $1 AND last_seen_at > $2 AND created_at > $3";
+pub(crate) const DELETE_USER_SESSIONS: &str = "DELETE FROM sessions WHERE user_id = $1";
+/// The exact count of rejected rows and the count of row errors kept.
+pub(crate) const ROW_ERROR_COUNTS: &str = "SELECT i.rejected, (SELECT COUNT(*) FROM import_errors e WHERE e.import_id = i.id)
+     FROM imports i WHERE i.id = $1 AND i.user_id = $2";
+/// A page of row errors by key: the primary key (import_id, line) serves it.
+pub(crate) const ROW_ERRORS_AFTER: &str =
+    "SELECT line, reason FROM import_errors WHERE import_id = $1 AND line > $2 ORDER BY line LIMIT $3";
+
+/// `Store::row_errors`, written once: its SQL and types are the same on both backends.
+pub(crate) async fn read_row_errors<DB>(
+    pool: &sqlx::Pool<DB>,
+    user_id: i64,
+    import_id: &str,
+    after: Option<u64>,
+    limit: u32,
+) -> StoreResult<Option<RowErrorsPage>>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'r> (i64, i64): sqlx::FromRow<'r, DB::Row>,
+    for<'r> (i64, String): sqlx::FromRow<'r, DB::Row>,
+{
+    let counts: Option<(i64, i64)> = sqlx::query_as(ROW_ERROR_COUNTS).bind(import_id).bind(user_id).fetch_optional(pool).await?;
+    let Some(counts) = counts else { return Ok(None) };
+    let rows: Vec<(i64, String)> = sqlx::query_as(ROW_ERRORS_AFTER)
+        .bind(import_id)
+        .bind(after.map_or(-1, |line| line as i64))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(pool)
+        .await?;
+    Ok(Some(row_errors_page(counts, rows, limit)))
+}
+
+/// The page that `ROW_ERROR_COUNTS` and `ROW_ERRORS_AFTER` (asked for `limit + 1` rows) read.
+fn row_errors_page(counts: (i64, i64), mut rows: Vec<(i64, String)>, limit: u32) -> RowErrorsPage {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_after = if more { rows.last().map(|(line, _)| *line as u64) } else { None };
+    RowErrorsPage {
+        total: counts.0 as u64,
+        stored: counts.1 as u64,
+        errors: rows.into_iter().map(|(line, reason)| RowErrorView { line: line as u64, reason }).collect(),
+        next_after,
+    }
+}
+
+pub(crate) const DELETE_UPLOADS_OF_ENDED_IMPORTS: &str = "DELETE FROM uploads WHERE id IN
+     (SELECT upload_id FROM imports WHERE status NOT IN ('queued', 'processing'))";
+pub(crate) const USER_UPLOAD_BYTES: &str = "SELECT CAST(COALESCE(SUM(LENGTH(c.data)), 0) AS BIGINT)
+     FROM upload_chunks c JOIN uploads u ON u.id = c.upload_id WHERE u.user_id = $1";
 
 /// Sessions and tokens record their use at most this often, so that checking a
 /// credential is a read, not a write that queues behind an import's batch.

@@ -127,13 +127,13 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn touch_session(&self, token_hash: &str, idle_cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<Option<i64>> {
-        let found: Option<(i64, DateTime<Utc>)> =
-            sqlx::query_as("SELECT user_id, last_seen_at FROM sessions WHERE token_hash = $1 AND last_seen_at > $2")
-                .bind(token_hash)
-                .bind(idle_cutoff)
-                .fetch_optional(&self.pool)
-                .await?;
+    async fn touch_session(&self, token_hash: &str, cutoffs: &SessionCutoffs, now: DateTime<Utc>) -> StoreResult<Option<i64>> {
+        let found: Option<(i64, DateTime<Utc>)> = sqlx::query_as(LIVE_SESSION)
+            .bind(token_hash)
+            .bind(cutoffs.last_seen_after)
+            .bind(cutoffs.created_after)
+            .fetch_optional(&self.pool)
+            .await?;
         let Some((user_id, last_seen)) = found else { return Ok(None) };
         if touch_due(Some(last_seen), now) {
             sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
@@ -148,6 +148,10 @@ impl Store for PostgresStore {
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn delete_user_sessions(&self, user_id: i64) -> StoreResult<u64> {
+        Ok(sqlx::query(DELETE_USER_SESSIONS).bind(user_id).execute(&self.pool).await?.rows_affected())
     }
 
     async fn create_token(&self, user_id: i64, name: &str, token_hash: &str, now: DateTime<Utc>) -> StoreResult<TokenView> {
@@ -206,28 +210,41 @@ impl Store for PostgresStore {
         Ok(Some(user_id))
     }
 
-    async fn record_sign_in_failure(&self, email: &str, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query("INSERT INTO sign_in_failures (email, at) VALUES ($1, $2)")
-            .bind(email)
+    async fn claim_sign_in_attempt(&self, key: &str, limit: u32, window_cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<ThrottleClaim> {
+        let counted: Option<i64> = sqlx::query_scalar(CLAIM_SIGN_IN_ATTEMPT)
+            .bind(key)
             .bind(now)
-            .execute(&self.pool)
+            .bind(window_cutoff)
+            .bind(i64::from(limit))
+            .fetch_optional(&self.pool)
             .await?;
+        if counted.is_some() {
+            return Ok(ThrottleClaim::Allowed);
+        }
+        let started: Option<DateTime<Utc>> = sqlx::query_scalar(THROTTLE_WINDOW_START).bind(key).fetch_optional(&self.pool).await?;
+        Ok(ThrottleClaim::Refused { window_started_at: started.unwrap_or(now) })
+    }
+
+    async fn forgive_sign_in_attempt(&self, key: &str) -> StoreResult<()> {
+        sqlx::query(FORGIVE_SIGN_IN_ATTEMPT).bind(key).execute(&self.pool).await?;
         Ok(())
     }
 
-    async fn sign_in_failures(&self, email: &str, since: DateTime<Utc>) -> StoreResult<(u32, Option<DateTime<Utc>>)> {
-        let (count, oldest): (i64, Option<DateTime<Utc>>) =
-            sqlx::query_as("SELECT COUNT(*), MIN(at) FROM sign_in_failures WHERE email = $1 AND at > $2")
-                .bind(email)
-                .bind(since)
-                .fetch_one(&self.pool)
-                .await?;
-        Ok((count as u32, oldest))
+    async fn clear_sign_in_attempts(&self, key: &str) -> StoreResult<()> {
+        sqlx::query(CLEAR_SIGN_IN_ATTEMPTS).bind(key).execute(&self.pool).await?;
+        Ok(())
     }
 
-    async fn clear_sign_in_failures(&self, email: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sign_in_failures WHERE email = $1").bind(email).execute(&self.pool).await?;
-        Ok(())
+    async fn prune_expired(&self, window_cutoff: DateTime<Utc>, sessions: &SessionCutoffs) -> StoreResult<Pruned> {
+        let throttle_windows =
+            sqlx::query(PRUNE_THROTTLE_WINDOWS).bind(window_cutoff).execute(&self.pool).await?.rows_affected();
+        let sessions = sqlx::query(PRUNE_SESSIONS)
+            .bind(sessions.last_seen_after)
+            .bind(sessions.created_after)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(Pruned { throttle_windows, sessions })
     }
 
     async fn create_upload(&self, upload_id: &str, user_id: i64, file_name: &str, now: DateTime<Utc>) -> StoreResult<()> {
@@ -301,6 +318,15 @@ impl Store for PostgresStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn delete_uploads_of_ended_imports(&self) -> StoreResult<u64> {
+        Ok(sqlx::query(DELETE_UPLOADS_OF_ENDED_IMPORTS).execute(&self.pool).await?.rows_affected())
+    }
+
+    async fn user_upload_bytes(&self, user_id: i64) -> StoreResult<u64> {
+        let bytes: i64 = sqlx::query_scalar(USER_UPLOAD_BYTES).bind(user_id).fetch_one(&self.pool).await?;
+        Ok(bytes as u64)
     }
 
     async fn insert_import(&self, new: &NewImport) -> StoreResult<InsertOutcome> {
@@ -595,29 +621,8 @@ impl Store for PostgresStore {
         rows.iter().map(|r| import_view(r, time_column)).collect()
     }
 
-    async fn row_errors(&self, user_id: i64, import_id: &str, page: u32, per_page: u32) -> StoreResult<Option<RowErrorsPage>> {
-        let total: Option<i64> = sqlx::query_scalar(
-            "SELECT (SELECT COUNT(*) FROM import_errors e WHERE e.import_id = i.id) FROM imports i
-             WHERE i.id = $1 AND i.user_id = $2",
-        )
-        .bind(import_id)
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(total) = total else { return Ok(None) };
-        let rows: Vec<(i64, String)> =
-            sqlx::query_as("SELECT line, reason FROM import_errors WHERE import_id = $1 ORDER BY line LIMIT $2 OFFSET $3")
-                .bind(import_id)
-                .bind(per_page as i64)
-                .bind(page as i64 * per_page as i64)
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(Some(RowErrorsPage {
-            total: total as u64,
-            page,
-            per_page,
-            errors: rows.into_iter().map(|(line, reason)| RowErrorView { line: line as u64, reason }).collect(),
-        }))
+    async fn row_errors(&self, user_id: i64, import_id: &str, after: Option<u64>, limit: u32) -> StoreResult<Option<RowErrorsPage>> {
+        read_row_errors(&self.pool, user_id, import_id, after, limit).await
     }
 
     async fn request_cancel(&self, user_id: i64, import_id: &str, now: DateTime<Utc>) -> StoreResult<Option<ImportView>> {

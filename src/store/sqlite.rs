@@ -152,16 +152,16 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn touch_session(&self, token_hash: &str, idle_cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<Option<i64>> {
-        let found: Option<(i64, i64)> =
-            sqlx::query_as("SELECT user_id, last_seen_at FROM sessions WHERE token_hash = ? AND last_seen_at > ?")
-                .bind(token_hash)
-                .bind(ms(idle_cutoff))
-                .fetch_optional(&self.pool)
-                .await?;
+    async fn touch_session(&self, token_hash: &str, cutoffs: &SessionCutoffs, now: DateTime<Utc>) -> StoreResult<Option<i64>> {
+        let found: Option<(i64, i64)> = sqlx::query_as(LIVE_SESSION)
+            .bind(token_hash)
+            .bind(ms(cutoffs.last_seen_after))
+            .bind(ms(cutoffs.created_after))
+            .fetch_optional(&self.pool)
+            .await?;
         let Some((user_id, last_seen)) = found else { return Ok(None) };
         if touch_due(Some(time(last_seen)), now) {
-            sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?")
+            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
                 .bind(ms(now))
                 .bind(token_hash)
                 .execute(&self.pool)
@@ -171,8 +171,12 @@ impl Store for SqliteStore {
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(token_hash).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn delete_user_sessions(&self, user_id: i64) -> StoreResult<u64> {
+        Ok(sqlx::query(DELETE_USER_SESSIONS).bind(user_id).execute(&self.pool).await?.rows_affected())
     }
 
     async fn create_token(&self, user_id: i64, name: &str, token_hash: &str, now: DateTime<Utc>) -> StoreResult<TokenView> {
@@ -235,28 +239,41 @@ impl Store for SqliteStore {
         Ok(Some(user_id))
     }
 
-    async fn record_sign_in_failure(&self, email: &str, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query("INSERT INTO sign_in_failures (email, at) VALUES (?, ?)")
-            .bind(email)
+    async fn claim_sign_in_attempt(&self, key: &str, limit: u32, window_cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<ThrottleClaim> {
+        let counted: Option<i64> = sqlx::query_scalar(CLAIM_SIGN_IN_ATTEMPT)
+            .bind(key)
             .bind(ms(now))
-            .execute(&self.pool)
+            .bind(ms(window_cutoff))
+            .bind(i64::from(limit))
+            .fetch_optional(&self.pool)
             .await?;
+        if counted.is_some() {
+            return Ok(ThrottleClaim::Allowed);
+        }
+        let started: Option<i64> = sqlx::query_scalar(THROTTLE_WINDOW_START).bind(key).fetch_optional(&self.pool).await?;
+        Ok(ThrottleClaim::Refused { window_started_at: started.map_or(now, time) })
+    }
+
+    async fn forgive_sign_in_attempt(&self, key: &str) -> StoreResult<()> {
+        sqlx::query(FORGIVE_SIGN_IN_ATTEMPT).bind(key).execute(&self.pool).await?;
         Ok(())
     }
 
-    async fn sign_in_failures(&self, email: &str, since: DateTime<Utc>) -> StoreResult<(u32, Option<DateTime<Utc>>)> {
-        let (count, oldest): (i64, Option<i64>) =
-            sqlx::query_as("SELECT COUNT(*), MIN(at) FROM sign_in_failures WHERE email = ? AND at > ?")
-                .bind(email)
-                .bind(ms(since))
-                .fetch_one(&self.pool)
-                .await?;
-        Ok((count as u32, opt_time(oldest)))
+    async fn clear_sign_in_attempts(&self, key: &str) -> StoreResult<()> {
+        sqlx::query(CLEAR_SIGN_IN_ATTEMPTS).bind(key).execute(&self.pool).await?;
+        Ok(())
     }
 
-    async fn clear_sign_in_failures(&self, email: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sign_in_failures WHERE email = ?").bind(email).execute(&self.pool).await?;
-        Ok(())
+    async fn prune_expired(&self, window_cutoff: DateTime<Utc>, sessions: &SessionCutoffs) -> StoreResult<Pruned> {
+        let throttle_windows =
+            sqlx::query(PRUNE_THROTTLE_WINDOWS).bind(ms(window_cutoff)).execute(&self.pool).await?.rows_affected();
+        let sessions = sqlx::query(PRUNE_SESSIONS)
+            .bind(ms(sessions.last_seen_after))
+            .bind(ms(sessions.created_after))
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(Pruned { throttle_windows, sessions })
     }
 
     async fn create_upload(&self, upload_id: &str, user_id: i64, file_name: &str, now: DateTime<Utc>) -> StoreResult<()> {
@@ -333,6 +350,15 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn delete_uploads_of_ended_imports(&self) -> StoreResult<u64> {
+        Ok(sqlx::query(DELETE_UPLOADS_OF_ENDED_IMPORTS).execute(&self.pool).await?.rows_affected())
+    }
+
+    async fn user_upload_bytes(&self, user_id: i64) -> StoreResult<u64> {
+        let bytes: i64 = sqlx::query_scalar(USER_UPLOAD_BYTES).bind(user_id).fetch_one(&self.pool).await?;
+        Ok(bytes as u64)
     }
 
     async fn insert_import(&self, new: &NewImport) -> StoreResult<InsertOutcome> {
@@ -591,32 +617,8 @@ impl Store for SqliteStore {
         rows.iter().map(|r| import_view(r, time_column)).collect()
     }
 
-    async fn row_errors(&self, user_id: i64, import_id: &str, page: u32, per_page: u32) -> StoreResult<Option<RowErrorsPage>> {
-        let owned: Option<i64> = sqlx::query_scalar("SELECT 1 FROM imports WHERE id = ? AND user_id = ?")
-            .bind(import_id)
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        if owned.is_none() {
-            return Ok(None);
-        }
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM import_errors WHERE import_id = ?")
-            .bind(import_id)
-            .fetch_one(&self.pool)
-            .await?;
-        let rows: Vec<(i64, String)> =
-            sqlx::query_as("SELECT line, reason FROM import_errors WHERE import_id = ? ORDER BY line LIMIT ? OFFSET ?")
-                .bind(import_id)
-                .bind(per_page as i64)
-                .bind(page as i64 * per_page as i64)
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(Some(RowErrorsPage {
-            total: total as u64,
-            page,
-            per_page,
-            errors: rows.into_iter().map(|(line, reason)| RowErrorView { line: line as u64, reason }).collect(),
-        }))
+    async fn row_errors(&self, user_id: i64, import_id: &str, after: Option<u64>, limit: u32) -> StoreResult<Option<RowErrorsPage>> {
+        read_row_errors(&self.pool, user_id, import_id, after, limit).await
     }
 
     async fn request_cancel(&self, user_id: i64, import_id: &str, now: DateTime<Utc>) -> StoreResult<Option<ImportView>> {

@@ -1,0 +1,45 @@
+//! The periodic sweep: deletes what only costs space once its time is up —
+//! expired sessions, closed sign-in throttle windows, the uploads of ended
+//! imports (one that failed after too many attempts keeps its upload until
+//! here), and uploads whose preview was never started within
+//! `IMPORT_PREVIEW_TTL` or that a crashed instance left half-received.
+
+use crate::services::{chrono_duration, Services};
+use crate::store::{Pruned, StoreResult};
+use tokio::sync::watch;
+use tracing::{error, info};
+
+/// Sweeps every `config.prune_every` until `shutdown` flips to true.
+pub async fn sweep_loop(services: Services, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        if let Err(error) = sweep(&services).await {
+            error!(%error, "sweep failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(services.config.prune_every) => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+}
+
+/// What one sweep deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub pruned: Pruned,
+    pub uploads: u64,
+}
+
+/// One sweep, at the services' clock.
+pub async fn sweep(services: &Services) -> StoreResult<Swept> {
+    let now = services.now();
+    let config = &services.config;
+    let sessions = services.session_cutoffs(now);
+    let pruned = services.store.prune_expired(now - chrono_duration(config.sign_in_window), &sessions).await?;
+    let uploads = services.store.delete_uploads_of_ended_imports().await?
+        + services.store.delete_stale_uploads(now - chrono_duration(config.import_preview_ttl)).await?;
+    let swept = Swept { pruned, uploads };
+    if swept != Swept::default() {
+        info!(sessions = pruned.sessions, throttle_windows = pruned.throttle_windows, uploads, "swept expired data");
+    }
+    Ok(swept)
+}
