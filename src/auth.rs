@@ -22,7 +22,7 @@ const TOKEN_PREFIX: &str = "intake_";
 impl From<StoreError> for AccountError {
     fn from(error: StoreError) -> Self {
         error!(%error, "storage failed");
-        AccountError::Internal
+        if error.is_transient() { AccountError::Unavailable } else { AccountError::Internal }
     }
 }
 
@@ -263,7 +263,7 @@ impl From<AuthFailure> for AccountError {
         match failure {
             AuthFailure::Missing => AccountError::Unauthorized,
             AuthFailure::CrossOrigin => AccountError::CrossOrigin,
-            AuthFailure::Storage => AccountError::Internal,
+            AuthFailure::Storage => AccountError::Unavailable,
         }
     }
 }
@@ -274,7 +274,7 @@ impl From<AuthFailure> for crate::error::ImportError {
         match failure {
             AuthFailure::Missing => ImportError::Unauthorized,
             AuthFailure::CrossOrigin => ImportError::CrossOrigin,
-            AuthFailure::Storage => ImportError::Internal,
+            AuthFailure::Storage => ImportError::Unavailable,
         }
     }
 }

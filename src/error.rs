@@ -33,6 +33,8 @@ pub enum ImportError {
     AlreadyFinished,
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
+    #[error("The database is unavailable right now. Please try again in a minute.")]
+    Unavailable,
     #[error("The request was not understood: {message}")]
     InvalidRequest { message: String },
     #[error("Could not reach the server: {message}")]
@@ -63,6 +65,8 @@ pub enum AccountError {
     NotFound,
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
+    #[error("The database is unavailable right now. Please try again in a minute.")]
+    Unavailable,
     #[error("The request was not understood: {message}")]
     InvalidRequest { message: String },
     #[error("Could not reach the server: {message}")]
@@ -108,6 +112,7 @@ impl HttpError for ImportError {
             ImportError::CrossOrigin => 403,
             ImportError::NotFound => 404,
             ImportError::Internal => 500,
+            ImportError::Unavailable => 503,
             ImportError::Transport { .. } => 502,
         }
     }
@@ -126,6 +131,7 @@ impl HttpError for AccountError {
             AccountError::NotFound => 404,
             AccountError::TooManyAttempts { .. } => 429,
             AccountError::Internal => 500,
+            AccountError::Unavailable => 503,
             AccountError::Transport { .. } => 502,
         }
     }

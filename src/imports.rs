@@ -20,7 +20,7 @@ const OVERSIZE_DRAIN_FACTOR: u64 = 4;
 impl From<StoreError> for ImportError {
     fn from(error: StoreError) -> Self {
         error!(%error, "storage failed");
-        ImportError::Internal
+        if error.is_transient() { ImportError::Unavailable } else { ImportError::Internal }
     }
 }
 
