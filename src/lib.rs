@@ -26,6 +26,8 @@ pub mod services;
 pub mod store;
 #[cfg(feature = "ssr")]
 pub mod worker;
+#[cfg(all(feature = "ssr", feature = "test-hooks"))]
+pub mod test_hooks;
 
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
