@@ -72,10 +72,10 @@ impl Server {
 
     /// The id this instance registered under (its "listening" line names it).
     pub fn instance_id(&self) -> String {
-        let logs = self.logs();
+        let logs = without_colours(&self.logs());
         let line = logs.lines().find(|line| line.contains("listening")).expect("a listening line");
         let id = line.split("instance_id=").nth(1).expect("instance_id on the listening line");
-        id.split_whitespace().next().unwrap().to_owned()
+        id.split_whitespace().next().unwrap().trim_matches('"').to_owned()
     }
 
     /// True while the process has not exited.
@@ -105,3 +105,22 @@ pub async fn cli_user(database: &TestDatabase, server: &Server, email: &str) -> 
     Client::new(&server.base, Some(token.trim()))
 }
 
+
+/// Log text without the ANSI colour sequences the log formatter adds.
+pub fn without_colours(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // An escape runs to its final letter, e.g. "\x1b[2m".
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
+}
