@@ -156,7 +156,13 @@ pub async fn run_import(services: &Services, claimed: ClaimedImport, shutdown: &
     let mut stopping = shutdown.clone();
     let joined = tokio::select! {
         joined = &mut run => joined,
-        _ = async { let _ = stopping.wait_for(|stop| *stop).await; tokio::time::sleep(deadline).await } => {
+        _ = async {
+            // A dropped sender is no shutdown: only a stop that was asked for starts the clock.
+            if stopping.wait_for(|stop| *stop).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(deadline).await
+        } => {
             warn!("the current batch did not commit within the shutdown timeout; handing the import back");
             run.abort();
             run.await

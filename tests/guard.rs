@@ -34,6 +34,8 @@ on_both_backends!(
 fn web_only(config: &mut intake::config::Config) {
     config.import_workers = 0;
     config.instance_lease = Duration::from_secs(100 * 24 * 3600);
+    // No grace at all: a run the test drives must still go to its end, since no stop was asked for.
+    config.shutdown_timeout = Duration::ZERO;
 }
 
 async fn upload(client: &Client, rows: usize) -> UploadPreview {
