@@ -26,7 +26,7 @@ const TOKEN_PREFIX: &str = "intake_";
 impl From<StoreError> for AccountError {
     fn from(error: StoreError) -> Self {
         error!(%error, "storage failed");
-        AccountError::Internal
+        if error.is_transient() { AccountError::Unavailable } else { AccountError::Internal }
     }
 }
 
@@ -347,7 +347,7 @@ impl From<AuthFailure> for AccountError {
     fn from(failure: AuthFailure) -> Self {
         match failure {
             AuthFailure::Missing => AccountError::Unauthorized,
-            AuthFailure::Storage => AccountError::Internal,
+            AuthFailure::Storage => AccountError::Unavailable,
         }
     }
 }
@@ -357,7 +357,7 @@ impl From<AuthFailure> for crate::error::ImportError {
         use crate::error::ImportError;
         match failure {
             AuthFailure::Missing => ImportError::Unauthorized,
-            AuthFailure::Storage => ImportError::Internal,
+            AuthFailure::Storage => ImportError::Unavailable,
         }
     }
 }

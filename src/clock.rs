@@ -11,6 +11,9 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
+        #[cfg(feature = "test-hooks")]
+        return Utc::now() + crate::test_hooks::clock_offset();
+        #[cfg(not(feature = "test-hooks"))]
         Utc::now()
     }
 }

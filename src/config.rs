@@ -146,7 +146,8 @@ pub struct Config {
     #[arg(long, env = "IMPORT_BATCH_PAUSE", default_value = "0s", value_parser = parse_duration)]
     pub import_batch_pause: Duration,
 
-    /// Claims of one import before it is marked failed.
+    /// Failures at one checkpoint (the same batch) before the import is marked failed.
+    /// Crashes, panics and storage errors count; progress since the claim means it never fails.
     #[arg(long, env = "IMPORT_MAX_ATTEMPTS", default_value_t = 3)]
     pub import_max_attempts: i32,
 
@@ -157,6 +158,28 @@ pub struct Config {
     /// An instance whose heartbeat is older than this is presumed dead, and its imports resume elsewhere.
     #[arg(long, env = "INSTANCE_LEASE", default_value = "30s", value_parser = parse_duration)]
     pub instance_lease: Duration,
+
+    /// On SIGTERM or SIGINT, how long the current batches may take to commit before
+    /// their imports are handed back anyway and the instance exits.
+    #[arg(long, env = "INTAKE_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+
+    /// Postgres `lock_timeout`: the longest a statement waits for a lock.
+    #[arg(long, env = "DATABASE_LOCK_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub database_lock_timeout: Duration,
+
+    /// Postgres `statement_timeout`.
+    #[arg(long, env = "DATABASE_STATEMENT_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub database_statement_timeout: Duration,
+
+    /// Postgres `idle_in_transaction_session_timeout`: a frozen instance's
+    /// transaction is ended after this long, releasing its locks.
+    #[arg(long, env = "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", default_value = "15s", value_parser = parse_duration)]
+    pub database_idle_in_transaction_timeout: Duration,
+
+    /// SQLite's busy timeout: the longest a write waits for the write lock.
+    #[arg(long, env = "DATABASE_BUSY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub database_busy_timeout: Duration,
 }
 
 /// The cores this process may use, at least 1.
@@ -170,6 +193,16 @@ impl Config {
         let mut cli = Cli::parse_from(["intake"]);
         cli.config.database_url = database_url.to_owned();
         cli.config
+    }
+
+    /// The database session timeouts these settings ask for.
+    pub fn timeouts(&self) -> crate::store::Timeouts {
+        crate::store::Timeouts {
+            lock: self.database_lock_timeout,
+            statement: self.database_statement_timeout,
+            idle_in_transaction: self.database_idle_in_transaction_timeout,
+            sqlite_busy: self.database_busy_timeout,
+        }
     }
 }
 
@@ -213,5 +246,7 @@ mod tests {
         assert_eq!(config.import_stale_after, Duration::from_secs(15 * 60));
         assert_eq!(config.import_max_upload_bytes, 100 * 1024 * 1024);
         assert_eq!(config.import_max_attempts, 3);
+        assert_eq!(config.shutdown_timeout, Duration::from_secs(10));
+        assert_eq!(config.timeouts(), crate::store::Timeouts::default());
     }
 }

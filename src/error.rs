@@ -39,6 +39,8 @@ pub enum ImportError {
     AlreadyFinished,
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
+    #[error("The database is unavailable right now. Please try again in a minute.")]
+    Unavailable,
     #[error("The request was not understood: {message}")]
     InvalidRequest { message: String },
     #[error("Could not reach the server: {message}")]
@@ -75,6 +77,8 @@ pub enum AccountError {
     NotFound,
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
+    #[error("The database is unavailable right now. Please try again in a minute.")]
+    Unavailable,
     #[error("The request was not understood: {message}")]
     InvalidRequest { message: String },
     #[error("Could not reach the server: {message}")]
@@ -129,6 +133,7 @@ impl HttpError for ImportError {
             ImportError::CrossOrigin => 403,
             ImportError::NotFound => 404,
             ImportError::Internal => 500,
+            ImportError::Unavailable => 503,
             ImportError::Transport { .. } => 502,
         }
     }
@@ -148,6 +153,7 @@ impl HttpError for AccountError {
             AccountError::TooManyAttempts { .. } | AccountError::TooManyAttemptsFromClient { .. } => 429,
             AccountError::PasswordCheckBusy { .. } => 503,
             AccountError::Internal => 500,
+            AccountError::Unavailable => 503,
             AccountError::Transport { .. } => 502,
         }
     }

@@ -18,7 +18,7 @@ pub const UPLOAD_CHUNK_BYTES: usize = 1024 * 1024;
 impl From<StoreError> for ImportError {
     fn from(error: StoreError) -> Self {
         error!(%error, "storage failed");
-        ImportError::Internal
+        if error.is_transient() { ImportError::Unavailable } else { ImportError::Internal }
     }
 }
 

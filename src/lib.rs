@@ -32,6 +32,8 @@ pub mod store;
 pub mod sweeper;
 #[cfg(feature = "ssr")]
 pub mod worker;
+#[cfg(all(feature = "ssr", feature = "test-hooks"))]
+pub mod test_hooks;
 
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]

@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -98,11 +98,13 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    shutdown_timeout: std::time::Duration,
 }
 
 impl RunningServer {
     pub async fn start(services: Services, leptos_options: LeptosOptions, listener: TcpListener) -> std::io::Result<Self> {
         let addr = listener.local_addr()?;
+        let shutdown_timeout = services.config.shutdown_timeout;
         let instance_id = uuid::Uuid::new_v4().to_string();
         let (shutdown, stopped) = watch::channel(false);
         worker::beat(&services, &instance_id).await.map_err(std::io::Error::other)?;
@@ -121,12 +123,22 @@ impl RunningServer {
             }
         });
         info!(%addr, instance_id, "listening");
-        Ok(Self { addr, shutdown, tasks })
+        Ok(Self { addr, shutdown, tasks, shutdown_timeout })
     }
 
+    /// Stops accepting connections and work, lets the current batches commit and
+    /// hands their imports back. Requests and runs still going after twice the
+    /// shutdown timeout (the batches' time, then the hand-back's) are cut off.
     pub async fn stop(mut self) {
         let _ = self.shutdown.send(true);
-        while self.tasks.join_next().await.is_some() {}
+        let drained = tokio::time::timeout(self.shutdown_timeout * 2, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            warn!(remaining = self.tasks.len(), "cutting off what still runs after the shutdown timeout");
+            self.tasks.shutdown().await;
+        }
     }
 }
 
@@ -134,7 +146,7 @@ impl RunningServer {
 pub async fn serve(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let leptos_config = leptos_configuration()?;
     let addr = *config.addr.get_or_insert(leptos_config.leptos_options.site_addr);
-    let store = crate::store::connect(&config.database_url).await?;
+    let store = crate::store::connect_with(&config.database_url, &config.timeouts()).await?;
     info!(backend = ?store.backend(), "database ready");
     let services = Services::new(store.clone(), std::sync::Arc::new(SystemClock), config);
     let listener = TcpListener::bind(addr).await?;

@@ -7,8 +7,10 @@
 use crate::domain::contact::{build_row, RowOutcome};
 use crate::domain::records::{RawRecord, RecordReader, MAX_FIELD_BYTES};
 use crate::model::{ImportStatus, RowErrorView};
-use crate::services::{chrono_duration, Services};
-use crate::store::{Batch, BatchOutcome, ClaimedImport, Fence, StoreResult};
+use crate::services::Services;
+use crate::store::{Batch, BatchOutcome, Claim, ClaimedImport, Failure, Fence, StoreError, StoreResult};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -17,17 +19,35 @@ use tracing::{error, info, warn, Instrument};
 /// How often an idle worker looks for work queued by other instances.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
-/// Starts the heartbeat and `config.import_workers` workers; they stop when `shutdown` flips to true.
+/// The longest wait between two tries to record how an import ended.
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(5);
+
+/// Starts the heartbeat and `config.import_workers` workers. When `shutdown` flips
+/// to true the workers hand their imports back, and only then does the instance
+/// deregister, so no import of a stopping instance is ever taken for an orphan.
 pub fn spawn(services: Services, instance_id: String, shutdown: watch::Receiver<bool>) -> JoinSet<()> {
     let mut tasks = JoinSet::new();
-    tasks.spawn(heartbeat_loop(services.clone(), instance_id.clone(), shutdown.clone()));
-    for _ in 0..services.config.import_workers {
-        tasks.spawn(work_loop(services.clone(), instance_id.clone(), shutdown.clone()));
-    }
+    tasks.spawn(run_instance(services, instance_id, shutdown));
     tasks
 }
 
-async fn heartbeat_loop(services: Services, instance_id: String, mut shutdown: watch::Receiver<bool>) {
+async fn run_instance(services: Services, instance_id: String, shutdown: watch::Receiver<bool>) {
+    let (stop_heartbeat, heartbeat_stopped) = watch::channel(false);
+    let heartbeat = tokio::spawn(heartbeat_loop(services.clone(), instance_id.clone(), heartbeat_stopped));
+    let mut workers = JoinSet::new();
+    for _ in 0..services.config.import_workers {
+        workers.spawn(work_loop(services.clone(), instance_id.clone(), shutdown.clone()));
+    }
+    while workers.join_next().await.is_some() {}
+    let _ = stop_heartbeat.send(true);
+    let _ = heartbeat.await;
+    // A clean stop tells the others at once that nothing of this instance is running.
+    if let Err(error) = services.store.remove_instance(&instance_id).await {
+        warn!(%error, "could not deregister the instance");
+    }
+}
+
+async fn heartbeat_loop(services: Services, instance_id: String, mut stop: watch::Receiver<bool>) {
     let period = services.config.instance_lease / 3;
     loop {
         if let Err(error) = beat(&services, &instance_id).await {
@@ -35,29 +55,23 @@ async fn heartbeat_loop(services: Services, instance_id: String, mut shutdown: w
         }
         tokio::select! {
             _ = tokio::time::sleep(period) => {}
-            _ = shutdown.changed() => break,
+            _ = stop.changed() => break,
         }
-    }
-    // A clean stop hands this instance's imports over without waiting for the lease.
-    if let Err(error) = services.store.remove_instance(&instance_id).await {
-        warn!(%error, "could not deregister the instance");
     }
 }
 
 /// One heartbeat: stay alive, and requeue the work of instances that are not.
 pub async fn beat(services: &Services, instance_id: &str) -> StoreResult<()> {
-    let now = services.now();
-    services.store.heartbeat(instance_id, now).await?;
-    let lease_cutoff = now - chrono_duration(services.config.instance_lease);
-    let orphans = services.store.recover_orphans(lease_cutoff, services.config.import_max_attempts, now).await?;
+    services.store.heartbeat(instance_id).await?;
+    let orphans = services.store.recover_orphans(services.config.instance_lease, services.config.import_max_attempts).await?;
     for orphan in orphans {
-        if orphan.requeued {
-            warn!(user_id = orphan.user_id, import_id = %orphan.import_id, attempt = orphan.attempt,
-                "resuming an import whose instance stopped");
-            services.work_queued.notify_one();
-        } else {
-            error!(user_id = orphan.user_id, import_id = %orphan.import_id, attempt = orphan.attempt,
-                "giving up on an import that stopped too often");
+        let (user_id, import_id, attempt) = (orphan.user_id, orphan.import_id, orphan.attempt);
+        match orphan.status {
+            ImportStatus::Queued => {
+                warn!(user_id, %import_id, attempt, "resuming an import whose instance stopped");
+                services.work_queued.notify_one();
+            }
+            status => error!(user_id, %import_id, attempt, status = status.as_str(), "ended an import whose instance stopped"),
         }
     }
     Ok(())
@@ -66,9 +80,21 @@ pub async fn beat(services: &Services, instance_id: &str) -> StoreResult<()> {
 async fn work_loop(services: Services, instance_id: String, mut shutdown: watch::Receiver<bool>) {
     while !*shutdown.borrow() {
         match services.store.claim_next(&instance_id, services.now()).await {
-            Ok(Some(claimed)) => {
-                let span = tracing::info_span!("import", import_id = %claimed.import_id, user_id = claimed.user_id, attempt = claimed.attempt);
+            Ok(Some(Claim::Ready(claimed))) => {
+                let span = tracing::info_span!("import", import_id = %claimed.import_id, user_id = claimed.user_id,
+                    attempt = claimed.attempt, instance = %instance_id);
                 run_import(&services, claimed, &shutdown).instrument(span).await;
+            }
+            Ok(Some(Claim::Unreadable { fence, user_id, error })) => {
+                let span = tracing::info_span!("import", import_id = %fence.import_id, user_id, attempt = fence.attempt,
+                    instance = %instance_id);
+                async {
+                    error!(%error, "the claimed import's settings are unreadable");
+                    let reason = "The import's stored settings could not be read.";
+                    record_end(&services, &fence, &End::Finish(ImportStatus::Failed, Some(reason.to_owned())), &shutdown).await;
+                }
+                .instrument(span)
+                .await;
             }
             Ok(None) => {
                 tokio::select! {
@@ -91,38 +117,151 @@ pub enum RunEnd {
     Finished(ImportStatus),
     /// Another attempt owns the import; this one wrote nothing more.
     Replaced,
-    /// The instance is stopping; the import resumes from its checkpoint elsewhere.
-    Interrupted,
+    /// Back in the queue, to resume from its checkpoint: the instance is stopping,
+    /// the database was away, or a failure was counted.
+    Requeued,
 }
 
-/// Processes a claimed import to its end, and records the end unless fenced out.
+/// Why a run stopped before the end of the file.
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The stored upload is gone or no longer matches what was received.
+    #[error("{0}")]
+    Upload(String),
+}
+
+/// What to record once a run is over.
+#[derive(Debug)]
+enum End {
+    Finish(ImportStatus, Option<String>),
+    /// Back to the queue, counting a failure or not.
+    Release(Option<Failure>),
+}
+
+/// Runs a claimed import in its own task, so that a panic ends only this run, and
+/// records how it ended, retrying until that is durable. On shutdown the run gets
+/// `shutdown_timeout` to commit its current batch before it is stopped; either way
+/// the import goes back to the queue without a failure counted.
 pub async fn run_import(services: &Services, claimed: ClaimedImport, shutdown: &watch::Receiver<bool>) -> RunEnd {
     let fence = Fence { import_id: claimed.import_id.clone(), attempt: claimed.attempt };
     info!(checkpoint = claimed.rows_done, "import claimed");
-    let outcome = process(services, &claimed, &fence, shutdown).await;
-    let (status, reason) = match outcome {
-        Ok(RunEnd::Finished(status)) => (status, None),
-        Ok(other) => {
-            info!(end = ?other, "import run stopped");
-            return other;
-        }
-        Err(error) => {
-            error!(%error, "import failed");
-            (ImportStatus::Failed, Some("The import stopped on a storage error. Please try again.".to_owned()))
+    // The first line of the oldest batch not yet committed: the batch a failure is charged to.
+    let failing_line = Arc::new(AtomicU64::new(0));
+    let mut run = tokio::spawn(
+        process(services.clone(), claimed, fence.clone(), failing_line.clone(), shutdown.clone()).in_current_span(),
+    );
+    let deadline = services.config.shutdown_timeout;
+    let mut stopping = shutdown.clone();
+    let joined = tokio::select! {
+        joined = &mut run => joined,
+        _ = async {
+            // A dropped sender is no shutdown: only a stop that was asked for starts the clock.
+            if stopping.wait_for(|stop| *stop).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(deadline).await
+        } => {
+            warn!("the current batch did not commit within the shutdown timeout; handing the import back");
+            run.abort();
+            run.await
         }
     };
-    match services.store.finish_import(&fence, status, reason.as_deref(), services.now()).await {
-        Ok(true) => {
-            info!(status = status.as_str(), "import finished");
-            RunEnd::Finished(status)
+    let batch = || match failing_line.load(Ordering::Relaxed) {
+        0 => None,
+        line => Some(format!("the batch starting at line {line}")),
+    };
+    let end = match joined {
+        Ok(Ok(RunEnd::Finished(status))) => End::Finish(status, None),
+        Ok(Ok(end)) => {
+            if end == RunEnd::Requeued {
+                End::Release(None)
+            } else {
+                return end;
+            }
         }
-        Ok(false) => {
-            warn!("import was replaced before it could finish");
-            RunEnd::Replaced
+        Ok(Err(RunError::Store(error))) if error.is_transient() => {
+            warn!(%error, "the database is unavailable; handing the import back");
+            End::Release(None)
         }
-        Err(error) => {
-            error!(%error, "could not record the end of the import");
-            RunEnd::Interrupted
+        Ok(Err(RunError::Store(error))) => {
+            error!(%error, "a batch failed");
+            End::Release(Some(Failure {
+                batch: batch().unwrap_or_else(|| "the start of the file".to_owned()),
+                error: error.to_string(),
+            }))
+        }
+        Ok(Err(RunError::Upload(reason))) => {
+            error!(reason, "the upload cannot be read as it was received");
+            End::Finish(ImportStatus::Failed, Some(reason))
+        }
+        Err(failure) if failure.is_panic() => {
+            let message = panic_message(failure.into_panic());
+            error!(message, "the import panicked");
+            End::Release(Some(Failure {
+                batch: batch().unwrap_or_else(|| "the start of the file".to_owned()),
+                error: format!("internal error: {message}"),
+            }))
+        }
+        Err(_) => End::Release(None),
+    };
+    record_end(services, &fence, &end, shutdown).await
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_owned())
+}
+
+/// Records how a run ended, retrying while the database is away: an import left
+/// `processing` by a live instance would never be recovered. A stopping instance
+/// gives up after its shutdown timeout; its lease then lapses and another instance
+/// recovers the import.
+async fn record_end(services: &Services, fence: &Fence, end: &End, shutdown: &watch::Receiver<bool>) -> RunEnd {
+    let max_failures = services.config.import_max_attempts;
+    let mut pause = Duration::from_millis(100);
+    let mut given_up_at = None;
+    loop {
+        let recorded = match end {
+            End::Finish(status, reason) => {
+                services.store.finish_import(fence, *status, reason.as_deref(), services.now()).await
+            }
+            End::Release(failure) => services.store.release_import(fence, failure.as_ref(), max_failures).await,
+        };
+        match recorded {
+            Ok(Some(status)) => {
+                match (status, end) {
+                    (ImportStatus::Queued, End::Release(Some(failure))) => {
+                        warn!(error = %failure.error, batch = %failure.batch, "import requeued after a failure")
+                    }
+                    (ImportStatus::Queued, _) => info!("import handed back to the queue"),
+                    (status, _) => info!(status = status.as_str(), "import finished"),
+                }
+                if status == ImportStatus::Queued {
+                    services.work_queued.notify_one();
+                    return RunEnd::Requeued;
+                }
+                return RunEnd::Finished(status);
+            }
+            Ok(None) => {
+                warn!("import was replaced before its end was recorded");
+                return RunEnd::Replaced;
+            }
+            Err(error) => {
+                error!(%error, "could not record the end of the import; retrying");
+                if *shutdown.borrow() {
+                    let since = *given_up_at.get_or_insert_with(tokio::time::Instant::now);
+                    if since.elapsed() >= services.config.shutdown_timeout {
+                        return RunEnd::Requeued;
+                    }
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(MAX_RETRY_PAUSE);
+            }
         }
     }
 }
@@ -151,17 +290,18 @@ impl<'a> UploadRows<'a> {
     /// Appends the next records to `out`; false once the file is exhausted.
     /// Decoding and splitting a chunk is CPU work, so it runs on a blocking
     /// thread, where it cannot starve the requests the runtime serves.
-    async fn fill(&mut self, out: &mut Vec<RawRecord>) -> StoreResult<bool> {
+    async fn fill(&mut self, out: &mut Vec<RawRecord>) -> Result<bool, RunError> {
         if self.done {
             return Ok(false);
         }
         let bytes = self.services.store.upload_chunk(self.upload_id, self.next_chunk).await?;
-        // Only a dropped `fill` (and with it this whole run) keeps the reader away.
-        let mut reader = self.reader.take().expect("the record reader is back after every parse");
         match bytes {
             Some(_) => self.next_chunk += 1,
+            None if self.next_chunk == 0 => return Err(RunError::Upload("The uploaded file is missing.".to_owned())),
             None => self.done = true,
         }
+        // Only a dropped `fill` (and with it this whole run) keeps the reader away.
+        let mut reader = self.reader.take().expect("the record reader is back after every parse");
         let last = self.done;
         let mut records = std::mem::take(out);
         let parsed = tokio::task::spawn_blocking(move || {
@@ -181,14 +321,16 @@ impl<'a> UploadRows<'a> {
 }
 
 async fn process(
-    services: &Services,
-    claimed: &ClaimedImport,
-    fence: &Fence,
-    shutdown: &watch::Receiver<bool>,
-) -> StoreResult<RunEnd> {
+    services: Services,
+    claimed: ClaimedImport,
+    fence: Fence,
+    failing_line: Arc<AtomicU64>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<RunEnd, RunError> {
+    let services = &services;
     let batch_rows = services.config.import_batch_rows.max(1);
     let first_data_record = claimed.sniffed.header_index + 1;
-    let mut rows = UploadRows::new(services, claimed);
+    let mut rows = UploadRows::new(services, &claimed);
     let mut records = Vec::new();
     let mut batch = Batch { user_id: claimed.user_id, rows_done: claimed.rows_done, ..Batch::default() };
     // Each rejected row before the checkpoint kept its error until the cap.
@@ -198,12 +340,16 @@ async fn process(
     let mut in_batch = 0usize;
     // One batch commits while the next is parsed; commits stay in order.
     let mut in_flight: Option<InFlight> = None;
+    let mut lines = BatchLines { failing: &failing_line, in_flight: None, building: None };
 
     loop {
         records.clear();
         let more = rows.fill(&mut records).await?;
         for record in records.drain(..) {
             let Some(data_index) = data_row_index(record.index, first_data_record, claimed.rows_done) else { continue };
+            lines.row(record.line);
+            #[cfg(feature = "test-hooks")]
+            crate::test_hooks::at_line(record.line);
             match build_row(&record, &claimed.mapping) {
                 RowOutcome::Contact(contact) => batch.contacts.push(contact),
                 RowOutcome::Blank => batch.skipped += 1,
@@ -216,12 +362,15 @@ async fn process(
                 }
             }
             batch.rows_done = data_index + 1;
+            batch.last_line = record.line;
             in_batch += 1;
             if in_batch >= batch_rows {
-                if let Some(end) = settle(services, &mut in_flight, shutdown).await? {
+                if let Some(end) = settle(services, &mut in_flight, &shutdown).await? {
                     return Ok(end);
                 }
-                in_flight = Some(spawn_commit(services, fence, &mut batch));
+                lines.committed();
+                in_flight = Some(spawn_commit(services, &fence, &mut batch));
+                lines.sent();
                 in_batch = 0;
             }
         }
@@ -229,16 +378,58 @@ async fn process(
             break;
         }
     }
-    if let Some(end) = settle(services, &mut in_flight, shutdown).await? {
+    if let Some(end) = settle(services, &mut in_flight, &shutdown).await? {
         return Ok(end);
     }
+    lines.committed();
     if in_batch > 0 {
-        in_flight = Some(spawn_commit(services, fence, &mut batch));
-        if let Some(end) = settle(services, &mut in_flight, shutdown).await? {
+        in_flight = Some(spawn_commit(services, &fence, &mut batch));
+        if let Some(end) = settle(services, &mut in_flight, &shutdown).await? {
             return Ok(end);
         }
     }
+    if batch.rows_done < claimed.rows_total {
+        return Err(RunError::Upload(format!(
+            "The uploaded file ends after {} of its {} rows.",
+            batch.rows_done, claimed.rows_total
+        )));
+    }
     Ok(RunEnd::Finished(ImportStatus::Succeeded))
+}
+
+/// Tracks the first line of the batch in flight and of the one being built, and
+/// publishes the older one: a failure now is charged to that batch.
+struct BatchLines<'a> {
+    failing: &'a AtomicU64,
+    in_flight: Option<u64>,
+    building: Option<u64>,
+}
+
+impl BatchLines<'_> {
+    fn row(&mut self, line: u64) {
+        if self.building.is_none() {
+            self.building = Some(line);
+            self.publish();
+        }
+    }
+
+    /// The batch in flight committed.
+    fn committed(&mut self) {
+        self.in_flight = None;
+        self.publish();
+    }
+
+    /// The batch being built was sent to commit.
+    fn sent(&mut self) {
+        self.in_flight = self.building.take();
+        self.publish();
+    }
+
+    fn publish(&self) {
+        if let Some(line) = self.in_flight.or(self.building) {
+            self.failing.store(line, Ordering::Relaxed);
+        }
+    }
 }
 
 /// The 0-based data row of a record, or `None` for the preamble, the header, and
@@ -265,7 +456,7 @@ async fn settle(
     services: &Services,
     in_flight: &mut Option<InFlight>,
     shutdown: &watch::Receiver<bool>,
-) -> StoreResult<Option<RunEnd>> {
+) -> Result<Option<RunEnd>, RunError> {
     let Some(commit) = in_flight.take() else { return Ok(None) };
     let outcome = match commit.await {
         Ok(outcome) => outcome?,
@@ -277,7 +468,7 @@ async fn settle(
             Ok(Some(RunEnd::Replaced))
         }
         BatchOutcome::Committed { cancel_requested: true, .. } => Ok(Some(RunEnd::Finished(ImportStatus::Cancelled))),
-        BatchOutcome::Committed { .. } if *shutdown.borrow() => Ok(Some(RunEnd::Interrupted)),
+        BatchOutcome::Committed { .. } if *shutdown.borrow() => Ok(Some(RunEnd::Requeued)),
         BatchOutcome::Committed { .. } => {
             let pause = services.config.import_batch_pause;
             if !pause.is_zero() {

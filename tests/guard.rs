@@ -8,7 +8,7 @@ use intake::clock::ManualClock;
 use intake::domain::contact::Contact;
 use intake::error::ImportError;
 use intake::model::{ImportStatus, UploadPreview};
-use intake::store::{Batch, BatchOutcome, Fence};
+use intake::store::{Batch, BatchOutcome, Claim, Failure, Fence};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -18,7 +18,15 @@ on_both_backends!(
     a_healthy_long_import_is_never_taken_over,
     a_stalled_import_is_replaced_and_its_worker_fenced,
     an_orphaned_import_resumes_from_its_checkpoint,
-    an_import_that_keeps_dying_fails_after_its_attempts,
+    an_import_that_keeps_dying_at_one_batch_fails_naming_it,
+    an_import_that_progresses_between_failures_never_fails,
+    a_failure_reported_by_a_worker_names_its_batch_and_error,
+    a_cancel_acknowledged_during_the_last_batch_ends_cancelled,
+    a_cancel_after_the_finish_is_refused,
+    a_cancelled_import_is_never_requeued,
+    a_missing_upload_fails_the_import,
+    a_short_upload_fails_the_import,
+    an_unreadable_claim_fails_that_import,
     the_server_function_and_rest_answer_409_with_the_typed_body,
 );
 
@@ -26,6 +34,8 @@ on_both_backends!(
 fn web_only(config: &mut intake::config::Config) {
     config.import_workers = 0;
     config.instance_lease = Duration::from_secs(100 * 24 * 3600);
+    // No grace at all: a run the test drives must still go to its end, since no stop was asked for.
+    config.shutdown_timeout = Duration::ZERO;
 }
 
 async fn upload(client: &Client, rows: usize) -> UploadPreview {
@@ -109,9 +119,17 @@ async fn claimed_import(app: &TestApp, email: &str, rows: usize) -> (i64, Client
     let (user_id, script) = app.script_for_new_user(email).await;
     let preview = upload(&script, rows).await;
     let started: intake::model::StartedImport = script.start_import(&preview.upload_id, &preview.mapping).await.json().await.unwrap();
-    let claimed = app.services.store.claim_next("test-worker", app.services.now()).await.unwrap().expect("claimable");
+    let claimed = claim(app, "test-worker").await;
     assert_eq!(claimed.import_id, started.import_id);
     (user_id, script, claimed)
+}
+
+/// Claims the next queued import, which must be readable.
+async fn claim(app: &TestApp, worker: &str) -> intake::store::ClaimedImport {
+    match app.services.store.claim_next(worker, app.services.now()).await.unwrap().expect("claimable") {
+        Claim::Ready(claimed) => claimed,
+        unreadable => panic!("{unreadable:?}"),
+    }
 }
 
 async fn commit(app: &TestApp, fence: &Fence, user_id: i64, contacts: Vec<Contact>, rows_done: u64) -> BatchOutcome {
@@ -210,7 +228,7 @@ async fn a_stalled_import_is_replaced_and_its_worker_fenced(backend: Backend) {
 
     // The old worker wakes up: none of its writes land.
     assert_eq!(commit(&app, &fence, user_id, vec![contact(2), contact(3)], 3).await, BatchOutcome::Replaced);
-    assert!(!app.services.store.finish_import(&fence, ImportStatus::Succeeded, None, app.services.now()).await.unwrap());
+    assert_eq!(app.services.store.finish_import(&fence, ImportStatus::Succeeded, None, app.services.now()).await.unwrap(), None);
     let after = app.services.store.get_import(user_id, &claimed.import_id).await.unwrap().unwrap();
     assert_eq!((after.status, after.rows_done, after.counts), (ImportStatus::Abandoned, 1, old.counts));
     assert_eq!(script.contacts("").await.total, 1, "only the committed batch's contact exists");
@@ -232,12 +250,12 @@ async fn an_orphaned_import_resumes_from_its_checkpoint(backend: Backend) {
         })
         .collect();
     assert!(matches!(commit(&app, &fence, user_id, first_rows, 120).await, BatchOutcome::Committed { .. }));
-    app.services.store.heartbeat("test-worker", app.services.now() - chrono::Duration::hours(1)).await.unwrap();
-    let orphans = app.services.store.recover_orphans(app.services.now() - chrono::Duration::minutes(1), 3, app.services.now()).await.unwrap();
+    // "test-worker" never beat a heartbeat: its lease is not held.
+    let orphans = app.services.store.recover_orphans(LEASE, 3).await.unwrap();
     assert_eq!(orphans.len(), 1);
-    assert!(orphans[0].requeued);
+    assert_eq!(orphans[0].status, ImportStatus::Queued);
 
-    let again = app.services.store.claim_next("live-worker", app.services.now()).await.unwrap().unwrap();
+    let again = claim(&app, "live-worker").await;
     assert_eq!((again.attempt, again.rows_done), (2, 120));
     let (_, stopped) = tokio::sync::watch::channel(false);
     let end = intake::worker::run_import(&app.services, again, &stopped).await;
@@ -250,29 +268,165 @@ async fn an_orphaned_import_resumes_from_its_checkpoint(backend: Backend) {
     app.stop().await;
 }
 
-async fn an_import_that_keeps_dying_fails_after_its_attempts(backend: Backend) {
+/// A lease no test waits out; "test-worker" never beats, so its claims are orphans at once.
+const LEASE: Duration = Duration::from_secs(60);
+
+async fn an_import_that_keeps_dying_at_one_batch_fails_naming_it(backend: Backend) {
     let app = spawn_app_with(backend, AppOptions::configured(web_only)).await;
     let (user_id, script, mut claimed) = claimed_import(&app, "dying@example.com", 5).await;
     let store = &app.services.store;
     for attempt in 1..=3 {
-        assert_eq!(claimed.attempt, attempt);
-        // Its instance stops beating; recovery requeues it, or gives up after the third attempt.
-        let later = app.services.now() + chrono::Duration::hours(attempt as i64);
-        let orphans = store.recover_orphans(later - chrono::Duration::minutes(1), 3, later).await.unwrap();
+        assert_eq!((claimed.attempt, claimed.rows_done), (attempt, 0));
+        // Its instance stops beating; recovery requeues it, or gives up at the third failure.
+        let orphans = store.recover_orphans(LEASE, 3).await.unwrap();
         assert_eq!(orphans.len(), 1);
         if attempt < 3 {
-            assert!(orphans[0].requeued);
-            claimed = store.claim_next("test-worker", app.services.now()).await.unwrap().unwrap();
+            assert_eq!(orphans[0].status, ImportStatus::Queued);
+            claimed = claim(&app, "test-worker").await;
         } else {
-            assert!(!orphans[0].requeued);
+            assert_eq!(orphans[0].status, ImportStatus::Failed);
         }
     }
     let view = script.import_view(&claimed.import_id).await;
     assert_eq!(view.status, ImportStatus::Failed);
-    assert_eq!(view.failure_reason.as_deref(), Some("The import stopped 3 times without finishing."));
+    assert_eq!(view.failure_reason.as_deref(), Some("Failed 3 times at the first batch: its instance stopped responding"));
     // A failed import frees the slot.
     assert_eq!(start_error(&script, 1).await, None);
     assert_eq!(store.list_imports(user_id, 10).await.unwrap().len(), 2);
+    app.stop().await;
+}
+
+async fn an_import_that_progresses_between_failures_never_fails(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::configured(web_only)).await;
+    let (user_id, script, mut claimed) = claimed_import(&app, "progress@example.com", 10).await;
+    let store = &app.services.store;
+    // Eight crashes, each after one more committed row: far past the limit of 3.
+    for row in 1..=8u64 {
+        let fence = Fence { import_id: claimed.import_id.clone(), attempt: claimed.attempt };
+        let batch = Batch { user_id, contacts: vec![contact(row as usize)], rows_done: row, last_line: row + 1, ..Batch::default() };
+        assert!(matches!(store.commit_batch(&fence, batch, app.services.now()).await.unwrap(), BatchOutcome::Committed { .. }));
+        let orphans = store.recover_orphans(LEASE, 3).await.unwrap();
+        assert_eq!(orphans[0].status, ImportStatus::Queued, "crash after row {row}");
+        claimed = claim(&app, "test-worker").await;
+        assert_eq!((claimed.attempt, claimed.rows_done), (row as i32 + 1, row));
+    }
+    // Then it stops moving: the crash after the last progress counted once, two more end it.
+    assert_eq!(store.recover_orphans(LEASE, 3).await.unwrap()[0].status, ImportStatus::Queued);
+    claimed = claim(&app, "test-worker").await;
+    assert_eq!(store.recover_orphans(LEASE, 3).await.unwrap()[0].status, ImportStatus::Failed);
+    let view = script.import_view(&claimed.import_id).await;
+    assert_eq!(
+        view.failure_reason.as_deref(),
+        Some("Failed 3 times at the batch after line 9: its instance stopped responding")
+    );
+    assert_eq!((view.rows_done, view.counts.created), (8, 8));
+    app.stop().await;
+}
+
+async fn a_failure_reported_by_a_worker_names_its_batch_and_error(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::configured(web_only)).await;
+    let (_, script, mut claimed) = claimed_import(&app, "poison@example.com", 5).await;
+    let store = &app.services.store;
+    let failure = Failure { batch: "the batch starting at line 2".into(), error: "boom".into() };
+    let fence = |claimed: &intake::store::ClaimedImport| Fence { import_id: claimed.import_id.clone(), attempt: claimed.attempt };
+    assert_eq!(store.release_import(&fence(&claimed), Some(&failure), 2).await.unwrap(), Some(ImportStatus::Queued));
+    // Hand-backs (graceful stops) count nothing, however many.
+    for _ in 0..3 {
+        claimed = claim(&app, "test-worker").await;
+        assert_eq!(store.release_import(&fence(&claimed), None, 2).await.unwrap(), Some(ImportStatus::Queued));
+    }
+    claimed = claim(&app, "test-worker").await;
+    assert_eq!(store.release_import(&fence(&claimed), Some(&failure), 2).await.unwrap(), Some(ImportStatus::Failed));
+    // The fence still holds: the old attempt's hand-back changes nothing.
+    let stale = Fence { import_id: claimed.import_id.clone(), attempt: 1 };
+    assert_eq!(store.release_import(&stale, None, 2).await.unwrap(), None);
+    let view = script.import_view(&claimed.import_id).await;
+    assert_eq!(view.failure_reason.as_deref(), Some("Failed 2 times at the batch starting at line 2: boom"));
+    app.stop().await;
+}
+
+async fn a_cancel_acknowledged_during_the_last_batch_ends_cancelled(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::configured(web_only)).await;
+    let (user_id, script, claimed) = claimed_import(&app, "late-cancel@example.com", 3).await;
+    let fence = Fence { import_id: claimed.import_id.clone(), attempt: claimed.attempt };
+    // The last batch commits before the cancel: the worker did not see it.
+    let outcome = commit(&app, &fence, user_id, vec![contact(1)], 3).await;
+    assert!(matches!(outcome, BatchOutcome::Committed { cancel_requested: false, .. }));
+    let cancel = script.http.post(script.url(&format!("/api/imports/{}/cancel", claimed.import_id))).send().await.unwrap();
+    assert_eq!(cancel.status(), 200, "the cancel is acknowledged");
+    let ended = app.services.store.finish_import(&fence, ImportStatus::Succeeded, None, app.services.now()).await.unwrap();
+    assert_eq!(ended, Some(ImportStatus::Cancelled));
+    assert_eq!(script.import_view(&claimed.import_id).await.status, ImportStatus::Cancelled);
+    app.stop().await;
+}
+
+async fn a_cancel_after_the_finish_is_refused(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::configured(web_only)).await;
+    let (_, script, claimed) = claimed_import(&app, "too-late@example.com", 3).await;
+    let fence = Fence { import_id: claimed.import_id.clone(), attempt: claimed.attempt };
+    let ended = app.services.store.finish_import(&fence, ImportStatus::Succeeded, None, app.services.now()).await.unwrap();
+    assert_eq!(ended, Some(ImportStatus::Succeeded));
+    let cancel = script.http.post(script.url(&format!("/api/imports/{}/cancel", claimed.import_id))).send().await.unwrap();
+    assert_eq!(cancel.status(), 409);
+    assert_eq!(cancel.json::<ImportError>().await.unwrap(), ImportError::AlreadyFinished);
+    app.stop().await;
+}
+
+async fn a_cancelled_import_is_never_requeued(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::configured(web_only)).await;
+    let (user_id, script, claimed) = claimed_import(&app, "cancel-crash@example.com", 3).await;
+    let fence = Fence { import_id: claimed.import_id.clone(), attempt: claimed.attempt };
+    let cancel = script.http.post(script.url(&format!("/api/imports/{}/cancel", claimed.import_id))).send().await.unwrap();
+    assert_eq!(cancel.status(), 200);
+    // Its instance dies before the next batch: recovery ends it instead of requeueing it.
+    let orphans = app.services.store.recover_orphans(LEASE, 3).await.unwrap();
+    assert_eq!(orphans[0].status, ImportStatus::Cancelled);
+    assert!(app.services.store.claim_next("test-worker", app.services.now()).await.unwrap().is_none());
+    assert_eq!(commit(&app, &fence, user_id, vec![contact(1)], 1).await, BatchOutcome::Replaced);
+    let view = script.import_view(&claimed.import_id).await;
+    assert_eq!((view.status, view.rows_done, view.counts.created), (ImportStatus::Cancelled, 0, 0));
+    app.stop().await;
+}
+
+async fn a_missing_upload_fails_the_import(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::configured(web_only)).await;
+    let (_, script, claimed) = claimed_import(&app, "missing@example.com", 5).await;
+    app.services.store.delete_upload(&claimed.upload_id).await.unwrap();
+    let (_, running) = tokio::sync::watch::channel(false);
+    let end = intake::worker::run_import(&app.services, claimed.clone(), &running).await;
+    assert_eq!(end, intake::worker::RunEnd::Finished(ImportStatus::Failed));
+    let view = script.import_view(&claimed.import_id).await;
+    assert_eq!((view.rows_done, view.failure_reason.as_deref()), (0, Some("The uploaded file is missing.")));
+    app.stop().await;
+}
+
+async fn a_short_upload_fails_the_import(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::configured(web_only)).await;
+    // Over 1 MiB: two stored chunks, of which the second goes missing.
+    let (_, script, claimed) = claimed_import(&app, "short@example.com", 20_000).await;
+    execute(&app.database, "DELETE FROM upload_chunks WHERE upload_id = $1 AND seq = 1", &claimed.upload_id).await;
+    let (_, running) = tokio::sync::watch::channel(false);
+    let end = intake::worker::run_import(&app.services, claimed.clone(), &running).await;
+    assert_eq!(end, intake::worker::RunEnd::Finished(ImportStatus::Failed));
+    let view = script.import_view(&claimed.import_id).await;
+    assert_eq!(view.status, ImportStatus::Failed);
+    let reason = view.failure_reason.unwrap();
+    assert!(reason.starts_with("The uploaded file ends after ") && reason.ends_with(" of its 20000 rows."), "{reason}");
+    app.stop().await;
+}
+
+async fn an_unreadable_claim_fails_that_import(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::configured(web_only)).await;
+    let (_, script) = app.script_for_new_user("unreadable@example.com").await;
+    let preview = upload(&script, 3).await;
+    let started: intake::model::StartedImport = script.start_import(&preview.upload_id, &preview.mapping).await.json().await.unwrap();
+    execute(&app.database, "UPDATE imports SET mapping = '{\"columns\": 5}' WHERE id = $1", &started.import_id).await;
+    // An instance with a worker claims it, cannot read it, and fails it instead of looping.
+    let worker = spawn_instance(app.database.clone(), &AppOptions::configured(|config| config.import_workers = 1)).await;
+    let done = script.wait_finished(&started.import_id).await;
+    assert_eq!(done.status, ImportStatus::Failed, "{done:?}");
+    assert_eq!(done.failure_reason.as_deref(), Some("The import's stored settings could not be read."));
+    worker.stop().await;
     app.stop().await;
 }
 

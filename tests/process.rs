@@ -3,13 +3,10 @@
 
 mod common;
 
+use common::binary::*;
 use common::*;
 use intake::model::ImportStatus;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::process::{Child, Command};
 
 on_both_backends!(
     a_killed_server_resumes_the_import_exactly,
@@ -17,91 +14,11 @@ on_both_backends!(
     the_cli_creates_accounts_and_tokens_for_scripts,
     secrets_never_reach_the_logs,
     sigterm_stops_the_server_gracefully,
+    sigterm_hands_running_imports_back_without_counting_a_failure,
+    a_panicking_import_is_requeued_and_the_slot_keeps_serving,
+    a_batch_that_always_panics_fails_the_import_naming_it,
+    skewed_clocks_neither_steal_healthy_work_nor_keep_dead_work,
 );
-
-struct Server {
-    child: Child,
-    base: String,
-    logs: Arc<Mutex<String>>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn intake_command(database: &TestDatabase) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_intake"));
-    command.env("DATABASE_URL", &database.url).env_remove("RUST_LOG").kill_on_drop(true);
-    command
-}
-
-async fn launch(database: &TestDatabase, settings: &[(&str, &str)]) -> Server {
-    let base = format!("http://127.0.0.1:{}", free_port());
-    let mut command = intake_command(database);
-    command
-        .env("INTAKE_ADDR", base.trim_start_matches("http://"))
-        .env("INTAKE_LOG", "info,sqlx=warn")
-        .envs(settings.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().expect("start intake");
-    let logs = Arc::new(Mutex::new(String::new()));
-    let mut stderr = child.stderr.take().unwrap();
-    let sink = logs.clone();
-    tokio::spawn(async move {
-        let mut buffer = [0u8; 8192];
-        while let Ok(read) = stderr.read(&mut buffer).await {
-            if read == 0 {
-                break;
-            }
-            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buffer[..read]));
-        }
-    });
-    let client = reqwest::Client::new();
-    let ready = wait_until(Duration::from_secs(60), || async {
-        let health = client.get(format!("{base}/healthz")).send().await.ok()?;
-        health.status().is_success().then_some(())
-    })
-    .await;
-    assert!(ready.is_some(), "intake did not become healthy: {}", logs.lock().unwrap());
-    Server { child, base, logs }
-}
-
-impl Server {
-    fn pid(&self) -> String {
-        self.child.id().expect("running").to_string()
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = std::process::Command::new("kill").args([signal, &self.pid()]).status().unwrap();
-        assert!(status.success());
-    }
-
-    fn logs(&self) -> String {
-        self.logs.lock().unwrap().clone()
-    }
-}
-
-async fn cli(database: &TestDatabase, args: &[&str], stdin: &str) -> String {
-    let mut child = intake_command(database)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).await.unwrap();
-    let output = child.wait_with_output().await.unwrap();
-    assert!(output.status.success(), "intake {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap()
-}
-
-/// A user made with the CLI, and a script client holding a CLI-made token.
-async fn cli_user(database: &TestDatabase, server: &Server, email: &str) -> Client {
-    cli(database, &["users", "add", email], &format!("{PASSWORD}\n")).await;
-    let token = cli(database, &["tokens", "add", email], "").await;
-    Client::new(&server.base, Some(token.trim()))
-}
 
 async fn a_killed_server_resumes_the_import_exactly(backend: Backend) {
     let database = test_database(backend).await;
@@ -253,4 +170,109 @@ async fn sigterm_stops_the_server_gracefully(backend: Backend) {
     let status = tokio::time::timeout(Duration::from_secs(30), server.child.wait()).await.expect("stopped in time").unwrap();
     assert!(status.success(), "exit status {status:?}: {}", server.logs());
     assert!(server.logs().contains("shutting down"));
+}
+
+async fn wait_for_rows(script: &Client, import_id: &str, rows: u64) {
+    wait_until(Duration::from_secs(120), || async { (script.import_view(import_id).await.rows_done >= rows).then_some(()) })
+        .await
+        .unwrap_or_else(|| panic!("import {import_id} reached {rows} rows"));
+}
+
+async fn sigterm_hands_running_imports_back_without_counting_a_failure(backend: Backend) {
+    let database = test_database(backend).await;
+    // One failure without progress would end the import: hand-backs must count none.
+    let settings = [("IMPORT_BATCH_ROWS", "100"), ("IMPORT_BATCH_PAUSE", "40ms"), ("IMPORT_MAX_ATTEMPTS", "1")];
+    let mut server = launch(&database, &settings).await;
+    let script = cli_user(&database, &server, "rolling@example.com").await;
+    let started = script.api_import_started("people.csv", people_csv(3000)).await;
+    for round in 1..=3u64 {
+        let script = Client::new(&server.base, script.http_token());
+        wait_for_rows(&script, &started.import_id, round * 400).await;
+        server.signal("-TERM");
+        let status = tokio::time::timeout(Duration::from_secs(60), server.child.wait()).await.expect("stopped").unwrap();
+        assert!(status.success(), "round {round}: {status:?}: {}", server.logs());
+        assert!(server.logs().contains("import handed back to the queue"), "round {round}: {}", server.logs());
+        let view = common::scalar(&database, "SELECT status FROM imports WHERE id = $1", &started.import_id).await;
+        assert_eq!(view, "queued", "round {round}: back in the queue at once, not left to the lease");
+        let failures = common::scalar(&database, "SELECT CAST(failures AS TEXT) FROM imports WHERE id = $1", &started.import_id).await;
+        assert_eq!(failures, "0", "round {round}");
+        server = launch(&database, &settings).await;
+    }
+    let script = Client::new(&server.base, script.http_token());
+    let done = script.wait_finished(&started.import_id).await;
+    assert_eq!(done.status, ImportStatus::Succeeded, "{done:?}");
+    assert_eq!(done.attempt, 4);
+    assert_eq!((done.rows_done, done.counts.created, done.counts.updated, done.counts.unchanged), (3000, 3000, 0, 0));
+    assert_eq!(script.contacts("").await.total, 3000);
+}
+
+async fn a_panicking_import_is_requeued_and_the_slot_keeps_serving(backend: Backend) {
+    let database = test_database(backend).await;
+    // One worker slot: if the panic killed it, nothing after would run.
+    let settings = [("IMPORT_WORKERS", "1"), ("IMPORT_BATCH_ROWS", "100"), ("INTAKE_TEST_PANIC_AT_LINE", "250")];
+    let server = launch(&database, &settings).await;
+    let script = cli_user(&database, &server, "panic@example.com").await;
+    let started = script.api_import_started("people.csv", people_csv(1000)).await;
+    let done = script.wait_finished(&started.import_id).await;
+    assert_eq!(done.status, ImportStatus::Succeeded, "{done:?}: {}", server.logs());
+    assert_eq!(done.attempt, 2, "requeued once after the panic");
+    assert_eq!((done.rows_done, done.counts.created, done.counts.updated, done.counts.unchanged), (1000, 1000, 0, 0));
+    assert!(server.logs().contains("the import panicked"), "{}", server.logs());
+    let next = script.api_import_started("more.csv", people_csv(300)).await;
+    let done = script.wait_finished(&next.import_id).await;
+    assert_eq!((done.status, done.attempt, done.counts.unchanged), (ImportStatus::Succeeded, 1, 300));
+}
+
+async fn a_batch_that_always_panics_fails_the_import_naming_it(backend: Backend) {
+    let database = test_database(backend).await;
+    let settings = [
+        ("IMPORT_BATCH_ROWS", "100"),
+        ("IMPORT_MAX_ATTEMPTS", "3"),
+        ("INTAKE_TEST_PANIC_AT_LINE", "250"),
+        ("INTAKE_TEST_PANIC_TIMES", "1000"),
+    ];
+    let server = launch(&database, &settings).await;
+    let script = cli_user(&database, &server, "poison@example.com").await;
+    let started = script.api_import_started("people.csv", people_csv(1000)).await;
+    let done = script.wait_finished(&started.import_id).await;
+    assert_eq!(done.status, ImportStatus::Failed, "{done:?}");
+    assert_eq!(
+        done.failure_reason.as_deref(),
+        Some("Failed 3 times at the batch starting at line 202: internal error: test hook: injected panic at line 250")
+    );
+    // Rows before the poison batch stay committed, once.
+    assert_eq!((done.rows_done, done.counts.created), (200, 200));
+    // The instance still serves: another user's import runs.
+    let other = cli_user(&database, &server, "after-poison@example.com").await;
+    let next = other.api_import_started("other.csv", people_csv(100)).await;
+    assert_eq!(other.wait_finished(&next.import_id).await.status, ImportStatus::Succeeded);
+}
+
+async fn skewed_clocks_neither_steal_healthy_work_nor_keep_dead_work(backend: Backend) {
+    let database = test_database(backend).await;
+    let lease = ("INSTANCE_LEASE", "2s");
+    let slow = [("IMPORT_BATCH_ROWS", "100"), ("IMPORT_BATCH_PAUSE", "100ms"), lease];
+    let behind = [&slow[..], &[("INTAKE_TEST_CLOCK_OFFSET", "-300"), ("IMPORT_WORKERS", "1")]].concat();
+    let ahead = [&slow[..], &[("INTAKE_TEST_CLOCK_OFFSET", "300"), ("IMPORT_WORKERS", "0")]].concat();
+    let mut worker = launch(&database, &behind).await;
+    let watcher = launch(&database, &ahead).await;
+    let script = cli_user(&database, &worker, "skew@example.com").await;
+
+    // Many leases long, on the instance whose clock is 10 minutes behind its peer's.
+    let healthy = script.api_import_started("people.csv", people_csv(4000)).await;
+    let done = script.wait_finished(&healthy.import_id).await;
+    assert_eq!((done.status, done.attempt, done.counts.created), (ImportStatus::Succeeded, 1, 4000), "{done:?}");
+    assert!(!watcher.logs().contains("resuming an import"), "{}", watcher.logs());
+
+    // The worker dies mid-import; an instance 5 minutes ahead resumes its work.
+    let other = cli_user(&database, &worker, "skew2@example.com").await;
+    let orphaned = other.api_import_started("people.csv", people_csv(4000)).await;
+    wait_for_rows(&other, &orphaned.import_id, 300).await;
+    worker.child.start_kill().unwrap();
+    worker.child.wait().await.unwrap();
+    let rescuer = launch(&database, &[&slow[..], &[("INTAKE_TEST_CLOCK_OFFSET", "300"), ("IMPORT_BATCH_PAUSE", "0s")]].concat()).await;
+    let other = Client::new(&rescuer.base, other.http_token());
+    let done = other.wait_finished(&orphaned.import_id).await;
+    assert_eq!((done.status, done.attempt), (ImportStatus::Succeeded, 2), "{done:?}");
+    assert_eq!((done.rows_done, done.counts.created, done.counts.updated, done.counts.unchanged), (4000, 4000, 0, 0));
 }

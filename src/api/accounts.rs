@@ -12,7 +12,7 @@ pub async fn current_account() -> Result<Option<AccountView>, AccountError> {
     let (Some(parts), Some(services)) = (request_parts(), services()) else { return Ok(None) };
     match authenticate(&services, &parts).await {
         Ok(caller) => Ok(services.store.user_email(caller.user_id).await?.map(|email| AccountView { email })),
-        Err(AuthFailure::Storage) => with_status(Err(AccountError::Internal)),
+        Err(AuthFailure::Storage) => with_status(Err(AccountError::Unavailable)),
         Err(_) => Ok(None),
     }
 }

@@ -7,7 +7,8 @@
 //!   partial unique index, so `insert_import` itself is the check;
 //! - every worker write is conditioned on `(import id, attempt, status = processing)`;
 //!   a write that matches no row means the worker was replaced;
-//! - a batch's contacts, row errors, counters and checkpoint commit in one transaction.
+//! - a batch's contacts, row errors, counters and checkpoint commit in one transaction;
+//! - leases are judged with the database's clock, never an instance's own.
 
 mod postgres;
 mod sqlite;
@@ -20,6 +21,7 @@ use crate::model::{ContactsPage, ImportStatus, ImportView, RowErrorView, RowErro
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -36,6 +38,34 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// An error that says the database is unreachable or busy for now, not that
+    /// the work is wrong: the same work succeeds once it is back.
+    pub fn is_transient(&self) -> bool {
+        let StoreError::Database(error) = self else { return false };
+        match error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(error) => error.code().is_some_and(|code| transient_code(&code)),
+            _ => false,
+        }
+    }
+}
+
+/// Postgres SQLSTATEs: connection lost (08), server shutting down (57P),
+/// lock_timeout (55P03), serialization failure and deadlock (40001, 40P01).
+/// SQLite result codes: SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
+fn transient_code(code: &str) -> bool {
+    if code.len() == 5 {
+        return code.starts_with("08") || code.starts_with("57P") || matches!(code, "55P03" | "40001" | "40P01");
+    }
+    code.parse::<u32>().is_ok_and(|code| matches!(code & 0xff, 5 | 6))
+}
+
 impl From<serde_json::Error> for StoreError {
     fn from(error: serde_json::Error) -> Self {
         StoreError::Corrupt(error.to_string())
@@ -48,12 +78,43 @@ pub enum Backend {
     Postgres,
 }
 
+/// How long one session may wait or work before the database gives up on it, so a
+/// frozen instance cannot hold a lock, or anyone wait on one, for long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Postgres `lock_timeout`: waiting for a row lock.
+    pub lock: Duration,
+    /// Postgres `statement_timeout`.
+    pub statement: Duration,
+    /// Postgres `idle_in_transaction_session_timeout`: ends the session of an
+    /// instance frozen inside a transaction, which releases its locks.
+    pub idle_in_transaction: Duration,
+    /// SQLite's busy timeout: waiting for the write lock.
+    pub sqlite_busy: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            lock: Duration::from_secs(5),
+            statement: Duration::from_secs(60),
+            idle_in_transaction: Duration::from_secs(15),
+            sqlite_busy: Duration::from_secs(10),
+        }
+    }
+}
+
 /// Opens the database that `url` names, creating a SQLite file if needed, and migrates it.
 pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
+    connect_with(url, &Timeouts::default()).await
+}
+
+/// `connect`, with the given session timeouts.
+pub async fn connect_with(url: &str, timeouts: &Timeouts) -> StoreResult<Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PostgresStore::connect(url).await?))
+        Ok(Arc::new(PostgresStore::connect(url, timeouts).await?))
     } else {
-        Ok(Arc::new(SqliteStore::connect(url).await?))
+        Ok(Arc::new(SqliteStore::connect(url, timeouts).await?))
     }
 }
 
@@ -131,6 +192,24 @@ pub struct ClaimedImport {
     pub mapping: Mapping,
     /// The checkpoint: data rows (after the header) already committed.
     pub rows_done: u64,
+    /// Data rows counted when the file was received; the file must still have them.
+    pub rows_total: u64,
+}
+
+/// What `claim_next` took off the queue.
+#[derive(Debug, Clone)]
+pub enum Claim {
+    Ready(ClaimedImport),
+    /// The row was claimed but its stored settings do not decode; the worker fails it.
+    Unreadable { fence: Fence, user_id: i64, error: String },
+}
+
+/// A failure counted against an import's checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// Names the batch that failed, e.g. "the batch starting at line 2003".
+    pub batch: String,
+    pub error: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,6 +228,8 @@ pub struct Batch {
     pub skipped: u64,
     /// The checkpoint after this batch.
     pub rows_done: u64,
+    /// The file line where the batch's last row starts.
+    pub last_line: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,7 +245,8 @@ pub struct Orphan {
     pub import_id: String,
     pub user_id: i64,
     pub attempt: i32,
-    pub requeued: bool,
+    /// `Queued` when it resumes, else how it ended (`Failed`, `Cancelled`).
+    pub status: ImportStatus,
 }
 
 #[async_trait]
@@ -223,15 +305,22 @@ pub trait Store: Send + Sync + 'static {
     async fn abandon_if_stale(&self, holder: &SlotHolder, stale_cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool>;
 
     // Workers
-    async fn heartbeat(&self, instance_id: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Renews this instance's lease, stamped with the database's clock.
+    async fn heartbeat(&self, instance_id: &str) -> StoreResult<()>;
     async fn remove_instance(&self, instance_id: &str) -> StoreResult<()>;
-    /// Requeues processing imports whose instance's heartbeat is older than
-    /// `lease_cutoff`, or fails them once they used `max_attempts`.
-    async fn recover_orphans(&self, lease_cutoff: DateTime<Utc>, max_attempts: i32, now: DateTime<Utc>) -> StoreResult<Vec<Orphan>>;
-    async fn claim_next(&self, instance_id: &str, now: DateTime<Utc>) -> StoreResult<Option<ClaimedImport>>;
+    /// Hands back processing imports whose instance's heartbeat is older than `lease`
+    /// by the database's clock. Each counts as a failure at its checkpoint (see `release_import`).
+    async fn recover_orphans(&self, lease: std::time::Duration, max_failures: i32) -> StoreResult<Vec<Orphan>>;
+    async fn claim_next(&self, instance_id: &str, now: DateTime<Utc>) -> StoreResult<Option<Claim>>;
     async fn commit_batch(&self, fence: &Fence, batch: Batch, now: DateTime<Utc>) -> StoreResult<BatchOutcome>;
-    /// Moves the import to a final state and drops its upload. False when fenced out.
-    async fn finish_import(&self, fence: &Fence, status: ImportStatus, reason: Option<&str>, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Hands a processing import back to the queue. With a `failure`, it counts one
+    /// failure at its checkpoint, and the import ends `failed` once `max_failures`
+    /// were counted at one checkpoint it did not move from since its claim. A
+    /// cancelled import ends `cancelled` instead of going back. `None` when fenced out.
+    async fn release_import(&self, fence: &Fence, failure: Option<&Failure>, max_failures: i32) -> StoreResult<Option<ImportStatus>>;
+    /// Moves the import to a final state and drops its upload; a cancel acknowledged
+    /// before it turns `succeeded` into `cancelled`. The state reached, or `None` when fenced out.
+    async fn finish_import(&self, fence: &Fence, status: ImportStatus, reason: Option<&str>, now: DateTime<Utc>) -> StoreResult<Option<ImportStatus>>;
 
     // Reads and user actions, always scoped by user
     async fn get_import(&self, user_id: i64, import_id: &str) -> StoreResult<Option<ImportView>>;
@@ -241,6 +330,176 @@ pub trait Store: Send + Sync + 'static {
     async fn row_errors(&self, user_id: i64, import_id: &str, after: Option<u64>, limit: u32) -> StoreResult<Option<RowErrorsPage>>;
     async fn request_cancel(&self, user_id: i64, import_id: &str, now: DateTime<Utc>) -> StoreResult<Option<ImportView>>;
     async fn contacts(&self, user_id: i64, query: &str, page: u32, per_page: u32) -> StoreResult<ContactsPage>;
+}
+
+/// The SET list that hands an import back (see `release_import`), for a backend
+/// whose clock reads `now`. Parameters: `$1` max failures, `$2` whether this counts
+/// as a failure, `$3` the failed batch (NULL: the one after the checkpoint), `$4` the error.
+pub(crate) fn release_set(now: &str) -> String {
+    let failures = "(CASE WHEN failed_checkpoint = rows_done THEN failures + 1 ELSE 1 END)";
+    let gives_up = format!("(CAST($2 AS BOOLEAN) AND rows_done = claim_checkpoint AND {failures} >= $1)");
+    format!(
+        "status = CASE WHEN cancel_requested THEN 'cancelled' WHEN {gives_up} THEN 'failed' ELSE 'queued' END,
+         failure_reason = CASE WHEN cancel_requested THEN NULL WHEN {gives_up} THEN
+             'Failed ' || {failures} || ' times at '
+             || COALESCE(CAST($3 AS TEXT), CASE WHEN rows_done = 0 THEN 'the first batch'
+                 ELSE 'the batch after line ' || checkpoint_line END) || ': ' || CAST($4 AS TEXT) END,
+         finished_at = CASE WHEN cancel_requested OR {gives_up} THEN {now} END,
+         failures = CASE WHEN CAST($2 AS BOOLEAN) THEN {failures} ELSE failures END,
+         failed_checkpoint = CASE WHEN CAST($2 AS BOOLEAN) THEN rows_done ELSE failed_checkpoint END,
+         owner = NULL"
+    )
+}
+
+/// What recovery records for an import whose instance's lease lapsed.
+const ORPHAN_ERROR: &str = "its instance stopped responding";
+
+/// Hands back one import of the attempt `$5`/`$6` (see `release_set`).
+pub(crate) fn release_sql(now: &str) -> String {
+    format!(
+        "UPDATE imports SET {} WHERE id = $5 AND attempt = $6 AND status = 'processing' RETURNING upload_id, status",
+        release_set(now)
+    )
+}
+
+/// Hands back the processing imports of instances whose lease (`$5` seconds)
+/// lapsed at `cutoff`; `lock` skips rows a live batch holds, where the backend can.
+pub(crate) fn recover_sql(now: &str, cutoff: &str, lock: &str) -> String {
+    format!(
+        "UPDATE imports SET {}
+         WHERE id IN (
+             SELECT id FROM imports
+             WHERE status = 'processing'
+               AND (owner IS NULL OR owner NOT IN (SELECT id FROM instances WHERE heartbeat_at > {cutoff}))
+             {lock})
+         RETURNING id, user_id, attempt, status",
+        release_set(now)
+    )
+}
+
+/// Binds `release_set`'s parameters: `failure` `None` hands back without counting.
+pub(crate) fn bind_release<'q, DB, O>(
+    query: sqlx::query::QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments<'q>>,
+    max_failures: i32,
+    failure: Option<(Option<&'q str>, &'q str)>,
+) -> sqlx::query::QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    i32: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    query
+        .bind(max_failures)
+        .bind(failure.is_some())
+        .bind(failure.and_then(|(batch, _)| batch))
+        .bind(failure.map(|(_, error)| error))
+}
+
+/// `bind_release` for one import's attempt.
+pub(crate) fn bind_release_one<'q, DB>(
+    sql: &'q str,
+    fence: &'q Fence,
+    failure: Option<&'q Failure>,
+    max_failures: i32,
+) -> sqlx::query::QueryAs<'q, DB, (String, String), <DB as sqlx::Database>::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    (String, String): for<'r> sqlx::FromRow<'r, DB::Row>,
+    i32: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let failure = failure.map(|f| (Some(f.batch.as_str()), f.error.as_str()));
+    bind_release(sqlx::query_as(sql), max_failures, failure).bind(fence.import_id.as_str()).bind(fence.attempt)
+}
+
+/// `bind_release` for the imports of lapsed leases: a failure each, at the batch after its checkpoint.
+pub(crate) fn bind_recover<'q, DB>(
+    sql: &'q str,
+    lease: Duration,
+    max_failures: i32,
+) -> sqlx::query::QueryAs<'q, DB, (String, i64, i32, String), <DB as sqlx::Database>::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    (String, i64, i32, String): for<'r> sqlx::FromRow<'r, DB::Row>,
+    i32: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    f64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    bind_release(sqlx::query_as(sql), max_failures, Some((None, ORPHAN_ERROR))).bind(lease.as_secs_f64())
+}
+
+pub(crate) fn orphans(rows: Vec<(String, i64, i32, String)>) -> StoreResult<Vec<Orphan>> {
+    rows.into_iter()
+        .map(|(import_id, user_id, attempt, status)| Ok(Orphan { import_id, user_id, attempt, status: parse_status(&status)? }))
+        .collect()
+}
+
+/// Renews a lease; `now` is the backend's clock.
+pub(crate) fn heartbeat_sql(now: &str) -> String {
+    format!(
+        "INSERT INTO instances (id, heartbeat_at) VALUES ($1, {now})
+         ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at"
+    )
+}
+
+/// Claims the oldest queued import as a new attempt; `{pick}` selects its id.
+pub(crate) fn claim_sql(pick: &str) -> String {
+    format!(
+        "UPDATE imports SET status = 'processing', attempt = attempt + 1, owner = $1, claim_checkpoint = rows_done,
+             processing_started_at = COALESCE(processing_started_at, $2), last_progress_at = $2
+         WHERE id = ({pick}) AND status = 'queued'
+         RETURNING id, user_id, upload_id, attempt, sniffed, mapping, rows_done, rows_total"
+    )
+}
+
+/// A batch's checkpoint and counters, in the batch's transaction.
+pub(crate) const CHECKPOINT_SQL: &str =
+    "UPDATE imports SET rows_done = $1, checkpoint_line = $2, created = created + $3, updated = updated + $4,
+         unchanged = unchanged + $5, rejected = rejected + $6, skipped = skipped + $7
+     WHERE id = $8";
+
+/// Ends an import; an acknowledged cancel wins over success. `$1` status, `$2` reason, `$3` now.
+pub(crate) const FINISH_SQL: &str =
+    "UPDATE imports SET status = CASE WHEN $1 = 'succeeded' AND cancel_requested THEN 'cancelled' ELSE $1 END,
+         failure_reason = $2, finished_at = $3, owner = NULL
+     WHERE id = $4 AND attempt = $5 AND status = 'processing' RETURNING upload_id, status";
+
+/// A claimed row as a worker's import; `decode` reads the backend's JSON columns.
+/// Settings that do not decode make an `Unreadable` claim instead of an error, so
+/// the worker can fail that import rather than claim it again and again.
+pub(crate) fn claim_from_row<R>(row: &R, decode: impl Fn(&R) -> StoreResult<(Sniffed, Mapping)>) -> StoreResult<Claim>
+where
+    R: sqlx::Row,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let fence = Fence { import_id: row.try_get("id")?, attempt: row.try_get("attempt")? };
+    let user_id = row.try_get("user_id")?;
+    let settings = decode(row).and_then(|settings| Ok((settings, row.try_get::<String, _>("upload_id")?)));
+    let ((sniffed, mapping), upload_id) = match settings {
+        Ok(settings) => settings,
+        Err(error) => return Ok(Claim::Unreadable { fence, user_id, error: error.to_string() }),
+    };
+    Ok(Claim::Ready(ClaimedImport {
+        import_id: fence.import_id,
+        user_id,
+        upload_id,
+        attempt: fence.attempt,
+        sniffed,
+        mapping,
+        rows_done: row.try_get::<i64, _>("rows_done")? as u64,
+        rows_total: row.try_get::<Option<i64>, _>("rows_total")?.unwrap_or(0) as u64,
+    }))
+}
+
+pub(crate) fn parse_status(status: &str) -> StoreResult<ImportStatus> {
+    ImportStatus::parse(status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))
 }
 
 pub(crate) const IMPORT_COLUMNS: &str = "id, file_name, status, attempt, rows_total, rows_done, created, updated, \
@@ -265,7 +524,7 @@ where
     Ok(ImportView {
         import_id: row.try_get("id")?,
         file_name: row.try_get("file_name")?,
-        status: ImportStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
+        status: parse_status(&status)?,
         rows_done: count("rows_done")?,
         rows_total: row.try_get::<Option<i64>, _>("rows_total")?.map(|n| n as u64),
         counts: Counts {

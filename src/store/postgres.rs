@@ -5,7 +5,8 @@
 
 use super::*;
 use crate::domain::contact::{plan_batch, Change, Phone};
-use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use std::str::FromStr;
 use sqlx::types::Json;
 use sqlx::{PgPool, Row};
 use std::collections::HashMap;
@@ -13,6 +14,25 @@ use std::time::Duration;
 
 pub struct PostgresStore {
     pool: PgPool,
+}
+
+/// The database's clock.
+const NOW: &str = "now()";
+
+/// A lease that started this many seconds (bound as `$N`) ago, by the database's clock.
+fn lease_cutoff(param: &str) -> String {
+    format!("now() - make_interval(secs => {param})")
+}
+
+fn decode_settings(row: &PgRow) -> StoreResult<(Sniffed, Mapping)> {
+    let Json(sniffed): Json<Sniffed> = row.try_get("sniffed")?;
+    let Json(mapping): Json<Mapping> = row.try_get("mapping")?;
+    Ok((sniffed, mapping))
+}
+
+/// A Postgres setting's value in milliseconds.
+fn millis(duration: Duration) -> String {
+    format!("{}ms", duration.as_millis())
 }
 
 /// A contact's searchable text, lower-cased (Unicode-aware), contains the `like_pattern` bound as $2.
@@ -65,12 +85,35 @@ async fn drop_upload(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, ended_uploa
     Ok(true)
 }
 
+
 impl PostgresStore {
-    pub async fn connect(url: &str) -> StoreResult<Self> {
+    /// Runs a statement that ends an import or hands it back (`RETURNING upload_id,
+    /// status`) and drops the upload of an import that ended, in one transaction.
+    /// The state reached, or `None` when the fence did not hold.
+    async fn end_import<'q>(
+        &self,
+        statement: sqlx::query::QueryAs<'q, sqlx::Postgres, (String, String), sqlx::postgres::PgArguments>,
+    ) -> StoreResult<Option<ImportStatus>> {
+        let mut tx = self.pool.begin().await?;
+        let Some((upload_id, status)) = statement.fetch_optional(&mut *tx).await? else { return Ok(None) };
+        let status = parse_status(&status)?;
+        if !status.is_active() {
+            drop_upload(&mut tx, Some(upload_id)).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(status))
+    }
+
+    pub async fn connect(url: &str, timeouts: &Timeouts) -> StoreResult<Self> {
+        let options = PgConnectOptions::from_str(url)?.options([
+            ("lock_timeout", millis(timeouts.lock)),
+            ("statement_timeout", millis(timeouts.statement)),
+            ("idle_in_transaction_session_timeout", millis(timeouts.idle_in_transaction)),
+        ]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(30))
-            .connect(url)
+            .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
         Ok(Self { pool })
@@ -387,15 +430,8 @@ impl Store for PostgresStore {
         Ok(ended)
     }
 
-    async fn heartbeat(&self, instance_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO instances (id, heartbeat_at) VALUES ($1, $2)
-             ON CONFLICT (id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at",
-        )
-        .bind(instance_id)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
+    async fn heartbeat(&self, instance_id: &str) -> StoreResult<()> {
+        sqlx::query(&heartbeat_sql(NOW)).bind(instance_id).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -404,60 +440,31 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn recover_orphans(&self, lease_cutoff: DateTime<Utc>, max_attempts: i32, now: DateTime<Utc>) -> StoreResult<Vec<Orphan>> {
+    async fn recover_orphans(&self, lease: Duration, max_failures: i32) -> StoreResult<Vec<Orphan>> {
         // SKIP LOCKED: an import whose row a live batch holds is not an orphan.
-        let rows: Vec<(String, i64, i32, String)> = sqlx::query_as(
-            "UPDATE imports SET
-                 status = CASE WHEN attempt >= $1 THEN 'failed' ELSE 'queued' END,
-                 failure_reason = CASE WHEN attempt >= $1
-                     THEN 'The import stopped ' || attempt || ' times without finishing.' END,
-                 finished_at = CASE WHEN attempt >= $1 THEN $2 END,
-                 owner = NULL
-             WHERE id IN (
-                 SELECT id FROM imports
-                 WHERE status = 'processing'
-                   AND (owner IS NULL OR owner NOT IN (SELECT id FROM instances WHERE heartbeat_at > $3))
-                 FOR UPDATE SKIP LOCKED)
-             RETURNING id, user_id, attempt, status",
-        )
-        .bind(max_attempts)
-        .bind(now)
-        .bind(lease_cutoff)
-        .fetch_all(&self.pool)
-        .await?;
-        sqlx::query("DELETE FROM instances WHERE heartbeat_at <= $1").bind(lease_cutoff).execute(&self.pool).await?;
-        Ok(rows
-            .into_iter()
-            .map(|(import_id, user_id, attempt, status)| Orphan { import_id, user_id, attempt, requeued: status == "queued" })
-            .collect())
+        let sql = recover_sql(NOW, &lease_cutoff("$5"), "FOR UPDATE SKIP LOCKED");
+        let rows = bind_recover(&sql, lease, max_failures).fetch_all(&self.pool).await?;
+        sqlx::query(&format!("DELETE FROM instances WHERE heartbeat_at <= {}", lease_cutoff("$1")))
+            .bind(lease.as_secs_f64())
+            .execute(&self.pool)
+            .await?;
+        orphans(rows)
     }
 
-    async fn claim_next(&self, instance_id: &str, now: DateTime<Utc>) -> StoreResult<Option<ClaimedImport>> {
-        let row = sqlx::query(
-            "UPDATE imports SET status = 'processing', attempt = attempt + 1, owner = $1,
-                 processing_started_at = COALESCE(processing_started_at, $2), last_progress_at = $2
-             WHERE id = (SELECT id FROM imports WHERE status = 'queued'
-                         ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-             RETURNING id, user_id, upload_id, attempt, sniffed, mapping, rows_done",
-        )
+    async fn claim_next(&self, instance_id: &str, now: DateTime<Utc>) -> StoreResult<Option<Claim>> {
+        let row = sqlx::query(&claim_sql(
+            "SELECT id FROM imports WHERE status = 'queued' ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+        ))
         .bind(instance_id)
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            let Json(sniffed): Json<Sniffed> = r.try_get("sniffed")?;
-            let Json(mapping): Json<Mapping> = r.try_get("mapping")?;
-            Ok(ClaimedImport {
-                import_id: r.try_get("id")?,
-                user_id: r.try_get("user_id")?,
-                upload_id: r.try_get("upload_id")?,
-                attempt: r.try_get("attempt")?,
-                sniffed,
-                mapping,
-                rows_done: r.try_get::<i64, _>("rows_done")? as u64,
-            })
-        })
-        .transpose()
+        row.map(|r| claim_from_row(&r, decode_settings)).transpose()
+    }
+
+    async fn release_import(&self, fence: &Fence, failure: Option<&Failure>, max_failures: i32) -> StoreResult<Option<ImportStatus>> {
+        let sql = release_sql(NOW);
+        self.end_import(bind_release_one(&sql, fence, failure, max_failures)).await
     }
 
     async fn commit_batch(&self, fence: &Fence, batch: Batch, now: DateTime<Utc>) -> StoreResult<BatchOutcome> {
@@ -565,12 +572,9 @@ impl Store for PostgresStore {
             .await?;
         }
         let counts = Counts { rejected: batch.rejected, skipped: batch.skipped, ..plan.counts };
-        sqlx::query(
-            "UPDATE imports SET rows_done = $1, created = created + $2, updated = updated + $3,
-                 unchanged = unchanged + $4, rejected = rejected + $5, skipped = skipped + $6
-             WHERE id = $7",
-        )
+        sqlx::query(CHECKPOINT_SQL)
         .bind(batch.rows_done as i64)
+        .bind(batch.last_line as i64)
         .bind(counts.created as i64)
         .bind(counts.updated as i64)
         .bind(counts.unchanged as i64)
@@ -583,22 +587,14 @@ impl Store for PostgresStore {
         Ok(BatchOutcome::Committed { counts, cancel_requested })
     }
 
-    async fn finish_import(&self, fence: &Fence, status: ImportStatus, reason: Option<&str>, now: DateTime<Utc>) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
-        let upload_id: Option<String> = sqlx::query_scalar(
-            "UPDATE imports SET status = $1, failure_reason = $2, finished_at = $3, owner = NULL
-             WHERE id = $4 AND attempt = $5 AND status = 'processing' RETURNING upload_id",
-        )
-        .bind(status.as_str())
-        .bind(reason)
-        .bind(now)
-        .bind(&fence.import_id)
-        .bind(fence.attempt)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let ended = drop_upload(&mut tx, upload_id).await?;
-        tx.commit().await?;
-        Ok(ended)
+    async fn finish_import(&self, fence: &Fence, status: ImportStatus, reason: Option<&str>, now: DateTime<Utc>) -> StoreResult<Option<ImportStatus>> {
+        let query = sqlx::query_as(FINISH_SQL)
+            .bind(status.as_str())
+            .bind(reason)
+            .bind(now)
+            .bind(&fence.import_id)
+            .bind(fence.attempt);
+        self.end_import(query).await
     }
 
     async fn get_import(&self, user_id: i64, import_id: &str) -> StoreResult<Option<ImportView>> {

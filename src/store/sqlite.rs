@@ -14,6 +14,21 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
+/// The database's clock, in the Unix milliseconds the tables keep.
+const NOW: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
+
+/// A lease that started this many seconds (bound as `$N`) ago, by the database's clock.
+fn lease_cutoff(param: &str) -> String {
+    format!("({NOW} - CAST({param} * 1000.0 AS INTEGER))")
+}
+
+fn decode_settings(row: &SqliteRow) -> StoreResult<(Sniffed, Mapping)> {
+    let sniffed: String = row.try_get("sniffed")?;
+    let mapping: String = row.try_get("mapping")?;
+    Ok((serde_json::from_str(&sniffed)?, serde_json::from_str(&mapping)?))
+}
+
+
 /// 12 parameters a row keeps a statement far below SQLite's 32,766-parameter limit.
 const UPSERT_ROWS_PER_STATEMENT: usize = 500;
 
@@ -75,12 +90,29 @@ async fn drop_upload(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, ended_upload:
 }
 
 impl SqliteStore {
-    pub async fn connect(url: &str) -> StoreResult<Self> {
+    /// Runs a statement that ends an import or hands it back (`RETURNING upload_id,
+    /// status`) and drops the upload of an import that ended, in one transaction.
+    /// The state reached, or `None` when the fence did not hold.
+    async fn end_import<'q>(
+        &self,
+        statement: sqlx::query::QueryAs<'q, sqlx::Sqlite, (String, String), sqlx::sqlite::SqliteArguments<'q>>,
+    ) -> StoreResult<Option<ImportStatus>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let Some((upload_id, status)) = statement.fetch_optional(&mut *tx).await? else { return Ok(None) };
+        let status = parse_status(&status)?;
+        if !status.is_active() {
+            drop_upload(&mut tx, Some(upload_id)).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(status))
+    }
+
+    pub async fn connect(url: &str, timeouts: &Timeouts) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(30))
+            .busy_timeout(timeouts.sqlite_busy)
             .foreign_keys(true)
             .pragma("temp_store", "memory");
         if let Some(dir) = options.get_filename().parent() {
@@ -422,15 +454,8 @@ impl Store for SqliteStore {
         Ok(ended)
     }
 
-    async fn heartbeat(&self, instance_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO instances (id, heartbeat_at) VALUES (?, ?)
-             ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
-        )
-        .bind(instance_id)
-        .bind(ms(now))
-        .execute(&self.pool)
-        .await?;
+    async fn heartbeat(&self, instance_id: &str) -> StoreResult<()> {
+        sqlx::query(&heartbeat_sql(NOW)).bind(instance_id).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -439,31 +464,17 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn recover_orphans(&self, lease_cutoff: DateTime<Utc>, max_attempts: i32, now: DateTime<Utc>) -> StoreResult<Vec<Orphan>> {
-        let rows: Vec<(String, i64, i32, String)> = sqlx::query_as(
-            "UPDATE imports SET
-                 status = CASE WHEN attempt >= ?1 THEN 'failed' ELSE 'queued' END,
-                 failure_reason = CASE WHEN attempt >= ?1
-                     THEN 'The import stopped ' || attempt || ' times without finishing.' END,
-                 finished_at = CASE WHEN attempt >= ?1 THEN ?2 END,
-                 owner = NULL
-             WHERE status = 'processing'
-               AND (owner IS NULL OR owner NOT IN (SELECT id FROM instances WHERE heartbeat_at > ?3))
-             RETURNING id, user_id, attempt, status",
-        )
-        .bind(max_attempts)
-        .bind(ms(now))
-        .bind(ms(lease_cutoff))
-        .fetch_all(&self.pool)
-        .await?;
-        sqlx::query("DELETE FROM instances WHERE heartbeat_at <= ?").bind(ms(lease_cutoff)).execute(&self.pool).await?;
-        Ok(rows
-            .into_iter()
-            .map(|(import_id, user_id, attempt, status)| Orphan { import_id, user_id, attempt, requeued: status == "queued" })
-            .collect())
+    async fn recover_orphans(&self, lease: Duration, max_failures: i32) -> StoreResult<Vec<Orphan>> {
+        let sql = recover_sql(NOW, &lease_cutoff("$5"), "");
+        let rows = bind_recover(&sql, lease, max_failures).fetch_all(&self.pool).await?;
+        sqlx::query(&format!("DELETE FROM instances WHERE heartbeat_at <= {}", lease_cutoff("$1")))
+            .bind(lease.as_secs_f64())
+            .execute(&self.pool)
+            .await?;
+        orphans(rows)
     }
 
-    async fn claim_next(&self, instance_id: &str, now: DateTime<Utc>) -> StoreResult<Option<ClaimedImport>> {
+    async fn claim_next(&self, instance_id: &str, now: DateTime<Utc>) -> StoreResult<Option<Claim>> {
         // An idle poll stays a read: an UPDATE would queue for the write lock behind uploads.
         let queued: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM imports WHERE status = 'queued')")
             .fetch_one(&self.pool)
@@ -472,31 +483,17 @@ impl Store for SqliteStore {
             return Ok(None);
         }
         // One statement, so the pick and the claim are atomic under SQLite's single writer.
-        let row = sqlx::query(
-            "UPDATE imports SET status = 'processing', attempt = attempt + 1, owner = ?1,
-                 processing_started_at = COALESCE(processing_started_at, ?2), last_progress_at = ?2
-             WHERE id = (SELECT id FROM imports WHERE status = 'queued' ORDER BY created_at LIMIT 1)
-               AND status = 'queued'
-             RETURNING id, user_id, upload_id, attempt, sniffed, mapping, rows_done",
-        )
-        .bind(instance_id)
-        .bind(ms(now))
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            let sniffed: String = r.try_get("sniffed")?;
-            let mapping: String = r.try_get("mapping")?;
-            Ok(ClaimedImport {
-                import_id: r.try_get("id")?,
-                user_id: r.try_get("user_id")?,
-                upload_id: r.try_get("upload_id")?,
-                attempt: r.try_get("attempt")?,
-                sniffed: serde_json::from_str(&sniffed)?,
-                mapping: serde_json::from_str(&mapping)?,
-                rows_done: r.try_get::<i64, _>("rows_done")? as u64,
-            })
-        })
-        .transpose()
+        let row = sqlx::query(&claim_sql("SELECT id FROM imports WHERE status = 'queued' ORDER BY created_at LIMIT 1"))
+            .bind(instance_id)
+            .bind(ms(now))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| claim_from_row(&r, decode_settings)).transpose()
+    }
+
+    async fn release_import(&self, fence: &Fence, failure: Option<&Failure>, max_failures: i32) -> StoreResult<Option<ImportStatus>> {
+        let sql = release_sql(NOW);
+        self.end_import(bind_release_one(&sql, fence, failure, max_failures)).await
     }
 
     async fn commit_batch(&self, fence: &Fence, batch: Batch, now: DateTime<Utc>) -> StoreResult<BatchOutcome> {
@@ -561,12 +558,9 @@ impl Store for SqliteStore {
             insert.execute(&mut *tx).await?;
         }
         let counts = Counts { rejected: batch.rejected, skipped: batch.skipped, ..plan.counts };
-        sqlx::query(
-            "UPDATE imports SET rows_done = ?, created = created + ?, updated = updated + ?,
-                 unchanged = unchanged + ?, rejected = rejected + ?, skipped = skipped + ?
-             WHERE id = ?",
-        )
+        sqlx::query(CHECKPOINT_SQL)
         .bind(batch.rows_done as i64)
+        .bind(batch.last_line as i64)
         .bind(counts.created as i64)
         .bind(counts.updated as i64)
         .bind(counts.unchanged as i64)
@@ -579,22 +573,14 @@ impl Store for SqliteStore {
         Ok(BatchOutcome::Committed { counts, cancel_requested })
     }
 
-    async fn finish_import(&self, fence: &Fence, status: ImportStatus, reason: Option<&str>, now: DateTime<Utc>) -> StoreResult<bool> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let upload_id: Option<String> = sqlx::query_scalar(
-            "UPDATE imports SET status = ?, failure_reason = ?, finished_at = ?, owner = NULL
-             WHERE id = ? AND attempt = ? AND status = 'processing' RETURNING upload_id",
-        )
-        .bind(status.as_str())
-        .bind(reason)
-        .bind(ms(now))
-        .bind(&fence.import_id)
-        .bind(fence.attempt)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let ended = drop_upload(&mut tx, upload_id).await?;
-        tx.commit().await?;
-        Ok(ended)
+    async fn finish_import(&self, fence: &Fence, status: ImportStatus, reason: Option<&str>, now: DateTime<Utc>) -> StoreResult<Option<ImportStatus>> {
+        let query = sqlx::query_as(FINISH_SQL)
+            .bind(status.as_str())
+            .bind(reason)
+            .bind(ms(now))
+            .bind(&fence.import_id)
+            .bind(fence.attempt);
+        self.end_import(query).await
     }
 
     async fn get_import(&self, user_id: i64, import_id: &str) -> StoreResult<Option<ImportView>> {

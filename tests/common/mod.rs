@@ -2,6 +2,8 @@
 //! or Postgres, and HTTP clients that talk to it as a browser or a script would.
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
+pub mod binary;
+
 use intake::clock::{Clock, ManualClock, SystemClock};
 use intake::config::Config;
 use intake::model::{ImportView, StartedImport};
@@ -55,15 +57,22 @@ pub async fn test_database(backend: Backend) -> TestDatabase {
         Backend::Postgres => {
             let admin_url = std::env::var("TEST_DATABASE_URL")
                 .expect("TEST_DATABASE_URL must name a Postgres server for the Postgres tests (scripts/test starts one)");
-            let name = format!("intake_test_{}", uuid::Uuid::new_v4().simple());
-            let admin = sqlx::PgPool::connect(&admin_url).await.expect("connect to TEST_DATABASE_URL");
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("create test database");
-            admin.close().await;
-            let (base, _) = admin_url.rsplit_once('/').expect("TEST_DATABASE_URL has a database name");
-            format!("{base}/{name}")
+            return test_database_on(&admin_url).await;
         }
     };
     TestDatabase { url, backend, _dir: dir }
+}
+
+/// A fresh database on the Postgres server that `admin_url` names.
+pub async fn test_database_on(admin_url: &str) -> TestDatabase {
+    let name = format!("intake_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(admin_url).await.expect("connect to TEST_DATABASE_URL");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("create test database");
+    admin.close().await;
+    let (base, _) = admin_url.rsplit_once('/').expect("TEST_DATABASE_URL has a database name");
+    let url = format!("{base}/{name}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    TestDatabase { url, backend: Backend::Postgres, _dir: dir }
 }
 
 pub struct AppOptions {
@@ -288,5 +297,40 @@ impl Client {
     /// The bearer token this client sends, if it is a script's.
     pub fn http_token(&self) -> Option<&str> {
         self.token.as_deref()
+    }
+}
+
+/// Runs one statement with one text parameter (`$1`) directly on the test database,
+/// to break what the app stored as an operator or a fault would.
+pub async fn execute(database: &TestDatabase, sql: &str, parameter: &str) {
+    match database.backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&database.url).await.expect("open SQLite");
+            sqlx::query(sql).bind(parameter).execute(&pool).await.expect(sql);
+            pool.close().await;
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&database.url).await.expect("open Postgres");
+            sqlx::query(sql).bind(parameter).execute(&pool).await.expect(sql);
+            pool.close().await;
+        }
+    }
+}
+
+/// Reads one text value (`$1` bound) directly from the test database.
+pub async fn scalar(database: &TestDatabase, sql: &str, parameter: &str) -> String {
+    match database.backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&database.url).await.expect("open SQLite");
+            let value = sqlx::query_scalar(sql).bind(parameter).fetch_one(&pool).await.expect(sql);
+            pool.close().await;
+            value
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&database.url).await.expect("open Postgres");
+            let value = sqlx::query_scalar(sql).bind(parameter).fetch_one(&pool).await.expect(sql);
+            pool.close().await;
+            value
+        }
     }
 }
