@@ -1,5 +1,6 @@
 //! Flags and environment. Every setting has a flag and an environment variable.
 
+use crate::domain::identity::CallingCode;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -106,6 +107,10 @@ pub struct Config {
     /// An instance whose heartbeat is older than this is presumed dead, and its imports resume elsewhere.
     #[arg(long, env = "INSTANCE_LEASE", default_value = "30s", value_parser = parse_duration)]
     pub instance_lease: Duration,
+
+    /// Country calling code (e.g. 49 or +1) for phone numbers written without one; unset, they stay as written.
+    #[arg(long, env = "IMPORT_DEFAULT_PHONE_REGION", value_parser = CallingCode::parse)]
+    pub import_default_phone_region: Option<CallingCode>,
 }
 
 impl Config {
@@ -157,5 +162,6 @@ mod tests {
         assert_eq!(config.import_stale_after, Duration::from_secs(15 * 60));
         assert_eq!(config.import_max_upload_bytes, 100 * 1024 * 1024);
         assert_eq!(config.import_max_attempts, 3);
+        assert_eq!(config.import_default_phone_region, None);
     }
 }

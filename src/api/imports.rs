@@ -75,6 +75,7 @@ pub async fn list_imports() -> Result<Vec<ImportView>, ImportError> {
     )
 }
 
+/// `page` counts from 1.
 #[server]
 pub async fn import_errors(import_id: String, page: u32) -> Result<RowErrorsPage, ImportError> {
     use super::context::*;
@@ -83,7 +84,7 @@ pub async fn import_errors(import_id: String, page: u32) -> Result<RowErrorsPage
             let (services, caller) = authorised::<ImportError>().await?;
             services
                 .store
-                .row_errors(caller.user_id, &import_id, page, ERRORS_PER_PAGE)
+                .row_errors(caller.user_id, &import_id, page.max(1), ERRORS_PER_PAGE)
                 .await?
                 .ok_or(ImportError::NotFound)
         }
@@ -103,13 +104,14 @@ pub async fn cancel_import(import_id: String) -> Result<ImportView, ImportError>
     )
 }
 
+/// `page` counts from 1.
 #[server]
 pub async fn list_contacts(query: String, page: u32) -> Result<ContactsPage, ImportError> {
     use super::context::*;
     with_status(
         async {
             let (services, caller) = authorised::<ImportError>().await?;
-            Ok(services.store.contacts(caller.user_id, &query, page, CONTACTS_PER_PAGE).await?)
+            Ok(services.store.contacts(caller.user_id, &query, page.max(1), CONTACTS_PER_PAGE).await?)
         }
         .await,
     )

@@ -89,6 +89,7 @@ async fn import_status(State(state): State<AppState>, caller: Caller, Path(id): 
     Ok(Json(view).into_response())
 }
 
+/// `page` counts from 1, as the pages do; 0 or none is the first page.
 #[derive(Deserialize)]
 struct PageQuery {
     #[serde(default)]
@@ -106,7 +107,7 @@ async fn import_errors(
     let page = state
         .services
         .store
-        .row_errors(caller.user_id, &id, query.page, ERRORS_PER_PAGE)
+        .row_errors(caller.user_id, &id, query.page.max(1), ERRORS_PER_PAGE)
         .await?
         .ok_or(ImportError::NotFound)?;
     Ok(Json(page).into_response())
@@ -117,7 +118,7 @@ async fn error_report(State(state): State<AppState>, caller: Caller, Path(id): P
     const PAGE: u32 = 10_000;
     let store = &state.services.store;
     let mut rows = Vec::new();
-    for page in 0.. {
+    for page in 1.. {
         let chunk = store.row_errors(caller.user_id, &id, page, PAGE).await?.ok_or(ImportError::NotFound)?;
         let last = (chunk.errors.len() as u32) < PAGE;
         rows.extend(chunk.errors.into_iter().map(|e| (e.line, e.reason)));
@@ -138,6 +139,6 @@ async fn cancel_import(State(state): State<AppState>, caller: Caller, Path(id): 
 }
 
 async fn contacts(State(state): State<AppState>, caller: Caller, Query(query): Query<PageQuery>) -> Result<Response, ImportError> {
-    let page = state.services.store.contacts(caller.user_id, &query.q, query.page, CONTACTS_PER_PAGE).await?;
+    let page = state.services.store.contacts(caller.user_id, &query.q, query.page.max(1), CONTACTS_PER_PAGE).await?;
     Ok(Json(page).into_response())
 }

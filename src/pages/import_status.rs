@@ -106,6 +106,7 @@ fn Progress(view: ImportView, cancel: Action<String, Result<ImportView, crate::e
                 <div><dt>"Unchanged"</dt><dd data-testid="count-unchanged">{counts.unchanged}</dd></div>
                 <div><dt>"Rejected"</dt><dd data-testid="count-rejected">{counts.rejected}</dd></div>
                 <div><dt>"Skipped"</dt><dd data-testid="count-skipped">{counts.skipped}</dd></div>
+                <div><dt>"Merged"</dt><dd data-testid="count-merged">{counts.merged}</dd></div>
             </dl>
         </Show>
         {(view.status == ImportStatus::Processing || view.status == ImportStatus::Queued).then(|| {
@@ -126,7 +127,7 @@ fn Progress(view: ImportView, cancel: Action<String, Result<ImportView, crate::e
 
 #[component]
 fn RowErrors(import_id: Signal<String>, refresh: RwSignal<u32>) -> impl IntoView {
-    let page = RwSignal::new(0u32);
+    let page = RwSignal::new(1u32);
     let errors = Resource::new(move || (import_id.get(), page.get(), refresh.get()), |(id, page, _)| import_errors(id, page));
     view! {
         <section aria-labelledby="errors-title">
@@ -141,7 +142,7 @@ fn RowErrors(import_id: Signal<String>, refresh: RwSignal<u32>) -> impl IntoView
                         return view! { <p class="muted">"None so far."</p> }.into_any();
                     }
                     let pages = found.total.div_ceil(ERRORS_PER_PAGE as u64) as u32;
-                    let (first_page, last_page) = (found.page == 0, found.page + 1 >= pages);
+                    let (first_page, last_page) = (found.page <= 1, found.page >= pages);
                     view! {
                         <p>
                             {format!("{} rows", found.total)} " · "
@@ -156,8 +157,8 @@ fn RowErrors(import_id: Signal<String>, refresh: RwSignal<u32>) -> impl IntoView
                             </tbody>
                         </table>
                         <nav class="pager" aria-label="Row error pages">
-                            <button type="button" class="secondary" disabled=first_page on:click=move |_| page.update(|p| *p = p.saturating_sub(1))>"Previous"</button>
-                            <span>{format!("Page {} of {}", found.page + 1, pages)}</span>
+                            <button type="button" class="secondary" disabled=first_page on:click=move |_| page.update(|p| *p = p.saturating_sub(1).max(1))>"Previous"</button>
+                            <span>{format!("Page {} of {}", found.page, pages)}</span>
                             <button type="button" class="secondary" disabled=last_page on:click=move |_| page.update(|p| *p += 1)>"Next"</button>
                         </nav>
                     }.into_any()
