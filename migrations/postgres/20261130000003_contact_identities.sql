@@ -16,6 +16,7 @@ CREATE TABLE contact_identities (
     contact_id BIGINT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
     UNIQUE (user_id, kind, value)
 );
-CREATE INDEX contact_identities_by_contact ON contact_identities (contact_id);
+-- With user_id, so SQLite prefers it to the unique index for "this user's contacts' identities".
+CREATE INDEX contact_identities_by_contact ON contact_identities (contact_id, user_id);
 
 ALTER TABLE imports ADD COLUMN merged BIGINT NOT NULL DEFAULT 0;

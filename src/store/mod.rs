@@ -404,11 +404,13 @@ pub(crate) fn placeholders(first: usize, rows: usize, width: usize) -> String {
     out
 }
 
-/// Binds $1 = user id, then (kind, value) pairs.
+/// Binds $1 = user id, then (kind, value) pairs. A join, not `(kind, value) IN
+/// (VALUES …)`, for which SQLite searches the unique index by user_id alone.
 pub(crate) fn identity_owners_sql(identities: usize) -> String {
     format!(
-        "SELECT DISTINCT contact_id FROM contact_identities
-         WHERE user_id = $1 AND (kind, value) IN (VALUES {})",
+        "SELECT DISTINCT held.contact_id FROM (VALUES {}) AS wanted
+         JOIN contact_identities held
+           ON held.user_id = $1 AND held.kind = wanted.column1 AND held.value = wanted.column2",
         placeholders(2, identities, 2)
     )
 }
