@@ -264,7 +264,6 @@ pub struct Counts {
     pub skipped: u64,
     /// Stored contacts merged into an older one because a row showed they are
     /// one person. Not a count of rows.
-    #[serde(default)]
     pub merged: u64,
 }
 
