@@ -70,6 +70,8 @@ impl PostgresStore {
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
         loop {
             let mut tx = pool.begin().await?;
+            // Instances starting together take turns, instead of backfilling the same contacts.
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext('intake.backfill_identities'))").execute(&mut *tx).await?;
             let taken = backfill_identities_chunk(&mut tx, Utc::now()).await?;
             tx.commit().await?;
             if taken == 0 {
