@@ -391,41 +391,49 @@ pub fn plan_batch(rows: &[Contact], stored: &[StoredContact]) -> BatchPlan {
             });
             members[group].push(i);
         }
+        let identities: Vec<Vec<Identity>> = members
+            .iter()
+            .map(|group| match group.as_slice() {
+                // A row alone holds just what it is: most rows of a batch.
+                &[row] if row >= stored.len() => own[row].clone(),
+                _ => {
+                    let mut contact = items[group[0]].clone();
+                    for &i in &group[1..] {
+                        merge(&mut contact, items[i]);
+                    }
+                    let mut identities: Vec<Identity> = group.iter().flat_map(|&i| own[i].iter().cloned()).collect();
+                    identities.extend(contact.identities());
+                    identities.sort();
+                    identities.dedup();
+                    identities
+                }
+            })
+            .collect();
         let mut joined = false;
-        let mut merged: Vec<(Contact, Vec<Identity>)> = Vec::with_capacity(members.len());
-        let mut holder: HashMap<Identity, usize> = HashMap::new();
-        for group in &members {
-            let mut contact = items[group[0]].clone();
-            for &i in &group[1..] {
-                merge(&mut contact, items[i]);
-            }
-            let mut identities: Vec<Identity> = group.iter().flat_map(|&i| own[i].iter().cloned()).collect();
-            identities.extend(contact.identities());
-            identities.sort();
-            identities.dedup();
-            for identity in &identities {
-                let first = *holder.entry(identity.clone()).or_insert(group[0]);
+        let mut holder: HashMap<&Identity, usize> = HashMap::new();
+        for (group, identities) in members.iter().zip(&identities) {
+            for identity in identities {
+                let first = *holder.entry(identity).or_insert(group[0]);
                 joined |= sets.join(first, group[0]);
             }
-            merged.push((contact, identities));
         }
         if !joined {
-            return count_plan(&members, &items, &stored, merged, &own);
+            return count_plan(&members, &items, &stored, identities, &own);
         }
     }
 }
 
-/// Replays each group in order (stored base, then rows) to count every row once.
+/// Merges each group in order (stored base, then rows), counting every row once.
 fn count_plan(
     members: &[Vec<usize>],
     items: &[&Contact],
     stored: &[&StoredContact],
-    merged: Vec<(Contact, Vec<Identity>)>,
+    group_identities: Vec<Vec<Identity>>,
     own: &[Vec<Identity>],
 ) -> BatchPlan {
     let mut counts = Counts::default();
     let mut contacts = Vec::with_capacity(members.len());
-    for (group, (contact, identities)) in members.iter().zip(merged) {
+    for (group, identities) in members.iter().zip(group_identities) {
         let stored_ids: Vec<i64> = group.iter().filter(|&&i| i < stored.len()).map(|&i| stored[i].id).collect();
         let mut rows = group.iter().filter(|&&i| i >= stored.len()).map(|&i| items[i]);
         let (id, absorbed, mut base, mut change) = match stored_ids.split_first() {
@@ -455,11 +463,10 @@ fn count_plan(
             }
             first_row = false;
         }
-        debug_assert_eq!(base, contact, "replaying a group gives its merged contact");
         counts.merged += absorbed.len() as u64;
         let held: HashSet<&Identity> = group.iter().filter(|&&i| i < stored.len()).flat_map(|&i| &own[i]).collect();
         let new_identities = identities.iter().filter(|i| !held.contains(i)).cloned().collect();
-        contacts.push(PlannedContact { id, contact, absorbed, change, identities, new_identities });
+        contacts.push(PlannedContact { id, contact: base, absorbed, change, identities, new_identities });
     }
     BatchPlan { contacts, counts }
 }

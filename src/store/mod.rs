@@ -10,8 +10,11 @@
 //! - a batch's contacts, their identities, row errors, counters and checkpoint
 //!   commit in one transaction.
 //!
-//! SQL that is the same on both backends lives here once, with `$N` placeholders:
-//! sqlx binds `$N` by number on SQLite as on Postgres.
+//! SQL that is the same on both backends lives here once, with `$N` placeholders
+//! numbered in the order they appear. Each backend passes it through its
+//! `query_text`: SQLite's turns them into anonymous `?`, because sqlx looks each
+//! named SQLite parameter up by a linear search, which makes a statement with
+//! thousands of them quadratic.
 
 /// `ContactTx` for a backend's transaction: the methods whose SQL and binds are
 /// the same on both backends, written once (a macro, because the backends' query
@@ -26,16 +29,17 @@ macro_rules! impl_contact_tx {
         }
 
         async fn identity_owners(&mut self, user_id: i64, identities: &[Identity]) -> StoreResult<Vec<i64>> {
-            let sql = identity_owners_sql(identities.len());
-            let mut query = sqlx::query_scalar(&sql).bind(user_id);
+            let sql = query_text(identity_owners_sql(identities.len()));
+            let mut query = sqlx::query_scalar(&sql);
             for identity in identities {
                 query = query.bind(identity.kind.as_str()).bind(&identity.value);
             }
-            Ok(query.fetch_all(&mut **self).await?)
+            Ok(query.bind(user_id).fetch_all(&mut **self).await?)
         }
 
         async fn stored_contacts(&mut self, user_id: i64, ids: &[i64]) -> StoreResult<Vec<StoredContact>> {
-            let (contacts_sql, identities_sql) = (contacts_by_id_sql(ids.len()), identities_of_sql(ids.len()));
+            let (contacts_sql, identities_sql) =
+                (query_text(contacts_by_id_sql(ids.len())), query_text(identities_of_sql(ids.len())));
             let (mut contacts, mut identities) = (sqlx::query(&contacts_sql).bind(user_id), sqlx::query(&identities_sql).bind(user_id));
             for id in ids {
                 (contacts, identities) = (contacts.bind(id), identities.bind(id));
@@ -55,9 +59,9 @@ macro_rules! impl_contact_tx {
         }
 
         async fn contacts_to_backfill(&mut self, limit: u32) -> StoreResult<Vec<(i64, StoredContact)>> {
-            let rows = sqlx::query(&format!(
+            let rows = sqlx::query(&query_text(format!(
                 "SELECT user_id, {STORED_CONTACT_COLUMNS} FROM contacts WHERE search_text IS NULL ORDER BY user_id, id LIMIT $1"
-            ))
+            )))
             .bind(i64::from(limit))
             .fetch_all(&mut **self)
             .await?;
@@ -77,13 +81,14 @@ macro_rules! impl_contact_tx {
 macro_rules! shared_plan_writes {
     (absorb: $conn:expr, $user_id:expr, $plan:expr) => {
         for planned in $plan.contacts.iter().filter(|c| !c.absorbed.is_empty()) {
-            for sql in absorb_sql(planned.absorbed.len()) {
-                let mut query = sqlx::query(&sql).bind($user_id).bind(planned.id);
-                for id in &planned.absorbed {
-                    query = query.bind(id);
-                }
-                query.execute(&mut *$conn).await?;
+            let [move_identities, delete_contacts] = absorb_sql(planned.absorbed.len()).map(query_text);
+            let mut moving = sqlx::query(&move_identities).bind(planned.id).bind($user_id);
+            let mut deleting = sqlx::query(&delete_contacts).bind($user_id);
+            for id in &planned.absorbed {
+                (moving, deleting) = (moving.bind(id), deleting.bind(id));
             }
+            moving.execute(&mut *$conn).await?;
+            deleting.execute(&mut *$conn).await?;
         }
     };
     (identities: $conn:expr, $user_id:expr, $plan:expr, $ids:expr) => {
@@ -94,7 +99,7 @@ macro_rules! shared_plan_writes {
             .flat_map(|(planned, id)| planned.new_identities.iter().map(move |identity| (identity, *id)))
             .collect();
         for chunk in new.chunks(ROWS_PER_STATEMENT) {
-            let sql = insert_identities_sql(chunk.len());
+            let sql = query_text(insert_identities_sql(chunk.len()));
             let mut query = sqlx::query(&sql);
             for (identity, contact_id) in chunk {
                 query = query.bind($user_id).bind(identity.kind.as_str()).bind(&identity.value).bind(contact_id);
@@ -404,14 +409,15 @@ pub(crate) fn placeholders(first: usize, rows: usize, width: usize) -> String {
     out
 }
 
-/// Binds $1 = user id, then (kind, value) pairs. A join, not `(kind, value) IN
+/// Binds (kind, value) pairs, then the user id. A join, not `(kind, value) IN
 /// (VALUES …)`, for which SQLite searches the unique index by user_id alone.
 pub(crate) fn identity_owners_sql(identities: usize) -> String {
     format!(
         "SELECT DISTINCT held.contact_id FROM (VALUES {}) AS wanted
          JOIN contact_identities held
-           ON held.user_id = $1 AND held.kind = wanted.column1 AND held.value = wanted.column2",
-        placeholders(2, identities, 2)
+           ON held.kind = wanted.column1 AND held.value = wanted.column2 AND held.user_id = ${}",
+        placeholders(1, identities, 2),
+        2 * identities + 1
     )
 }
 
@@ -436,13 +442,16 @@ pub(crate) fn insert_identities_sql(identities: usize) -> String {
     format!("INSERT INTO contact_identities (user_id, kind, value, contact_id) VALUES {}", placeholders(1, identities, 4))
 }
 
-/// Moves the identities of absorbed contacts to the survivor, then deletes them.
-/// Binds $1 = user id, $2 = survivor, then the absorbed ids.
+/// Moves the identities of absorbed contacts to the survivor (binds the survivor,
+/// the user id, the absorbed ids), then deletes them (binds the user id, the
+/// absorbed ids).
 pub(crate) fn absorb_sql(absorbed: usize) -> [String; 2] {
-    let ids = placeholders(3, 1, absorbed);
     [
-        format!("UPDATE contact_identities SET contact_id = $2 WHERE user_id = $1 AND contact_id IN {ids}"),
-        format!("DELETE FROM contacts WHERE user_id = $1 AND id <> $2 AND id IN {ids}"),
+        format!(
+            "UPDATE contact_identities SET contact_id = $1 WHERE user_id = $2 AND contact_id IN {}",
+            placeholders(3, 1, absorbed)
+        ),
+        format!("DELETE FROM contacts WHERE user_id = $1 AND id IN {}", placeholders(2, 1, absorbed)),
     ]
 }
 

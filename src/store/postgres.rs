@@ -34,6 +34,11 @@ fn push_copy_row(out: &mut Vec<u8>, values: &[&String]) {
     out.push(b'\n');
 }
 
+/// Shared SQL as Postgres runs it: `$N` placeholders are its own.
+fn query_text(sql: String) -> String {
+    sql
+}
+
 fn time_column(row: &PgRow, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     row.try_get(column)
 }
@@ -578,15 +583,15 @@ impl Store for PostgresStore {
 
     async fn contacts(&self, user_id: i64, query: &str, page: u32, per_page: u32) -> StoreResult<ContactsPage> {
         let pattern = like_pattern(query);
-        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM contacts WHERE {CONTACT_MATCHES}"))
+        let total: i64 = sqlx::query_scalar(&query_text(format!("SELECT COUNT(*) FROM contacts WHERE {CONTACT_MATCHES}")))
             .bind(user_id)
             .bind(&pattern)
             .fetch_one(&self.pool)
             .await?;
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(&query_text(format!(
             "SELECT {STORED_CONTACT_COLUMNS} FROM contacts WHERE {CONTACT_MATCHES}
              ORDER BY lower(display_name), id LIMIT $3 OFFSET $4"
-        ))
+        )))
         .bind(user_id)
         .bind(&pattern)
         .bind(per_page as i64)

@@ -13,6 +13,22 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
+/// Shared SQL (`$N` in order of appearance) with anonymous `?` placeholders, which
+/// SQLite binds by position without looking a name up per parameter.
+fn query_text(sql: String) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            while chars.next_if(char::is_ascii_digit).is_some() {}
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// New and changed contacts in one statement per `ROWS_PER_STATEMENT`: a new
 /// contact's id was taken past the largest, so only a changed one conflicts.
 fn contact_upsert_sql(rows: usize) -> String {
@@ -612,15 +628,15 @@ impl Store for SqliteStore {
 
     async fn contacts(&self, user_id: i64, query: &str, page: u32, per_page: u32) -> StoreResult<ContactsPage> {
         let pattern = like_pattern(query);
-        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM contacts WHERE {CONTACT_MATCHES}"))
+        let total: i64 = sqlx::query_scalar(&query_text(format!("SELECT COUNT(*) FROM contacts WHERE {CONTACT_MATCHES}")))
             .bind(user_id)
             .bind(&pattern)
             .fetch_one(&self.pool)
             .await?;
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(&query_text(format!(
             "SELECT {STORED_CONTACT_COLUMNS} FROM contacts WHERE {CONTACT_MATCHES}
              ORDER BY display_name COLLATE NOCASE, id LIMIT $3 OFFSET $4"
-        ))
+        )))
         .bind(user_id)
         .bind(&pattern)
         .bind(per_page as i64)
@@ -645,7 +661,7 @@ async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, user_id: i64, 
         plan.contacts.iter().zip(&ids).filter(|(c, _)| c.change != Change::Unchanged).map(|(c, id)| (c, *id)).collect();
     // Many rows per statement: each statement is a round trip to sqlx's connection thread.
     for chunk in writes.chunks(ROWS_PER_STATEMENT) {
-        let sql = contact_upsert_sql(chunk.len());
+        let sql = query_text(contact_upsert_sql(chunk.len()));
         let mut upsert = sqlx::query(&sql);
         for (planned, id) in chunk {
             let contact = &planned.contact;
@@ -668,4 +684,14 @@ async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, user_id: i64, 
     }
     shared_plan_writes!(identities: *tx, user_id, plan, &ids);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_text;
+
+    #[test]
+    fn shared_placeholders_become_positional() {
+        assert_eq!(query_text("a = $1 AND b IN ($2, $13) AND c = '$'".into()), "a = ? AND b IN (?, ?) AND c = '$'");
+    }
 }
