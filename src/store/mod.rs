@@ -109,6 +109,31 @@ macro_rules! shared_plan_writes {
     };
 }
 
+/// `Store::contacts`: the same on both backends but for how names sort (`$order`).
+macro_rules! contacts_page {
+    ($pool:expr, $user_id:expr, $query:expr, $page:expr, $per_page:expr, order by $order:literal) => {{
+        let pattern = like_pattern($query);
+        let total: i64 = sqlx::query_scalar(&query_text(format!("SELECT COUNT(*) FROM contacts WHERE {CONTACT_MATCHES}")))
+            .bind($user_id)
+            .bind(&pattern)
+            .fetch_one($pool)
+            .await?;
+        let rows = sqlx::query(&query_text(format!(
+            "SELECT {STORED_CONTACT_COLUMNS} FROM contacts WHERE {CONTACT_MATCHES}
+             ORDER BY {}, id LIMIT $3 OFFSET $4",
+            $order
+        )))
+        .bind($user_id)
+        .bind(&pattern)
+        .bind(i64::from($per_page))
+        .bind(i64::from($page.max(1) - 1) * i64::from($per_page))
+        .fetch_all($pool)
+        .await?;
+        let contacts = rows.iter().map(|r| stored_contact(r).map(contact_view)).collect::<StoreResult<_>>()?;
+        Ok(ContactsPage { total: total as u64, page: $page, per_page: $per_page, contacts })
+    }};
+}
+
 mod postgres;
 mod sqlite;
 

@@ -627,24 +627,7 @@ impl Store for SqliteStore {
     }
 
     async fn contacts(&self, user_id: i64, query: &str, page: u32, per_page: u32) -> StoreResult<ContactsPage> {
-        let pattern = like_pattern(query);
-        let total: i64 = sqlx::query_scalar(&query_text(format!("SELECT COUNT(*) FROM contacts WHERE {CONTACT_MATCHES}")))
-            .bind(user_id)
-            .bind(&pattern)
-            .fetch_one(&self.pool)
-            .await?;
-        let rows = sqlx::query(&query_text(format!(
-            "SELECT {STORED_CONTACT_COLUMNS} FROM contacts WHERE {CONTACT_MATCHES}
-             ORDER BY display_name COLLATE NOCASE, id LIMIT $3 OFFSET $4"
-        )))
-        .bind(user_id)
-        .bind(&pattern)
-        .bind(per_page as i64)
-        .bind(i64::from(page.max(1) - 1) * per_page as i64)
-        .fetch_all(&self.pool)
-        .await?;
-        let contacts = rows.iter().map(|r| stored_contact(r).map(contact_view)).collect::<StoreResult<_>>()?;
-        Ok(ContactsPage { total: total as u64, page, per_page, contacts })
+        contacts_page!(&self.pool, user_id, query, page, per_page, order by "display_name COLLATE NOCASE")
     }
 }
 
