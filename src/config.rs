@@ -1,5 +1,6 @@
 //! Flags and environment. Every setting has a flag and an environment variable.
 
+use crate::domain::identity::CallingCode;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -180,6 +181,10 @@ pub struct Config {
     /// SQLite's busy timeout: the longest a write waits for the write lock.
     #[arg(long, env = "DATABASE_BUSY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub database_busy_timeout: Duration,
+
+    /// Country calling code (e.g. 49 or +1) for phone numbers written without one; unset, they stay as written.
+    #[arg(long, env = "IMPORT_DEFAULT_PHONE_REGION", value_parser = CallingCode::parse)]
+    pub import_default_phone_region: Option<CallingCode>,
 }
 
 /// The cores this process may use, at least 1.
@@ -248,5 +253,6 @@ mod tests {
         assert_eq!(config.import_max_attempts, 3);
         assert_eq!(config.shutdown_timeout, Duration::from_secs(10));
         assert_eq!(config.timeouts(), crate::store::Timeouts::default());
+        assert_eq!(config.import_default_phone_region, None);
     }
 }

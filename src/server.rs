@@ -67,8 +67,8 @@ fn client_files(options: &LeptosOptions) -> axum::routing::MethodRouter {
     let dir = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
     let cache_control = if options.hash_files { "public, max-age=31536000, immutable" } else { "no-cache" };
     axum::routing::get_service(ServeDir::new(dir).precompressed_br().precompressed_gzip())
-        .layer(SetResponseHeaderLayer::overriding(http::header::CACHE_CONTROL, http::HeaderValue::from_static(cache_control)))
-        .layer(SetResponseHeaderLayer::appending(http::header::VARY, http::HeaderValue::from_static("accept-encoding")))
+        .layer::<_, std::convert::Infallible>(SetResponseHeaderLayer::overriding(http::header::CACHE_CONTROL, http::HeaderValue::from_static(cache_control)))
+        .layer::<_, std::convert::Infallible>(SetResponseHeaderLayer::appending(http::header::VARY, http::HeaderValue::from_static("accept-encoding")))
 }
 
 /// `GET /healthz`: 200 after a real database round trip, 503 when the database is away.

@@ -350,7 +350,7 @@ async fn process(
             lines.row(record.line);
             #[cfg(feature = "test-hooks")]
             crate::test_hooks::at_line(record.line);
-            match build_row(&record, &claimed.mapping) {
+            match build_row(&record, &claimed.mapping, services.config.import_default_phone_region.as_ref()) {
                 RowOutcome::Contact(contact) => batch.contacts.push(contact),
                 RowOutcome::Blank => batch.skipped += 1,
                 RowOutcome::Rejected { line, reason } => {
@@ -462,6 +462,11 @@ async fn settle(
         Ok(outcome) => outcome?,
         Err(failure) => std::panic::resume_unwind(failure.into_panic()),
     };
+    if let BatchOutcome::Committed { counts, .. } = &outcome {
+        if counts.merged > 0 {
+            info!(merged = counts.merged, "merged stored contacts that rows showed to be one person");
+        }
+    }
     match outcome {
         BatchOutcome::Replaced => {
             warn!("this attempt was replaced; stopping without writing");

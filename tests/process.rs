@@ -10,6 +10,7 @@ use std::time::Duration;
 
 on_both_backends!(
     a_killed_server_resumes_the_import_exactly,
+    a_killed_server_resumes_a_merging_import_exactly,
     a_paused_worker_is_replaced_and_writes_nothing_after,
     the_cli_creates_accounts_and_tokens_for_scripts,
     secrets_never_reach_the_logs,
@@ -23,25 +24,67 @@ on_both_backends!(
 async fn a_killed_server_resumes_the_import_exactly(backend: Backend) {
     let database = test_database(backend).await;
     let settings = [("IMPORT_BATCH_ROWS", "100"), ("IMPORT_BATCH_PAUSE", "40ms"), ("INSTANCE_LEASE", "2s")];
-    let mut first = launch(&database, &settings).await;
+    let first = launch(&database, &settings).await;
     let script = cli_user(&database, &first, "crash@example.com").await;
     let started = script.api_import_started("people.csv", people_csv(3000)).await;
-    wait_until(Duration::from_secs(60), || async { (script.import_view(&started.import_id).await.rows_done >= 300).then_some(()) })
+    let (_second, script, done) = kill_mid_import_and_resume(&database, &settings, first, &script, &started.import_id).await;
+    assert_eq!(done.rows_done, 3000);
+    // Every row counted once: a row processed twice would show up as unchanged.
+    assert_eq!((done.counts.created, done.counts.updated, done.counts.unchanged), (3000, 0, 0));
+    assert_eq!(script.contacts("").await.total, 3000);
+}
+
+/// SIGKILLs `first` once the import has committed 300 rows, starts a second
+/// server, and waits for it to resume and finish the import on its second attempt.
+async fn kill_mid_import_and_resume(
+    database: &TestDatabase,
+    settings: &[(&str, &str)],
+    mut first: Server,
+    script: &Client,
+    import_id: &str,
+) -> (Server, Client, intake::model::ImportView) {
+    wait_until(Duration::from_secs(60), || async { (script.import_view(import_id).await.rows_done >= 300).then_some(()) })
         .await
         .expect("progress before the crash");
     first.child.start_kill().unwrap(); // SIGKILL: no shutdown, no goodbye
     first.child.wait().await.unwrap();
 
-    let second = launch(&database, &settings).await;
+    let second = launch(database, settings).await;
     let script = Client::new(&second.base, script.http_token());
-    let done = script.wait_finished(&started.import_id).await;
+    let done = script.wait_finished(import_id).await;
     assert_eq!(done.status, ImportStatus::Succeeded, "{done:?}");
     assert_eq!(done.attempt, 2);
-    assert_eq!(done.rows_done, 3000);
-    // Every row counted once: a row processed twice would show up as unchanged.
-    assert_eq!((done.counts.created, done.counts.updated, done.counts.unchanged), (3000, 0, 0));
-    assert_eq!(script.contacts("").await.total, 3000);
     assert!(second.logs().contains("resuming an import whose instance stopped"), "{}", second.logs());
+    (second, script, done)
+}
+
+async fn a_killed_server_resumes_a_merging_import_exactly(backend: Backend) {
+    let database = test_database(backend).await;
+    let settings = [("IMPORT_BATCH_ROWS", "100"), ("IMPORT_BATCH_PAUSE", "40ms"), ("INSTANCE_LEASE", "2s")];
+    let first = launch(&database, &settings).await;
+    let script = cli_user(&database, &first, "merge-crash@example.com").await;
+    let people: u64 = 1500;
+    // Everyone twice: by a work address, and by a home address with a phone.
+    let mut twice = String::from("Name,Email,Phone\r\n");
+    for i in 0..people {
+        twice.push_str(&format!("Person {i},p{i}@work.example,\r\nPerson {i} at home,p{i}@home.example,+1 555 {i:06}\r\n"));
+    }
+    let base = script.api_import_started("twice.csv", twice.into_bytes()).await;
+    assert_eq!(script.wait_finished(&base.import_id).await.counts.created, 2 * people);
+    // Each row shows that two contacts are one person.
+    let mut links = String::from("Name,Email,Phone\r\n");
+    for i in 0..people {
+        links.push_str(&format!("Person {i},p{i}@home.example ::: p{i}@work.example,\r\n"));
+    }
+    let started = script.api_import_started("links.csv", links.into_bytes()).await;
+    let (_second, script, done) = kill_mid_import_and_resume(&database, &settings, first, &script, &started.import_id).await;
+    assert_eq!(done.rows_done, people);
+    // A row replayed after the crash would count as unchanged and merge nothing.
+    let counts = (done.counts.created, done.counts.updated, done.counts.unchanged, done.counts.merged);
+    assert_eq!(counts, (0, people, 0, people));
+    assert_eq!(script.contacts("").await.total, people);
+    let merged = script.contacts("p7@home.example").await;
+    assert_eq!(merged.contacts[0].emails, ["p7@work.example", "p7@home.example"]);
 }
 
 /// Pauses the server between batches: never while it holds a transaction, which

@@ -105,6 +105,7 @@ pub async fn cancel_import(import_id: String) -> Result<ImportView, ImportError>
     )
 }
 
+/// `page` counts from 1.
 #[server]
 pub async fn list_contacts(query: String, page: u32) -> Result<ContactsPage, ImportError> {
     use super::context::*;
@@ -112,7 +113,7 @@ pub async fn list_contacts(query: String, page: u32) -> Result<ContactsPage, Imp
         async {
             let (services, caller) = authorised::<ImportError>().await?;
             let search = crate::imports::checked_search(&query)?;
-            Ok(services.store.contacts(caller.user_id, search, page, CONTACTS_PER_PAGE).await?)
+            Ok(services.store.contacts(caller.user_id, search, page.max(1), CONTACTS_PER_PAGE).await?)
         }
         .await,
     )

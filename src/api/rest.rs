@@ -104,6 +104,8 @@ async fn import_status(State(state): State<AppState>, caller: Caller, Path(id): 
     Ok(Json(view).into_response())
 }
 
+/// `page` counts from 1, as the pages do; 0 or none is the first page.
+/// `page` counts from 1, as the pages do; 0 or none is the first page.
 #[derive(Deserialize)]
 struct ContactsQuery {
     #[serde(default)]
@@ -178,6 +180,6 @@ async fn cancel_import(State(state): State<AppState>, caller: Caller, Path(id): 
 
 async fn contacts(State(state): State<AppState>, caller: Caller, Query(query): Query<ContactsQuery>) -> Result<Response, ImportError> {
     let search = crate::imports::checked_search(&query.q)?;
-    let page = state.services.store.contacts(caller.user_id, search, query.page, CONTACTS_PER_PAGE).await?;
+    let page = state.services.store.contacts(caller.user_id, search, query.page.max(1), CONTACTS_PER_PAGE).await?;
     Ok(Json(page).into_response())
 }

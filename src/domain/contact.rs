@@ -1,10 +1,11 @@
 //! Turning mapped records into contacts, validating them, and planning how a
 //! batch of rows merges into what is already stored.
 
+use super::identity::{fold, match_name, normalize_email, normalize_phone, CallingCode, Identity};
 use super::mapping::{Field, Mapping};
 use super::records::{RawRecord, RecordProblem, MAX_FIELD_BYTES};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Google Contacts packs several values of one kind into a cell with this.
 const MULTI_VALUE_SEPARATOR: &str = ":::";
@@ -44,7 +45,8 @@ pub enum RowOutcome {
     Rejected { line: u64, reason: String },
 }
 
-pub fn build_row(record: &RawRecord, mapping: &Mapping) -> RowOutcome {
+/// `default_code` completes phone numbers written without a country code, when set.
+pub fn build_row(record: &RawRecord, mapping: &Mapping, default_code: Option<&CallingCode>) -> RowOutcome {
     let reject = |reason: String| RowOutcome::Rejected {
         line: record.line,
         reason,
@@ -105,7 +107,7 @@ pub fn build_row(record: &RawRecord, mapping: &Mapping) -> RowOutcome {
             }
             Field::Phone => {
                 for part in split_multi(value) {
-                    let normalized = normalize_phone(part);
+                    let normalized = normalize_phone(part, default_code);
                     // A value without digits ("n/a", "-") is no phone number.
                     let has_digits = normalized.len() > usize::from(normalized.starts_with('+'));
                     if has_digits && seen_phones.insert(normalized.clone()) {
@@ -173,15 +175,6 @@ fn collapse_whitespace(s: &str) -> String {
     out
 }
 
-/// Trimmed and lower-cased; a `mailto:` prefix is dropped.
-pub fn normalize_email(s: &str) -> String {
-    let lower = s.trim().to_lowercase();
-    match lower.strip_prefix("mailto:") {
-        Some(rest) => rest.trim().to_owned(),
-        None => lower,
-    }
-}
-
 /// A pragmatic check of `local@domain.tld`, not full RFC 5322: it rejects what
 /// is clearly not an address (no '@', spaces, missing dot in the domain, a
 /// list of several addresses) and accepts internationalised domains.
@@ -214,29 +207,33 @@ pub fn is_valid_email(s: &str) -> bool {
         && !tld.chars().all(|c| c.is_ascii_digit())
 }
 
-/// Digits only, with a leading '+' kept when the number starts with one.
-pub fn normalize_phone(s: &str) -> String {
-    let trimmed = s.trim();
-    let mut out = String::new();
-    if trimmed.starts_with('+') {
-        out.push('+');
-    }
-    out.extend(trimmed.chars().filter(char::is_ascii_digit));
-    out
-}
-
 impl Contact {
-    /// `email:<primary email>` when there is an email; otherwise
-    /// `name_phone:<lower-cased, whitespace-collapsed display name>|<first phone>`.
-    pub fn match_key(&self) -> String {
-        match self.emails.first() {
-            Some(email) => format!("email:{email}"),
-            None => format!(
-                "name_phone:{}|{}",
-                collapse_whitespace(&self.display_name).to_lowercase(),
-                self.phones.first().map_or("", |p| p.normalized.as_str())
-            ),
+    /// What identifies this contact: each email; its matching name with each
+    /// phone; its name alone only when it has neither email nor phone.
+    pub fn identities(&self) -> Vec<Identity> {
+        let mut identities: Vec<Identity> = self.emails.iter().map(|e| Identity::email(e)).collect();
+        if self.emails.is_empty() || !self.phones.is_empty() {
+            let name = match_name(&self.display_name);
+            identities.extend(self.phones.iter().map(|p| Identity::name_phone(&name, &p.normalized)));
+            if identities.is_empty() {
+                identities.push(Identity::name(&name));
+            }
         }
+        identities
+    }
+
+    /// Every searchable value, case-folded as a search query is (`identity::fold`).
+    pub fn search_text(&self) -> String {
+        let mut text = String::new();
+        for value in [&self.display_name, &self.given_name, &self.family_name, &self.organization, &self.title]
+            .into_iter()
+            .chain(&self.emails)
+            .chain(self.phones.iter().flat_map(|p| [&p.raw, &p.normalized]))
+        {
+            text.push_str(value);
+            text.push('\n');
+        }
+        fold(&text)
     }
 }
 
@@ -280,6 +277,9 @@ pub struct Counts {
     pub unchanged: u64,
     pub rejected: u64,
     pub skipped: u64,
+    /// Stored contacts merged into an older one because a row showed they are
+    /// one person. Not a count of rows.
+    pub merged: u64,
 }
 
 impl Counts {
@@ -290,8 +290,10 @@ impl Counts {
         self.unchanged += other.unchanged;
         self.rejected += other.rejected;
         self.skipped += other.skipped;
+        self.merged += other.merged;
     }
 
+    /// Rows counted: every row is exactly one of these.
     pub fn total(&self) -> u64 {
         self.created + self.updated + self.unchanged + self.rejected + self.skipped
     }
@@ -304,66 +306,184 @@ pub enum Change {
     Unchanged,
 }
 
+/// A contact as stored. Ids only grow, so the smallest id is the oldest contact.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredContact {
+    pub id: i64,
+    pub contact: Contact,
+    /// The identities stored for it: its own, and those of every row merged into it.
+    pub identities: Vec<Identity>,
+}
+
+/// One person after the batch: a stored contact that rows (and younger stored
+/// contacts) merged into, or a new one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedContact {
+    /// The surviving stored contact; `None` for a new one.
+    pub id: Option<i64>,
+    pub contact: Contact,
+    /// Younger stored contacts merged into this one, to be deleted.
+    pub absorbed: Vec<i64>,
+    pub change: Change,
+    /// Every identity of the person: the stored ones, the rows', and those of the merged contact.
+    pub identities: Vec<Identity>,
+    /// The identities no stored member held yet, to be stored.
+    pub new_identities: Vec<Identity>,
+}
+
 pub struct BatchPlan {
-    /// One entry per key to write, in first-seen order; never `Unchanged`.
-    pub writes: Vec<(String, Contact, Change)>,
-    /// Only `created`, `updated` and `unchanged` are set here; the caller
-    /// counts rejected and skipped rows.
+    /// Every person the batch touches, in order of their oldest member.
+    pub contacts: Vec<PlannedContact>,
+    /// `created`, `updated`, `unchanged` and `merged`; the caller counts
+    /// rejected and skipped rows.
     pub counts: Counts,
 }
 
-/// rows: the batch's valid contacts in file order; existing: the stored
-/// contacts whose match_key appears in rows.
+impl BatchPlan {
+    /// The contacts to write: created or updated ones.
+    pub fn writes(&self) -> impl Iterator<Item = &PlannedContact> {
+        self.contacts.iter().filter(|c| c.change != Change::Unchanged)
+    }
+}
+
+/// Disjoint sets over item indexes; the root of a set is its smallest index.
+struct Sets(Vec<usize>);
+
+impl Sets {
+    fn root(&mut self, mut i: usize) -> usize {
+        while self.0[i] != i {
+            self.0[i] = self.0[self.0[i]];
+            i = self.0[i];
+        }
+        i
+    }
+
+    /// True when `a` and `b` were in different sets.
+    fn join(&mut self, a: usize, b: usize) -> bool {
+        let (a, b) = (self.root(a), self.root(b));
+        if a != b {
+            self.0[a.max(b)] = a.min(b);
+        }
+        a != b
+    }
+}
+
+/// Groups `rows` (the batch's valid contacts, in file order) with each other and
+/// with `stored` (the contacts owning any identity the rows or their merges hold)
+/// into people: two items are one person when they share an identity, directly
+/// or through others, and a merged person's new identities (a name from one row,
+/// a phone from another) join it with whoever else holds them. The grouping
+/// does not depend on row order. A person keeps every identity of its members,
+/// so a row that matched once matches again.
 ///
-/// Every row counts once: Created when its key is new to both the store and
-/// the batch, otherwise Updated or Unchanged depending on whether merging it
-/// changed the contact. Rows sharing a key become a single write.
-pub fn plan_batch(rows: Vec<Contact>, mut existing: HashMap<String, Contact>) -> BatchPlan {
+/// Every row counts once: Created for the first row of a person nobody stored,
+/// otherwise Updated or Unchanged by whether it changed the contact. The first
+/// row of a person that merged stored contacts counts as Updated.
+pub fn plan_batch(rows: &[Contact], stored: &[StoredContact]) -> BatchPlan {
+    // Oldest stored contacts first, then rows in file order: a group's first item is its base.
+    let mut stored: Vec<&StoredContact> = stored.iter().collect();
+    stored.sort_by_key(|s| s.id);
+    stored.dedup_by_key(|s| s.id);
+    let items: Vec<&Contact> = stored.iter().map(|s| &s.contact).chain(rows).collect();
+    let own: Vec<Vec<Identity>> =
+        stored.iter().map(|s| s.identities.clone()).chain(rows.iter().map(Contact::identities)).collect();
+    let mut sets = Sets((0..items.len()).collect());
+    let mut holder: HashMap<&Identity, usize> = HashMap::new();
+    for (i, identities) in own.iter().enumerate() {
+        for identity in identities {
+            let first = *holder.entry(identity).or_insert(i);
+            sets.join(first, i);
+        }
+    }
+    loop {
+        let mut members: Vec<Vec<usize>> = Vec::new();
+        let mut group_of_root: HashMap<usize, usize> = HashMap::new();
+        for i in 0..items.len() {
+            let root = sets.root(i);
+            let group = *group_of_root.entry(root).or_insert_with(|| {
+                members.push(Vec::new());
+                members.len() - 1
+            });
+            members[group].push(i);
+        }
+        let identities: Vec<Vec<Identity>> = members
+            .iter()
+            .map(|group| match group.as_slice() {
+                // A row alone holds just what it is: most rows of a batch.
+                &[row] if row >= stored.len() => own[row].clone(),
+                _ => {
+                    let mut contact = items[group[0]].clone();
+                    for &i in &group[1..] {
+                        merge(&mut contact, items[i]);
+                    }
+                    let mut identities: Vec<Identity> = group.iter().flat_map(|&i| own[i].iter().cloned()).collect();
+                    identities.extend(contact.identities());
+                    identities.sort();
+                    identities.dedup();
+                    identities
+                }
+            })
+            .collect();
+        let mut joined = false;
+        let mut holder: HashMap<&Identity, usize> = HashMap::new();
+        for (group, identities) in members.iter().zip(&identities) {
+            for identity in identities {
+                let first = *holder.entry(identity).or_insert(group[0]);
+                joined |= sets.join(first, group[0]);
+            }
+        }
+        if !joined {
+            return count_plan(&members, &items, &stored, identities, &own);
+        }
+    }
+}
+
+/// Merges each group in order (stored base, then rows), counting every row once.
+fn count_plan(
+    members: &[Vec<usize>],
+    items: &[&Contact],
+    stored: &[&StoredContact],
+    group_identities: Vec<Vec<Identity>>,
+    own: &[Vec<Identity>],
+) -> BatchPlan {
     let mut counts = Counts::default();
-    let mut order: Vec<String> = Vec::new();
-    let mut planned: HashMap<String, (Contact, Change)> = HashMap::new();
-    for row in rows {
-        let key = row.match_key();
-        if let Some((contact, change)) = planned.get_mut(&key) {
-            if merge(contact, &row) {
+    let mut contacts = Vec::with_capacity(members.len());
+    for (group, identities) in members.iter().zip(group_identities) {
+        let stored_ids: Vec<i64> = group.iter().filter(|&&i| i < stored.len()).map(|&i| stored[i].id).collect();
+        let mut rows = group.iter().filter(|&&i| i >= stored.len()).map(|&i| items[i]);
+        let (id, absorbed, mut base, mut change) = match stored_ids.split_first() {
+            Some((&oldest, younger)) => {
+                let mut base = items[group[0]].clone();
+                for &i in &group[1..younger.len() + 1] {
+                    merge(&mut base, items[i]);
+                }
+                let change = if younger.is_empty() { Change::Unchanged } else { Change::Updated };
+                (Some(oldest), younger.to_vec(), base, change)
+            }
+            None => {
+                let Some(first) = rows.next() else { continue };
+                counts.created += 1;
+                (None, Vec::new(), first.clone(), Change::Created)
+            }
+        };
+        let mut first_row = id.is_some();
+        for row in rows {
+            if merge(&mut base, row) || (first_row && !absorbed.is_empty()) {
                 counts.updated += 1;
-                if *change == Change::Unchanged {
-                    *change = Change::Updated;
+                if change == Change::Unchanged {
+                    change = Change::Updated;
                 }
             } else {
                 counts.unchanged += 1;
             }
-            continue;
+            first_row = false;
         }
-        let entry = match existing.remove(&key) {
-            Some(mut stored) => {
-                let change = if merge(&mut stored, &row) {
-                    Change::Updated
-                } else {
-                    Change::Unchanged
-                };
-                match change {
-                    Change::Updated => counts.updated += 1,
-                    _ => counts.unchanged += 1,
-                }
-                (stored, change)
-            }
-            None => {
-                counts.created += 1;
-                (row, Change::Created)
-            }
-        };
-        order.push(key.clone());
-        planned.insert(key, entry);
+        counts.merged += absorbed.len() as u64;
+        let held: HashSet<&Identity> = group.iter().filter(|&&i| i < stored.len()).flat_map(|&i| &own[i]).collect();
+        let new_identities = identities.iter().filter(|i| !held.contains(i)).cloned().collect();
+        contacts.push(PlannedContact { id, contact: base, absorbed, change, identities, new_identities });
     }
-    let writes = order
-        .into_iter()
-        .filter_map(|key| {
-            let (contact, change) = planned.remove(&key)?;
-            (change != Change::Unchanged).then_some((key, contact, change))
-        })
-        .collect();
-    BatchPlan { writes, counts }
+    BatchPlan { contacts, counts }
 }
 
 #[cfg(test)]
@@ -439,6 +559,7 @@ mod tests {
                 ],
             ),
             &simple(),
+            None,
         ));
         assert_eq!(c.display_name, "Ana Lima");
         assert_eq!(c.emails, vec!["ana.lima@example.com"]);
@@ -472,11 +593,11 @@ mod tests {
                 ],
             ),
             &m,
+            None,
         ));
         assert_eq!(c.emails, vec!["bo@work.io", "bo@home.io"]);
         let phones: Vec<&str> = c.phones.iter().map(|p| p.normalized.as_str()).collect();
         assert_eq!(phones, vec!["+49301234", "0305678"]);
-        assert_eq!(c.match_key(), "email:bo@work.io");
     }
 
     #[test]
@@ -487,7 +608,7 @@ mod tests {
             Some(Field::Organization),
             Some(Field::Organization),
         ]);
-        let c = contact_of(build_row(&record(1, &["", "second@x.io", " ", "Acme"]), &m));
+        let c = contact_of(build_row(&record(1, &["", "second@x.io", " ", "Acme"]), &m, None));
         assert_eq!(c.emails, vec!["second@x.io"]);
         assert_eq!(c.organization, "Acme");
     }
@@ -500,24 +621,25 @@ mod tests {
             Some(Field::Organization),
             Some(Field::Email),
         ]);
-        let c = contact_of(build_row(&record(1, &["Jürgen", "Müller", "", ""]), &m));
+        let c = contact_of(build_row(&record(1, &["Jürgen", "Müller", "", ""]), &m, None));
         assert_eq!(c.display_name, "Jürgen Müller");
         let c = contact_of(build_row(
             &record(1, &["", "", "Acme GmbH", "info@acme.de"]),
             &m,
+            None,
         ));
         assert_eq!(c.display_name, "Acme GmbH");
-        let c = contact_of(build_row(&record(1, &["", "Yamada", "", ""]), &m));
+        let c = contact_of(build_row(&record(1, &["", "Yamada", "", ""]), &m, None));
         assert_eq!(c.display_name, "Yamada");
     }
 
     #[test]
     fn blank_rows_are_blank_not_rejected() {
         assert_eq!(
-            build_row(&record(4, &["", "  ", "\t", "", ""]), &simple()),
+            build_row(&record(4, &["", "  ", "\t", "", ""]), &simple(), None),
             RowOutcome::Blank
         );
-        assert_eq!(build_row(&record(4, &[]), &simple()), RowOutcome::Blank);
+        assert_eq!(build_row(&record(4, &[]), &simple(), None), RowOutcome::Blank);
     }
 
     #[test]
@@ -525,6 +647,7 @@ mod tests {
         let (line, reason) = rejection(build_row(
             &record(7, &["Ana", "ana(at)example.com", "", "", ""]),
             &simple(),
+            None,
         ));
         assert_eq!(line, 7);
         assert_eq!(
@@ -534,6 +657,7 @@ mod tests {
         let (_, reason) = rejection(build_row(
             &record(8, &["Ana", "ok@x.io ::: broken@", "", "", ""]),
             &simple(),
+            None,
         ));
         assert!(reason.contains("broken@"));
     }
@@ -543,6 +667,7 @@ mod tests {
         let (line, reason) = rejection(build_row(
             &record(9, &["", "", "n/a", "Acme", "a note"]),
             &simple(),
+            None,
         ));
         assert_eq!(line, 9);
         assert_eq!(
@@ -556,7 +681,7 @@ mod tests {
         let mut r = record(11, &["Ana", "a@x.io"]);
         r.problem = Some(RecordProblem::NulByte { column: 1 });
         assert_eq!(
-            rejection(build_row(&r, &simple())),
+            rejection(build_row(&r, &simple(), None)),
             (
                 11,
                 "Column 2 contains a NUL byte, which is not allowed in text.".to_owned()
@@ -564,12 +689,12 @@ mod tests {
         );
         r.problem = Some(RecordProblem::FieldTooLong { column: 0 });
         assert_eq!(
-            rejection(build_row(&r, &simple())),
+            rejection(build_row(&r, &simple(), None)),
             (11, "Column 1 is longer than 64 KB.".to_owned())
         );
         r.problem = Some(RecordProblem::TooManyFields);
         assert_eq!(
-            rejection(build_row(&r, &simple())).1,
+            rejection(build_row(&r, &simple(), None)).1,
             "The row has too many columns."
         );
     }
@@ -589,7 +714,7 @@ mod tests {
                 "ana@x.io",
             ],
         );
-        assert_eq!(contact_of(build_row(&row, &m)).emails, vec!["ana@x.io"]);
+        assert_eq!(contact_of(build_row(&row, &m, None)).emails, vec!["ana@x.io"]);
     }
 
     #[test]
@@ -598,6 +723,7 @@ mod tests {
         let c = contact_of(build_row(
             &record(1, &["not@an-email", "ok@x.io", "extra", "cells"]),
             &m,
+            None,
         ));
         assert_eq!(c.emails, vec!["ok@x.io"]);
     }
@@ -633,49 +759,48 @@ mod tests {
         ] {
             assert!(!is_valid_email(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn identities_are_every_email_and_the_name_with_every_phone() {
+        let phone = |n: &str| Phone { raw: n.into(), normalized: n.into() };
+        let mut c = person("a@x.io", "  Ana   LIMA ");
+        c.emails.push("b@x.io".into());
+        c.phones = vec![phone("+1555"), phone("0301")];
         assert_eq!(
-            normalize_email("  MAILTO:Ana@Example.COM "),
-            "ana@example.com"
+            c.identities(),
+            vec![
+                Identity::email("a@x.io"),
+                Identity::email("b@x.io"),
+                Identity::name_phone("ana lima", "+1555"),
+                Identity::name_phone("ana lima", "0301"),
+            ]
         );
+        let phone_only = Contact { phones: vec![phone("1")], ..Contact::default() };
+        assert_eq!(phone_only.identities(), vec![Identity::name_phone("", "1")]);
+        assert_eq!(person("", "Zoë ADAMS").identities(), vec![Identity::name("zoë adams")]);
+        assert_eq!(person("a@x.io", "Ana").identities(), vec![Identity::email("a@x.io")]);
     }
 
     #[test]
-    fn phone_normalisation() {
-        assert_eq!(normalize_phone(" +44 (0)20 7946-0958 "), "+4402079460958");
-        assert_eq!(normalize_phone("030/123 45"), "03012345");
-        assert_eq!(normalize_phone("1+2"), "12");
-        assert_eq!(normalize_phone("n/a"), "");
-    }
-
-    #[test]
-    fn match_keys() {
-        let mut c = person("", "  Ana   LIMA ");
-        c.phones.push(Phone {
-            raw: "+1 555".into(),
-            normalized: "+1555".into(),
-        });
-        assert_eq!(c.match_key(), "name_phone:ana lima|+1555");
-        c.phones.clear();
-        assert_eq!(c.match_key(), "name_phone:ana lima|");
-        let phone_only = Contact {
-            phones: vec![Phone {
-                raw: "1".into(),
-                normalized: "1".into(),
-            }],
-            ..Contact::default()
-        };
-        assert_eq!(phone_only.match_key(), "name_phone:|1");
-        assert_eq!(person("a@x.io", "Ana").match_key(), "email:a@x.io");
+    fn search_text_is_folded_and_holds_every_email_and_phone() {
+        let mut c = person("zoë@x.io", "ZOË Straße");
+        c.emails.push("second@x.io".into());
+        c.phones.push(Phone { raw: "+1 (555) 010".into(), normalized: "+1555010".into() });
+        let text = c.search_text();
+        for needle in ["zoë strasse", "second@x.io", "+1 (555) 010", "+1555010"] {
+            assert!(text.contains(needle), "{needle} in {text}");
+        }
     }
 
     #[test]
     fn a_row_with_more_values_than_the_cap_is_rejected() {
         let many: Vec<String> = (0..=MAX_VALUES_PER_CONTACT).map(|i| format!("p{i}@example.com")).collect();
         let cell = many.join(" ::: ");
-        let outcome = build_row(&record(2, &["Ana", &cell]), &mapping(&[Some(Field::FullName), Some(Field::Email)]));
+        let outcome = build_row(&record(2, &["Ana", &cell]), &mapping(&[Some(Field::FullName), Some(Field::Email)]), None);
         assert_eq!(rejection(outcome), (2, format!("The row has more than {MAX_VALUES_PER_CONTACT} email addresses.")));
         let duplicates = vec!["same@example.com"; 10_000].join(" ::: ");
-        let outcome = build_row(&record(3, &["Ana", &duplicates]), &mapping(&[Some(Field::FullName), Some(Field::Email)]));
+        let outcome = build_row(&record(3, &["Ana", &duplicates]), &mapping(&[Some(Field::FullName), Some(Field::Email)]), None);
         assert_eq!(contact_of(outcome).emails, ["same@example.com"], "duplicates do not count against the cap");
     }
 
@@ -729,6 +854,59 @@ mod tests {
         assert!(!merge(&mut into, &other), "merging twice changes nothing");
     }
 
+    /// A stored contact holding the identities of its data.
+    fn stored(id: i64, contact: Contact) -> StoredContact {
+        let identities = contact.identities();
+        StoredContact { id, contact, identities }
+    }
+
+    fn with_phone(mut contact: Contact, phone: &str) -> Contact {
+        contact.phones.push(Phone { raw: phone.into(), normalized: phone.into() });
+        contact
+    }
+
+    fn with_email(mut contact: Contact, email: &str) -> Contact {
+        contact.emails.push(email.into());
+        contact
+    }
+
+    /// What a batch's plan leaves stored, as the store would: survivors keep
+    /// their id, new contacts take the next ones, absorbed ones are gone.
+    fn apply(stored: &mut Vec<StoredContact>, plan: &BatchPlan) {
+        for planned in &plan.contacts {
+            stored.retain(|s| !planned.absorbed.contains(&s.id) && Some(s.id) != planned.id);
+            let id = planned.id.unwrap_or_else(|| stored.iter().map(|s| s.id).max().unwrap_or(0) + 1);
+            stored.push(StoredContact { id, contact: planned.contact.clone(), identities: planned.identities.clone() });
+        }
+    }
+
+    /// Each stored person as their sorted emails and phones, sorted.
+    fn people(stored: &[StoredContact]) -> Vec<Vec<String>> {
+        let mut people: Vec<Vec<String>> = stored
+            .iter()
+            .map(|s| {
+                let mut values: Vec<String> = s.contact.emails.clone();
+                values.extend(s.contact.phones.iter().map(|p| p.normalized.clone()));
+                values.sort();
+                values
+            })
+            .collect();
+        people.sort();
+        people
+    }
+
+    /// Imports `rows` in batches of `batch` rows against `stored`, summing the counts.
+    fn import(stored: &mut Vec<StoredContact>, rows: &[Contact], batch: usize) -> Counts {
+        let mut counts = Counts::default();
+        for chunk in rows.chunks(batch) {
+            // The store hands the planner every contact owning an identity the rows hold.
+            let plan = plan_batch(chunk, stored);
+            counts.add(&plan.counts);
+            apply(stored, &plan);
+        }
+        counts
+    }
+
     #[test]
     fn in_file_duplicates_become_one_write() {
         let mut second = person("a@x.io", "Ana Lima");
@@ -739,86 +917,155 @@ mod tests {
             second,
             person("a@x.io", "Ana"),
         ];
-        let plan = plan_batch(rows, HashMap::new());
-        assert_eq!(
-            plan.counts,
-            Counts {
-                created: 2,
-                updated: 1,
-                unchanged: 1,
-                ..Counts::default()
-            }
-        );
-        assert_eq!(plan.writes.len(), 2);
-        let (key, contact, change) = &plan.writes[0];
-        assert_eq!((key.as_str(), *change), ("email:a@x.io", Change::Created));
-        assert_eq!(
-            (contact.display_name.as_str(), contact.title.as_str()),
-            ("Ana", "CTO")
-        );
-        assert_eq!(plan.writes[1].0, "email:b@x.io");
+        let plan = plan_batch(&rows, &[]);
+        assert_eq!(plan.counts, Counts { created: 2, updated: 1, unchanged: 1, ..Counts::default() });
+        let writes: Vec<&PlannedContact> = plan.writes().collect();
+        assert_eq!(writes.len(), 2);
+        assert_eq!((writes[0].id, writes[0].change), (None, Change::Created));
+        assert_eq!((writes[0].contact.display_name.as_str(), writes[0].contact.title.as_str()), ("Ana", "CTO"));
+        assert_eq!(writes[0].new_identities, vec![Identity::email("a@x.io")]);
+        assert_eq!(writes[1].contact.emails, ["b@x.io"]);
     }
 
     #[test]
     fn reimport_is_idempotent() {
-        let rows = vec![
-            person("a@x.io", "Ana"),
-            person("b@x.io", "Bo"),
-            person("a@x.io", "Ana Lima"),
-        ];
-        let first = plan_batch(rows.clone(), HashMap::new());
-        assert_eq!(first.counts.created, 2);
-        let stored: HashMap<String, Contact> =
-            first.writes.into_iter().map(|(k, c, _)| (k, c)).collect();
-        let again = plan_batch(rows, stored);
-        assert_eq!(
-            again.counts,
-            Counts {
-                unchanged: 3,
-                ..Counts::default()
-            }
-        );
-        assert!(again.writes.is_empty());
+        let rows = vec![person("a@x.io", "Ana"), person("b@x.io", "Bo"), person("a@x.io", "Ana Lima")];
+        let mut stored = Vec::new();
+        assert_eq!(import(&mut stored, &rows, 100).created, 2);
+        let plan = plan_batch(&rows, &stored);
+        assert_eq!(plan.counts, Counts { unchanged: 3, ..Counts::default() });
+        assert_eq!(plan.writes().count(), 0);
     }
 
     #[test]
     fn rows_matching_stored_contacts_update_or_stay() {
-        let mut stored = HashMap::new();
-        stored.insert("email:a@x.io".to_owned(), person("a@x.io", "Ana"));
-        stored.insert("email:b@x.io".to_owned(), person("b@x.io", "Bo"));
+        let stored = vec![
+            stored(1, person("a@x.io", "Ana")),
+            stored(2, person("b@x.io", "Bo")),
+        ];
         let mut richer = person("a@x.io", "Ana");
         richer.organization = "Acme".into();
-        let plan = plan_batch(
-            vec![person("b@x.io", "Bo"), person("a@x.io", "Ana"), richer],
-            stored,
-        );
-        assert_eq!(
-            plan.counts,
-            Counts {
-                updated: 1,
-                unchanged: 2,
-                ..Counts::default()
-            }
-        );
-        assert_eq!(plan.writes.len(), 1);
-        let (key, contact, change) = &plan.writes[0];
-        assert_eq!((key.as_str(), *change), ("email:a@x.io", Change::Updated));
-        assert_eq!(contact.organization, "Acme");
+        let plan = plan_batch(&[person("b@x.io", "Bo"), person("a@x.io", "Ana"), richer], &stored);
+        assert_eq!(plan.counts, Counts { updated: 1, unchanged: 2, ..Counts::default() });
+        let writes: Vec<&PlannedContact> = plan.writes().collect();
+        assert_eq!(writes.len(), 1);
+        assert_eq!((writes[0].id, writes[0].change), (Some(1), Change::Updated));
+        assert_eq!(writes[0].contact.organization, "Acme");
+    }
+
+    #[test]
+    fn a_secondary_email_or_the_name_with_any_phone_matches() {
+        let bo = with_email(person("bo@work.io", "Bo"), "bo@home.io");
+        let cy = with_phone(with_phone(person("", "Cy"), "+1555"), "+1666");
+        let stored = vec![stored(1, bo), stored(2, cy)];
+        let rows = [
+            person("bo@home.io", "Bo"),
+            with_phone(person("cy@x.io", " CY "), "+1666"),
+            // Another name with Cy's phone is someone else.
+            with_phone(person("", "Dee"), "+1666"),
+        ];
+        let plan = plan_batch(&rows, &stored);
+        assert_eq!(plan.counts, Counts { created: 1, updated: 1, unchanged: 1, ..Counts::default() });
+        let cy = &plan.contacts[1];
+        assert_eq!((cy.id, cy.contact.emails.as_slice()), (Some(2), ["cy@x.io".to_owned()].as_slice()));
+        assert_eq!(cy.contact.display_name, "Cy", "the stored name is kept");
+    }
+
+    #[test]
+    fn a_row_matching_two_contacts_merges_them_into_the_oldest() {
+        let mut older = person("a@x.io", "Ana");
+        older.organization = "Acme".into();
+        let mut younger = with_phone(person("b@x.io", "Ana Lima"), "+1555");
+        younger.title = "CTO".into();
+        let stored = vec![stored(9, younger), stored(4, older)];
+        let plan = plan_batch(&[with_email(person("b@x.io", ""), "a@x.io")], &stored);
+        assert_eq!(plan.counts, Counts { updated: 1, merged: 1, ..Counts::default() });
+        let [survivor] = plan.contacts.as_slice() else { panic!("one person: {:?}", plan.contacts) };
+        assert_eq!((survivor.id, survivor.absorbed.as_slice(), survivor.change), (Some(4), [9].as_slice(), Change::Updated));
+        let c = &survivor.contact;
+        assert_eq!(c.emails, ["a@x.io", "b@x.io"], "the oldest contact's primary stays first");
+        assert_eq!((c.display_name.as_str(), c.organization.as_str(), c.title.as_str()), ("Ana", "Acme", "CTO"));
+        assert_eq!(c.phones.len(), 1);
+    }
+
+    #[test]
+    fn rows_sharing_identities_become_one_contact_transitively_in_any_order() {
+        let rows = vec![
+            person("a@x.io", "Ana"),
+            with_phone(person("", "Ana Lima"), "+1555"),
+            person("b@x.io", "Ana"),
+            // Links a@ and b@ ...
+            with_email(person("a@x.io", "Ana"), "b@x.io"),
+            // ... and b@ with Ana Lima's phone.
+            with_phone(person("b@x.io", "Ana Lima"), "+1555"),
+            person("z@x.io", "Zed"),
+        ];
+        let mut forward = Vec::new();
+        let counts = import(&mut forward, &rows, 100);
+        assert_eq!(counts, Counts { created: 2, updated: 2, unchanged: 2, ..Counts::default() });
+        let expected = vec![vec!["+1555".to_owned(), "a@x.io".to_owned(), "b@x.io".to_owned()], vec!["z@x.io".to_owned()]];
+        assert_eq!(people(&forward), expected);
+        let mut backward = Vec::new();
+        let reversed: Vec<Contact> = rows.iter().rev().cloned().collect();
+        assert_eq!(import(&mut backward, &reversed, 100).created, 2);
+        assert_eq!(people(&backward), expected);
+    }
+
+    #[test]
+    fn a_merged_name_joins_a_phone_held_by_another_row() {
+        // Row 1 has no name; merged with row 2 it is "Cy" with phone +1666,
+        // which is row 3's identity.
+        let rows = vec![
+            with_phone(person("cy@x.io", ""), "+1666"),
+            person("cy@x.io", "Cy"),
+            with_phone(person("", "cy"), "+1666"),
+        ];
+        let plan = plan_batch(&rows, &[]);
+        assert_eq!(plan.contacts.len(), 1, "{:?}", plan.contacts);
+        assert_eq!(plan.counts.created, 1);
+    }
+
+    #[test]
+    fn a_person_keeps_the_identities_of_every_row_merged_into_it() {
+        let mut stored_people = Vec::new();
+        let first = [person("a@x.io", "Ana"), with_phone(person("a@x.io", "Ana Lima"), "+1555")];
+        import(&mut stored_people, &first, 100);
+        assert_eq!(stored_people.len(), 1);
+        // The contact is named "Ana", yet a row as "Ana Lima" with that phone is her.
+        let plan = plan_batch(&[with_phone(person("", "ana  lima"), "+1555")], &stored_people);
+        assert_eq!(plan.counts, Counts { unchanged: 1, ..Counts::default() });
+        assert!(plan.contacts[0].new_identities.is_empty());
+    }
+
+    #[test]
+    fn batch_boundaries_do_not_change_who_is_one_person() {
+        let rows: Vec<Contact> = (0..40)
+            .map(|i| match i % 4 {
+                0 => person(&format!("p{}@x.io", i / 4), "P"),
+                1 => with_phone(person("", &format!("Q{}", i / 8)), &format!("+{}", i / 8)),
+                2 => with_phone(person(&format!("p{}@x.io", (i / 4 + 1) % 10), &format!("Q{}", i / 8)), &format!("+{}", i / 8)),
+                _ => person(&format!("solo{i}@x.io"), "S"),
+            })
+            .collect();
+        let mut whole = Vec::new();
+        let counts = import(&mut whole, &rows, 1000);
+        assert_eq!(counts.total(), 40);
+        for batch in [1, 3, 7, 16] {
+            let mut batched = Vec::new();
+            let counts = import(&mut batched, &rows, batch);
+            assert_eq!(counts.total(), 40, "every row counts once in batches of {batch}");
+            assert_eq!(people(&batched), people(&whole), "batches of {batch}");
+            assert_eq!(counts.created - counts.merged, whole.len() as u64, "batches of {batch}");
+        }
     }
 
     #[test]
     fn every_row_counts_once() {
-        let rows: Vec<Contact> = (0..20)
-            .map(|i| person(&format!("p{}@x.io", i % 7), "P"))
-            .collect();
-        let plan = plan_batch(rows, HashMap::new());
+        let rows: Vec<Contact> = (0..20).map(|i| person(&format!("p{}@x.io", i % 7), "P")).collect();
+        let plan = plan_batch(&rows, &[]);
         assert_eq!(plan.counts.total(), 20);
         assert_eq!(plan.counts.created, 7);
-        let mut total = Counts {
-            rejected: 2,
-            skipped: 1,
-            ..Counts::default()
-        };
+        let mut total = Counts { rejected: 2, skipped: 1, ..Counts::default() };
         total.add(&plan.counts);
         assert_eq!(total.total(), 23);
     }
@@ -851,7 +1098,7 @@ Frau,H\xe9l\xe8ne,,Fran\xe7ois,,,,,keine-mail,SMTP,,\r\n";
             .collect();
         assert_eq!(data.len(), 2);
 
-        let c = contact_of(build_row(data[0], &mapping));
+        let c = contact_of(build_row(data[0], &mapping, None));
         assert_eq!(c.display_name, "Jürgen Müller");
         assert_eq!(c.organization, "Bäckerei Müller GmbH");
         assert_eq!(c.title, "Geschäftsführer");
@@ -863,7 +1110,7 @@ Frau,H\xe9l\xe8ne,,Fran\xe7ois,,,,,keine-mail,SMTP,,\r\n";
         assert_eq!(phones, vec!["+4989123456", "01712345678"]);
         assert_eq!(c.notes, "Grüße an \"Frau Müller\"");
 
-        let (line, reason) = rejection(build_row(data[1], &mapping));
+        let (line, reason) = rejection(build_row(data[1], &mapping, None));
         assert_eq!(line, 3);
         assert!(reason.contains("keine-mail"));
     }

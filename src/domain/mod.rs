@@ -1,5 +1,6 @@
 pub mod contact;
 pub mod guard;
+pub mod identity;
 pub mod mapping;
 pub mod records;
 pub mod report;

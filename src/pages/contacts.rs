@@ -18,7 +18,8 @@ pub fn ContactsPage() -> impl IntoView {
 fn ContactsList() -> impl IntoView {
     let query_map = use_query_map();
     let query = move || query_map.read().get("q").unwrap_or_default();
-    let page = move || query_map.read().get("page").and_then(|p| p.parse::<u32>().ok()).unwrap_or(0);
+    // Pages count from 1, in the address as on the page.
+    let page = move || query_map.read().get("page").and_then(|p| p.parse::<u32>().ok()).unwrap_or(1).max(1);
     let contacts = Resource::new(move || (query(), page()), |(q, page)| list_contacts(q, page));
     view! {
         <h1>"Contacts"</h1>
@@ -57,9 +58,9 @@ fn ContactsList() -> impl IntoView {
                                 </table>
                             </div>
                             <nav class="pager" aria-label="Contact pages">
-                                {(found.page > 0).then(|| view! { <a href=link(found.page - 1)>"Previous"</a> })}
-                                <span>{format!("Page {} of {}", found.page + 1, pages)}</span>
-                                {(found.page + 1 < pages).then(|| view! { <a href=link(found.page + 1)>"Next"</a> })}
+                                {(found.page > 1).then(|| view! { <a href=link(found.page - 1)>"Previous"</a> })}
+                                <span>{format!("Page {} of {}", found.page, pages)}</span>
+                                {(found.page < pages).then(|| view! { <a href=link(found.page + 1)>"Next"</a> })}
                             </nav>
                         }.into_any()
                     }

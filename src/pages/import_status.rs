@@ -106,6 +106,7 @@ fn Progress(view: ImportView, cancel: Action<String, Result<ImportView, crate::e
                 <div><dt>"Unchanged"</dt><dd data-testid="count-unchanged">{counts.unchanged}</dd></div>
                 <div><dt>"Rejected"</dt><dd data-testid="count-rejected">{counts.rejected}</dd></div>
                 <div><dt>"Skipped"</dt><dd data-testid="count-skipped">{counts.skipped}</dd></div>
+                <div><dt>"Merged"</dt><dd data-testid="count-merged">{counts.merged}</dd></div>
             </dl>
         </Show>
         {(view.status == ImportStatus::Processing || view.status == ImportStatus::Queued).then(|| {

@@ -32,7 +32,7 @@ fn ImportsList() -> impl IntoView {
                                     <tr>
                                         <th scope="col">"File"</th><th scope="col">"Started"</th><th scope="col">"Status"</th>
                                         <th scope="col">"Created"</th><th scope="col">"Updated"</th><th scope="col">"Unchanged"</th>
-                                        <th scope="col">"Rejected"</th><th scope="col">"Skipped"</th>
+                                        <th scope="col">"Rejected"</th><th scope="col">"Skipped"</th><th scope="col">"Merged"</th>
                                     </tr>
                                 </thead>
                                 <tbody>
@@ -42,7 +42,7 @@ fn ImportsList() -> impl IntoView {
                                             <td>{i.created_at.format("%Y-%m-%d %H:%M UTC").to_string()}</td>
                                             <td>{i.status.label()}</td>
                                             <td>{i.counts.created}</td><td>{i.counts.updated}</td><td>{i.counts.unchanged}</td>
-                                            <td>{i.counts.rejected}</td><td>{i.counts.skipped}</td>
+                                            <td>{i.counts.rejected}</td><td>{i.counts.skipped}</td><td>{i.counts.merged}</td>
                                         </tr>
                                     }).collect_view()}
                                 </tbody>

@@ -7,19 +7,146 @@
 //!   partial unique index, so `insert_import` itself is the check;
 //! - every worker write is conditioned on `(import id, attempt, status = processing)`;
 //!   a write that matches no row means the worker was replaced;
-//! - a batch's contacts, row errors, counters and checkpoint commit in one transaction;
+//! - a batch's contacts, their identities, row errors, counters and checkpoint
+//!   commit in one transaction;
 //! - leases are judged with the database's clock, never an instance's own.
+//!
+//! SQL that is the same on both backends lives here once, with `$N` placeholders
+//! numbered in the order they appear. Each backend passes it through its
+//! `query_text`: SQLite's turns them into anonymous `?`, because sqlx looks each
+//! named SQLite parameter up by a linear search, which makes a statement with
+//! thousands of them quadratic.
+
+/// `ContactTx` for a backend's transaction: the methods whose SQL and binds are
+/// the same on both backends, written once (a macro, because the backends' query
+/// and row types differ). `$decode` reads a backend's contact row
+/// (`STORED_CONTACT_COLUMNS`) as a `Contact`; `$write_plan` is the backend's own.
+macro_rules! impl_contact_tx {
+    ($database:ty, $decode:path, $write_plan:path) => {
+    #[async_trait]
+    impl ContactTx for sqlx::Transaction<'_, $database> {
+        async fn write_plan(&mut self, user_id: i64, plan: &BatchPlan, now: DateTime<Utc>) -> StoreResult<()> {
+            $write_plan(self, user_id, plan, now).await
+        }
+
+        async fn identity_owners(&mut self, user_id: i64, identities: &[Identity]) -> StoreResult<Vec<i64>> {
+            let sql = query_text(identity_owners_sql(identities.len()));
+            let mut query = sqlx::query_scalar(&sql);
+            for identity in identities {
+                query = query.bind(identity.kind.as_str()).bind(&identity.value);
+            }
+            Ok(query.bind(user_id).fetch_all(&mut **self).await?)
+        }
+
+        async fn stored_contacts(&mut self, user_id: i64, ids: &[i64]) -> StoreResult<Vec<StoredContact>> {
+            let (contacts_sql, identities_sql) =
+                (query_text(contacts_by_id_sql(ids.len())), query_text(identities_of_sql(ids.len())));
+            let (mut contacts, mut identities) = (sqlx::query(&contacts_sql).bind(user_id), sqlx::query(&identities_sql).bind(user_id));
+            for id in ids {
+                (contacts, identities) = (contacts.bind(id), identities.bind(id));
+            }
+            let mut stored: Vec<StoredContact> = Vec::with_capacity(ids.len());
+            for row in contacts.fetch_all(&mut **self).await? {
+                stored.push(StoredContact { id: row.try_get("id")?, contact: $decode(&row)?, identities: Vec::new() });
+            }
+            for row in identities.fetch_all(&mut **self).await? {
+                let (contact_id, kind, value): (i64, String, String) =
+                    (row.try_get("contact_id")?, row.try_get("kind")?, row.try_get("value")?);
+                if let Some(owner) = stored.iter_mut().find(|s| s.id == contact_id) {
+                    owner.identities.push(Identity { kind: identity_kind(&kind)?, value });
+                }
+            }
+            Ok(stored)
+        }
+
+        async fn contacts_to_backfill(&mut self, limit: u32) -> StoreResult<Vec<(i64, StoredContact)>> {
+            let rows = sqlx::query(&query_text(format!(
+                "SELECT user_id, {STORED_CONTACT_COLUMNS} FROM contacts WHERE search_text IS NULL ORDER BY user_id, id LIMIT $1"
+            )))
+            .bind(i64::from(limit))
+            .fetch_all(&mut **self)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    let stored = StoredContact { id: row.try_get("id")?, contact: $decode(row)?, identities: Vec::new() };
+                    Ok((row.try_get("user_id")?, stored))
+                })
+                .collect()
+        }
+    }
+    };
+}
+
+/// `write_plan`'s steps that are the same on both backends, in order: `absorb`
+/// before the contacts are written, `identities` after (they reference them).
+macro_rules! shared_plan_writes {
+    (absorb: $conn:expr, $user_id:expr, $plan:expr) => {
+        for planned in $plan.contacts.iter().filter(|c| !c.absorbed.is_empty()) {
+            let [move_identities, delete_contacts] = absorb_sql(planned.absorbed.len()).map(query_text);
+            let mut moving = sqlx::query(&move_identities).bind(planned.id).bind($user_id);
+            let mut deleting = sqlx::query(&delete_contacts).bind($user_id);
+            for id in &planned.absorbed {
+                (moving, deleting) = (moving.bind(id), deleting.bind(id));
+            }
+            moving.execute(&mut *$conn).await?;
+            deleting.execute(&mut *$conn).await?;
+        }
+    };
+    (identities: $conn:expr, $user_id:expr, $plan:expr, $ids:expr) => {
+        let new: Vec<(&Identity, i64)> = $plan
+            .contacts
+            .iter()
+            .zip($ids)
+            .flat_map(|(planned, id)| planned.new_identities.iter().map(move |identity| (identity, *id)))
+            .collect();
+        for chunk in new.chunks(ROWS_PER_STATEMENT) {
+            let sql = query_text(insert_identities_sql(chunk.len()));
+            let mut query = sqlx::query(&sql);
+            for (identity, contact_id) in chunk {
+                query = query.bind($user_id).bind(identity.kind.as_str()).bind(&identity.value).bind(contact_id);
+            }
+            query.execute(&mut *$conn).await?;
+        }
+    };
+}
+
+/// `Store::contacts`: the same on both backends but for how names sort (`$order`).
+macro_rules! contacts_page {
+    ($pool:expr, $user_id:expr, $query:expr, $page:expr, $per_page:expr, order by $order:literal) => {{
+        let pattern = like_pattern($query);
+        let total: i64 = sqlx::query_scalar(&query_text(format!("SELECT COUNT(*) FROM contacts WHERE {CONTACT_MATCHES}")))
+            .bind($user_id)
+            .bind(&pattern)
+            .fetch_one($pool)
+            .await?;
+        let rows = sqlx::query(&query_text(format!(
+            "SELECT {STORED_CONTACT_COLUMNS} FROM contacts WHERE {CONTACT_MATCHES}
+             ORDER BY {}, id LIMIT $3 OFFSET $4",
+            $order
+        )))
+        .bind($user_id)
+        .bind(&pattern)
+        .bind(i64::from($per_page))
+        .bind(i64::from($page.max(1) - 1) * i64::from($per_page))
+        .fetch_all($pool)
+        .await?;
+        let contacts = rows.iter().map(|r| stored_contact(r).map(contact_view)).collect::<StoreResult<_>>()?;
+        Ok(ContactsPage { total: total as u64, page: $page, per_page: $per_page, contacts })
+    }};
+}
 
 mod postgres;
 mod sqlite;
 
-use crate::domain::contact::{Contact, Counts};
+use crate::domain::contact::{plan_batch, BatchPlan, Change, Contact, Counts, PlannedContact, StoredContact};
+use crate::domain::identity::{Identity, IdentityKind};
 use crate::domain::guard::ActiveImport;
 use crate::domain::mapping::Mapping;
 use crate::domain::sniff::Sniffed;
 use crate::model::{ContactsPage, ImportStatus, ImportView, RowErrorView, RowErrorsPage, TokenView};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -329,6 +456,7 @@ pub trait Store: Send + Sync + 'static {
     /// read by key; `None` when the import is not this user's.
     async fn row_errors(&self, user_id: i64, import_id: &str, after: Option<u64>, limit: u32) -> StoreResult<Option<RowErrorsPage>>;
     async fn request_cancel(&self, user_id: i64, import_id: &str, now: DateTime<Utc>) -> StoreResult<Option<ImportView>>;
+    /// `page` counts from 1.
     async fn contacts(&self, user_id: i64, query: &str, page: u32, per_page: u32) -> StoreResult<ContactsPage>;
 }
 
@@ -459,8 +587,8 @@ pub(crate) fn claim_sql(pick: &str) -> String {
 /// A batch's checkpoint and counters, in the batch's transaction.
 pub(crate) const CHECKPOINT_SQL: &str =
     "UPDATE imports SET rows_done = $1, checkpoint_line = $2, created = created + $3, updated = updated + $4,
-         unchanged = unchanged + $5, rejected = rejected + $6, skipped = skipped + $7
-     WHERE id = $8";
+         unchanged = unchanged + $5, rejected = rejected + $6, skipped = skipped + $7, merged = merged + $8
+     WHERE id = $9";
 
 /// Ends an import; an acknowledged cancel wins over success. `$1` status, `$2` reason, `$3` now.
 pub(crate) const FINISH_SQL: &str =
@@ -503,7 +631,7 @@ pub(crate) fn parse_status(status: &str) -> StoreResult<ImportStatus> {
 }
 
 pub(crate) const IMPORT_COLUMNS: &str = "id, file_name, status, attempt, rows_total, rows_done, created, updated, \
-     unchanged, rejected, skipped, cancel_requested, failure_reason, created_at, \
+     unchanged, rejected, skipped, merged, cancel_requested, failure_reason, created_at, \
      processing_started_at, last_progress_at, finished_at";
 
 /// How a backend reads one of its time columns (SQLite keeps milliseconds, Postgres `timestamptz`).
@@ -533,6 +661,7 @@ where
             unchanged: count("unchanged")?,
             rejected: count("rejected")?,
             skipped: count("skipped")?,
+            merged: count("merged")?,
         },
         attempt: row.try_get("attempt")?,
         cancel_requested: row.try_get("cancel_requested")?,
@@ -625,10 +754,11 @@ pub(crate) fn touch_due(last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool
     last.is_none_or(|last| now - last >= chrono::Duration::seconds(60))
 }
 
-/// Escapes `%`, `_` and `\` so user text is matched literally by `LIKE … ESCAPE '\'`.
+/// The query case-folded as `search_text` is, with `%`, `_` and `\` escaped so
+/// user text is matched literally by `LIKE … ESCAPE '\'`.
 pub(crate) fn like_pattern(query: &str) -> String {
     let mut pattern = String::from("%");
-    for c in query.trim().to_lowercase().chars() {
+    for c in crate::domain::identity::fold(query.trim()).chars() {
         if matches!(c, '%' | '_' | '\\') {
             pattern.push('\\');
         }
@@ -646,4 +776,174 @@ pub(crate) fn contact_view(contact: Contact) -> crate::model::ContactView {
         organization: contact.organization,
         title: contact.title,
     }
+}
+
+/// A contact's folded searchable text contains the `like_pattern` bound as $2.
+pub(crate) const CONTACT_MATCHES: &str = "user_id = $1 AND search_text LIKE $2 ESCAPE '\\'";
+
+/// Statements take at most this many rows of values, far below either backend's
+/// parameter limit.
+pub(crate) const ROWS_PER_STATEMENT: usize = 500;
+
+/// `($first, …), (…)`: `rows` tuples of `width` numbered placeholders.
+pub(crate) fn placeholders(first: usize, rows: usize, width: usize) -> String {
+    let mut out = String::with_capacity(rows * width * 6);
+    for row in 0..rows {
+        out.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..width {
+            if column > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&format!("${}", first + row * width + column));
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// Binds (kind, value) pairs, then the user id. A join, not `(kind, value) IN
+/// (VALUES …)`, for which SQLite searches the unique index by user_id alone.
+pub(crate) fn identity_owners_sql(identities: usize) -> String {
+    format!(
+        "SELECT DISTINCT held.contact_id FROM (VALUES {}) AS wanted
+         JOIN contact_identities held
+           ON held.kind = wanted.column1 AND held.value = wanted.column2 AND held.user_id = ${}",
+        placeholders(1, identities, 2),
+        2 * identities + 1
+    )
+}
+
+pub(crate) const STORED_CONTACT_COLUMNS: &str =
+    "id, display_name, given_name, family_name, emails, phones, organization, title, notes";
+
+/// Binds $1 = user id, then contact ids.
+pub(crate) fn contacts_by_id_sql(ids: usize) -> String {
+    format!("SELECT {STORED_CONTACT_COLUMNS} FROM contacts WHERE user_id = $1 AND id IN {}", placeholders(2, 1, ids))
+}
+
+/// Binds $1 = user id, then contact ids.
+pub(crate) fn identities_of_sql(ids: usize) -> String {
+    format!(
+        "SELECT contact_id, kind, value FROM contact_identities WHERE user_id = $1 AND contact_id IN {}",
+        placeholders(2, 1, ids)
+    )
+}
+
+/// Binds (user id, kind, value, contact id) per identity.
+pub(crate) fn insert_identities_sql(identities: usize) -> String {
+    format!("INSERT INTO contact_identities (user_id, kind, value, contact_id) VALUES {}", placeholders(1, identities, 4))
+}
+
+/// Moves the identities of absorbed contacts to the survivor (binds the survivor,
+/// the user id, the absorbed ids), then deletes them (binds the user id, the
+/// absorbed ids).
+pub(crate) fn absorb_sql(absorbed: usize) -> [String; 2] {
+    [
+        format!(
+            "UPDATE contact_identities SET contact_id = $1 WHERE user_id = $2 AND contact_id IN {}",
+            placeholders(3, 1, absorbed)
+        ),
+        format!("DELETE FROM contacts WHERE user_id = $1 AND id IN {}", placeholders(2, 1, absorbed)),
+    ]
+}
+
+pub(crate) fn identity_kind(text: &str) -> StoreResult<IdentityKind> {
+    [IdentityKind::Email, IdentityKind::NamePhone, IdentityKind::Name]
+        .into_iter()
+        .find(|kind| kind.as_str() == text)
+        .ok_or_else(|| StoreError::Corrupt(format!("identity kind {text}")))
+}
+
+/// The identity and contact reads and writes of a batch, inside its transaction.
+#[async_trait]
+pub(crate) trait ContactTx: Send {
+    /// The ids of the user's contacts holding any of `identities`.
+    async fn identity_owners(&mut self, user_id: i64, identities: &[Identity]) -> StoreResult<Vec<i64>>;
+    /// These contacts of the user, with their stored identities.
+    async fn stored_contacts(&mut self, user_id: i64, ids: &[i64]) -> StoreResult<Vec<StoredContact>>;
+    /// Merges absorbed contacts, writes created and updated contacts (with
+    /// their search text) and stores every new identity.
+    async fn write_plan(&mut self, user_id: i64, plan: &BatchPlan, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Up to `limit` contacts from before the identity migration, oldest first,
+    /// with their user; they hold no identities yet.
+    async fn contacts_to_backfill(&mut self, limit: u32) -> StoreResult<Vec<(i64, StoredContact)>>;
+}
+
+/// Plans `rows` against the user's stored contacts: fetches every contact that
+/// holds an identity the plan's people hold, and plans again until the plan
+/// holds no identity it has not looked up. `stored` starts the plan off.
+pub(crate) async fn plan_against_store(
+    tx: &mut dyn ContactTx,
+    user_id: i64,
+    rows: &[Contact],
+    mut stored: Vec<StoredContact>,
+) -> StoreResult<BatchPlan> {
+    let mut asked: HashSet<Identity> = HashSet::new();
+    let mut known: HashSet<i64> = stored.iter().map(|s| s.id).collect();
+    let mut pending: Vec<Identity> = rows.iter().flat_map(Contact::identities).collect();
+    let mut previous: Option<BatchPlan> = None;
+    loop {
+        pending.sort();
+        pending.dedup();
+        pending.retain(|identity| asked.insert(identity.clone()));
+        let mut found = false;
+        for chunk in pending.chunks(ROWS_PER_STATEMENT) {
+            let owners = tx.identity_owners(user_id, chunk).await?;
+            let new: Vec<i64> = owners.into_iter().filter(|id| known.insert(*id)).collect();
+            for ids in new.chunks(ROWS_PER_STATEMENT) {
+                stored.extend(tx.stored_contacts(user_id, ids).await?);
+                found = true;
+            }
+        }
+        if let Some(plan) = previous.take().filter(|_| !found) {
+            return Ok(plan);
+        }
+        let plan = plan_batch(rows, &stored);
+        pending = plan.contacts.iter().flat_map(|c| &c.identities).filter(|i| !asked.contains(*i)).cloned().collect();
+        if pending.is_empty() {
+            return Ok(plan);
+        }
+        previous = Some(plan);
+    }
+}
+
+/// Contacts backfilled per transaction at start-up.
+const BACKFILL_CHUNK: u32 = 1000;
+
+/// Gives contacts from before the identity migration their identities and
+/// search text, merging those that turn out to be one person into the oldest.
+/// One chunk per call, in the caller's transaction; the number of contacts
+/// it took, 0 when none is left.
+pub(crate) async fn backfill_identities_chunk(tx: &mut dyn ContactTx, now: DateTime<Utc>) -> StoreResult<usize> {
+    let chunk = tx.contacts_to_backfill(BACKFILL_CHUNK).await?;
+    let taken = chunk.len();
+    let mut users: Vec<(i64, Vec<StoredContact>)> = Vec::new();
+    for (user_id, contact) in chunk {
+        match users.last_mut() {
+            Some((user, contacts)) if *user == user_id => contacts.push(contact),
+            _ => users.push((user_id, vec![contact])),
+        }
+    }
+    for (user_id, contacts) in users {
+        let mut plan = plan_against_store(tx, user_id, &[], contacts).await?;
+        // Every contact taken is written (its search text) or absorbed.
+        for planned in &mut plan.contacts {
+            planned.change = Change::Updated;
+        }
+        tx.write_plan(user_id, &plan, now).await?;
+        if plan.counts.merged > 0 {
+            tracing::info!(user_id, merged = plan.counts.merged, "merged contacts that are one person by their identities");
+        }
+    }
+    Ok(taken)
+}
+
+/// Each planned contact's id: its survivor's, or the next of `new_ids` for a new one.
+pub(crate) fn planned_ids(plan: &BatchPlan, mut new_ids: impl Iterator<Item = i64>) -> StoreResult<Vec<i64>> {
+    plan.contacts
+        .iter()
+        .map(|planned| {
+            planned.id.or_else(|| new_ids.next()).ok_or_else(|| StoreError::Corrupt("too few new contact ids".into()))
+        })
+        .collect()
 }

@@ -4,12 +4,11 @@
 //! takeover waits for the batch and then judges fresh progress.
 
 use super::*;
-use crate::domain::contact::{plan_batch, Change, Phone};
+use crate::domain::contact::Phone;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use std::str::FromStr;
 use sqlx::types::Json;
 use sqlx::{PgPool, Row};
-use std::collections::HashMap;
 use std::time::Duration;
 
 pub struct PostgresStore {
@@ -35,10 +34,6 @@ fn millis(duration: Duration) -> String {
     format!("{}ms", duration.as_millis())
 }
 
-/// A contact's searchable text, lower-cased (Unicode-aware), contains the `like_pattern` bound as $2.
-const CONTACT_MATCHES: &str = "lower(display_name || ' ' || given_name || ' ' || family_name || ' ' || organization
-     || ' ' || title || ' ' || emails::text || ' ' || phones::text) LIKE $2 ESCAPE '\\'";
-
 /// Appends one row in COPY's text format: tab-separated, with the characters
 /// that format gives meaning to escaped.
 fn push_copy_row(out: &mut Vec<u8>, values: &[&String]) {
@@ -57,6 +52,11 @@ fn push_copy_row(out: &mut Vec<u8>, values: &[&String]) {
         }
     }
     out.push(b'\n');
+}
+
+/// Shared SQL as Postgres runs it: `$N` placeholders are its own.
+fn query_text(sql: String) -> String {
+    sql
 }
 
 fn time_column(row: &PgRow, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
@@ -116,6 +116,16 @@ impl PostgresStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        loop {
+            let mut tx = pool.begin().await?;
+            // Instances starting together take turns, instead of backfilling the same contacts.
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext('intake.backfill_identities'))").execute(&mut *tx).await?;
+            let taken = backfill_identities_chunk(&mut tx, Utc::now()).await?;
+            tx.commit().await?;
+            if taken == 0 {
+                break;
+            }
+        }
         Ok(Self { pool })
     }
 }
@@ -483,81 +493,8 @@ impl Store for PostgresStore {
             return Ok(BatchOutcome::Replaced);
         };
 
-        let keys: Vec<String> = batch.contacts.iter().map(Contact::match_key).collect();
-        let mut existing = HashMap::new();
-        for row in sqlx::query(
-            "SELECT match_key, display_name, given_name, family_name, emails, phones, organization, title, notes
-             FROM contacts WHERE user_id = $1 AND match_key = ANY($2)",
-        )
-        .bind(batch.user_id)
-        .bind(&keys)
-        .fetch_all(&mut *tx)
-        .await?
-        {
-            existing.insert(row.try_get::<String, _>("match_key")?, stored_contact(&row)?);
-        }
-
-        let plan = plan_batch(batch.contacts, existing);
-        let (created, updated): (Vec<_>, Vec<_>) =
-            plan.writes.iter().partition(|(_, _, change)| *change == Change::Created);
-        if !created.is_empty() {
-            // COPY, the bulk path, without a conflict check per row: the SELECT above
-            // saw none of these keys in this transaction, and the fence's row lock on
-            // the import keeps every other writer of this user's contacts out.
-            let mut rows = Vec::with_capacity(created.len() * 256);
-            let (user_id, stamp) = (batch.user_id.to_string(), now.to_rfc3339());
-            for (key, contact, _) in created {
-                let (emails, phones) = (serde_json::to_string(&contact.emails)?, serde_json::to_string(&contact.phones)?);
-                let values = [&user_id, key, &contact.display_name, &contact.given_name, &contact.family_name, &emails,
-                    &phones, &contact.organization, &contact.title, &contact.notes, &stamp, &stamp];
-                push_copy_row(&mut rows, &values);
-            }
-            let mut copy = tx
-                .copy_in_raw(
-                    "COPY contacts (user_id, match_key, display_name, given_name, family_name, emails, phones,
-                         organization, title, notes, created_at, updated_at) FROM STDIN",
-                )
-                .await?;
-            copy.send(rows).await?;
-            copy.finish().await?;
-        }
-        if !updated.is_empty() {
-            // Borrowed columns: only the values made here are owned.
-            let computed: Vec<[String; 2]> = updated
-                .iter()
-                .map(|(_, c, _)| Ok([serde_json::to_string(&c.emails)?, serde_json::to_string(&c.phones)?]))
-                .collect::<StoreResult<_>>()?;
-            let mut columns: [Vec<&str>; 9] = Default::default();
-            for ((key, contact, _), [emails, phones]) in updated.iter().zip(&computed) {
-                let values = [
-                    key.as_str(),
-                    &contact.display_name,
-                    &contact.given_name,
-                    &contact.family_name,
-                    emails,
-                    phones,
-                    &contact.organization,
-                    &contact.title,
-                    &contact.notes,
-                ];
-                for (column, value) in columns.iter_mut().zip(values) {
-                    column.push(value);
-                }
-            }
-            let mut update = sqlx::query(
-                "UPDATE contacts SET display_name = dn, given_name = gn, family_name = fnm, emails = e::jsonb,
-                     phones = p::jsonb, organization = o, title = t, notes = n, updated_at = $11
-                 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                             $8::text[], $9::text[], $10::text[])
-                      AS batch(k, dn, gn, fnm, e, p, o, t, n)
-                 WHERE contacts.user_id = $1 AND contacts.match_key = batch.k",
-            )
-            .bind(batch.user_id);
-            for column in &columns {
-                update = update.bind(column);
-            }
-            update.bind(now).execute(&mut *tx).await?;
-        }
+        let plan = plan_against_store(&mut tx, batch.user_id, &batch.contacts, Vec::new()).await?;
+        tx.write_plan(batch.user_id, &plan, now).await?;
         if !batch.row_errors.is_empty() {
             let lines: Vec<i64> = batch.row_errors.iter().map(|e| e.line as i64).collect();
             let reasons: Vec<&str> = batch.row_errors.iter().map(|e| e.reason.as_str()).collect();
@@ -580,6 +517,7 @@ impl Store for PostgresStore {
         .bind(counts.unchanged as i64)
         .bind(counts.rejected as i64)
         .bind(counts.skipped as i64)
+        .bind(counts.merged as i64)
         .bind(&fence.import_id)
         .execute(&mut *tx)
         .await?;
@@ -645,25 +583,95 @@ impl Store for PostgresStore {
     }
 
     async fn contacts(&self, user_id: i64, query: &str, page: u32, per_page: u32) -> StoreResult<ContactsPage> {
-        let pattern = like_pattern(query);
-        let total: i64 =
-            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM contacts WHERE user_id = $1 AND {CONTACT_MATCHES}"))
-                .bind(user_id)
-                .bind(&pattern)
-                .fetch_one(&self.pool)
-                .await?;
-        let rows = sqlx::query(&format!(
-            "SELECT display_name, given_name, family_name, emails, phones, organization, title, notes
-             FROM contacts WHERE user_id = $1 AND {CONTACT_MATCHES}
-             ORDER BY lower(display_name), id LIMIT $3 OFFSET $4"
-        ))
-        .bind(user_id)
-        .bind(&pattern)
-        .bind(per_page as i64)
-        .bind(page as i64 * per_page as i64)
-        .fetch_all(&self.pool)
-        .await?;
-        let contacts = rows.iter().map(|r| stored_contact(r).map(contact_view)).collect::<StoreResult<_>>()?;
-        Ok(ContactsPage { total: total as u64, page, per_page, contacts })
+        contacts_page!(&self.pool, user_id, query, page, per_page, order by "lower(display_name)")
     }
+}
+
+impl_contact_tx!(sqlx::Postgres, stored_contact, write_plan);
+
+/// Merges absorbed contacts, writes created and updated contacts with their
+/// search text, and stores the new identities.
+async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, user_id: i64, plan: &BatchPlan, now: DateTime<Utc>) -> StoreResult<()> {
+    shared_plan_writes!(absorb: *tx, user_id, plan);
+    let new_count = plan.contacts.iter().filter(|c| c.id.is_none()).count() as i64;
+    let new_ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT nextval(pg_get_serial_sequence('contacts', 'id')) FROM generate_series(1, $1)",
+    )
+    .bind(new_count)
+    .fetch_all(&mut **tx)
+    .await?;
+    let ids = planned_ids(plan, new_ids.into_iter())?;
+    let (created, updated): (Vec<_>, Vec<_>) = plan
+        .contacts
+        .iter()
+        .zip(&ids)
+        .filter(|(c, _)| c.change != Change::Unchanged)
+        .partition(|(c, _)| c.change == Change::Created);
+    if !created.is_empty() {
+        // COPY, the bulk path: the ids are fresh from the sequence, and the fence's
+        // row lock on the import keeps every other writer of this user's contacts out.
+        let mut rows = Vec::with_capacity(created.len() * 256);
+        let (user_id, stamp) = (user_id.to_string(), now.to_rfc3339());
+        for (planned, id) in created {
+            let contact = &planned.contact;
+            let (id, emails, phones) =
+                (id.to_string(), serde_json::to_string(&contact.emails)?, serde_json::to_string(&contact.phones)?);
+            let search_text = contact.search_text();
+            let values = [&id, &user_id, &contact.display_name, &contact.given_name, &contact.family_name, &emails,
+                &phones, &contact.organization, &contact.title, &contact.notes, &search_text, &stamp, &stamp];
+            push_copy_row(&mut rows, &values);
+        }
+        let mut copy = tx
+            .copy_in_raw(
+                "COPY contacts (id, user_id, display_name, given_name, family_name, emails, phones,
+                     organization, title, notes, search_text, created_at, updated_at) FROM STDIN",
+            )
+            .await?;
+        copy.send(rows).await?;
+        copy.finish().await?;
+    }
+    if !updated.is_empty() {
+        // Borrowed columns: only the values made here are owned.
+        let computed: Vec<[String; 4]> = updated
+            .iter()
+            .map(|(planned, id)| {
+                let c = &planned.contact;
+                Ok([id.to_string(), serde_json::to_string(&c.emails)?, serde_json::to_string(&c.phones)?, c.search_text()])
+            })
+            .collect::<StoreResult<_>>()?;
+        let mut columns: [Vec<&str>; 10] = Default::default();
+        for ((planned, _), [id, emails, phones, search_text]) in updated.iter().zip(&computed) {
+            let contact = &planned.contact;
+            let values = [
+                id.as_str(),
+                &contact.display_name,
+                &contact.given_name,
+                &contact.family_name,
+                emails,
+                phones,
+                &contact.organization,
+                &contact.title,
+                &contact.notes,
+                search_text,
+            ];
+            for (column, value) in columns.iter_mut().zip(values) {
+                column.push(value);
+            }
+        }
+        let mut update = sqlx::query(
+            "UPDATE contacts SET display_name = dn, given_name = gn, family_name = fnm, emails = e::jsonb,
+                 phones = p::jsonb, organization = o, title = t, notes = n, search_text = st, updated_at = $12
+             FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                         $8::text[], $9::text[], $10::text[], $11::text[])
+                  AS batch(k, dn, gn, fnm, e, p, o, t, n, st)
+             WHERE contacts.user_id = $1 AND contacts.id = batch.k::bigint",
+        )
+        .bind(user_id);
+        for column in &columns {
+            update = update.bind(column);
+        }
+        update.bind(now).execute(&mut **tx).await?;
+    }
+    shared_plan_writes!(identities: *tx, user_id, plan, &ids);
+    Ok(())
 }

@@ -3,10 +3,9 @@
 //! instead of failing to upgrade a read lock.
 
 use super::*;
-use crate::domain::contact::{plan_batch, Phone};
+use crate::domain::contact::Phone;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
-use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -28,28 +27,37 @@ fn decode_settings(row: &SqliteRow) -> StoreResult<(Sniffed, Mapping)> {
     Ok((serde_json::from_str(&sniffed)?, serde_json::from_str(&mapping)?))
 }
 
+/// Shared SQL (`$N` in order of appearance) with anonymous `?` placeholders, which
+/// SQLite binds by position without looking a name up per parameter.
+fn query_text(sql: String) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            while chars.next_if(char::is_ascii_digit).is_some() {}
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
 
-/// 12 parameters a row keeps a statement far below SQLite's 32,766-parameter limit.
-const UPSERT_ROWS_PER_STATEMENT: usize = 500;
-
+/// New and changed contacts in one statement per `ROWS_PER_STATEMENT`: a new
+/// contact's id was taken past the largest, so only a changed one conflicts.
 fn contact_upsert_sql(rows: usize) -> String {
-    let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows].join(", ");
     format!(
-        "INSERT INTO contacts (user_id, match_key, display_name, given_name, family_name, emails, phones,
-             organization, title, notes, created_at, updated_at)
-         VALUES {values}
-         ON CONFLICT (user_id, match_key) DO UPDATE SET
+        "INSERT INTO contacts (id, user_id, display_name, given_name, family_name, emails, phones,
+             organization, title, notes, search_text, created_at, updated_at)
+         VALUES {}
+         ON CONFLICT (id) DO UPDATE SET
              display_name = excluded.display_name, given_name = excluded.given_name,
              family_name = excluded.family_name, emails = excluded.emails, phones = excluded.phones,
              organization = excluded.organization, title = excluded.title, notes = excluded.notes,
-             updated_at = excluded.updated_at"
+             search_text = excluded.search_text, updated_at = excluded.updated_at",
+        placeholders(1, rows, 13)
     )
 }
-
-/// A contact's searchable text contains the `like_pattern` bound here. LIKE ignores
-/// case for ASCII letters only: SQLite has no Unicode case folding built in.
-const CONTACT_MATCHES: &str = "(display_name || ' ' || given_name || ' ' || family_name || ' ' || organization
-     || ' ' || title || ' ' || emails || ' ' || phones) LIKE ? ESCAPE '\\'";
 
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -126,6 +134,14 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        loop {
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            let taken = backfill_identities_chunk(&mut tx, Utc::now()).await?;
+            tx.commit().await?;
+            if taken == 0 {
+                break;
+            }
+        }
         Ok(Self { pool })
     }
 }
@@ -512,43 +528,9 @@ impl Store for SqliteStore {
             return Ok(BatchOutcome::Replaced);
         };
 
-        let keys: Vec<String> = batch.contacts.iter().map(Contact::match_key).collect();
-        let mut existing = HashMap::new();
-        for row in sqlx::query(
-            "SELECT match_key, display_name, given_name, family_name, emails, phones, organization, title, notes
-             FROM contacts WHERE user_id = ? AND match_key IN (SELECT value FROM json_each(?))",
-        )
-        .bind(batch.user_id)
-        .bind(serde_json::to_string(&keys)?)
-        .fetch_all(&mut *tx)
-        .await?
-        {
-            existing.insert(row.try_get::<String, _>("match_key")?, stored_contact(&row)?);
-        }
-
-        let plan = plan_batch(batch.contacts, existing);
-        // Many rows per statement: each statement is a round trip to sqlx's connection thread.
-        for chunk in plan.writes.chunks(UPSERT_ROWS_PER_STATEMENT) {
-            let sql = contact_upsert_sql(chunk.len());
-            let mut upsert = sqlx::query(&sql);
-            for (key, contact, _) in chunk {
-                upsert = upsert
-                    .bind(batch.user_id)
-                    .bind(key)
-                    .bind(&contact.display_name)
-                    .bind(&contact.given_name)
-                    .bind(&contact.family_name)
-                    .bind(serde_json::to_string(&contact.emails)?)
-                    .bind(serde_json::to_string(&contact.phones)?)
-                    .bind(&contact.organization)
-                    .bind(&contact.title)
-                    .bind(&contact.notes)
-                    .bind(ms(now))
-                    .bind(ms(now));
-            }
-            upsert.execute(&mut *tx).await?;
-        }
-        for chunk in batch.row_errors.chunks(UPSERT_ROWS_PER_STATEMENT) {
+        let plan = plan_against_store(&mut tx, batch.user_id, &batch.contacts, Vec::new()).await?;
+        tx.write_plan(batch.user_id, &plan, now).await?;
+        for chunk in batch.row_errors.chunks(ROWS_PER_STATEMENT) {
             let rows = vec!["(?, ?, ?)"; chunk.len()].join(", ");
             let sql = format!("INSERT INTO import_errors (import_id, line, reason) VALUES {rows} ON CONFLICT DO NOTHING");
             let mut insert = sqlx::query(&sql);
@@ -566,6 +548,7 @@ impl Store for SqliteStore {
         .bind(counts.unchanged as i64)
         .bind(counts.rejected as i64)
         .bind(counts.skipped as i64)
+        .bind(counts.merged as i64)
         .bind(&fence.import_id)
         .execute(&mut *tx)
         .await?;
@@ -631,26 +614,54 @@ impl Store for SqliteStore {
     }
 
     async fn contacts(&self, user_id: i64, query: &str, page: u32, per_page: u32) -> StoreResult<ContactsPage> {
-        let pattern = like_pattern(query);
-        let total: i64 = sqlx::query_scalar(
-            &format!("SELECT COUNT(*) FROM contacts WHERE user_id = ? AND {CONTACT_MATCHES}"),
-        )
-        .bind(user_id)
-        .bind(&pattern)
-        .fetch_one(&self.pool)
-        .await?;
-        let rows = sqlx::query(&format!(
-            "SELECT display_name, given_name, family_name, emails, phones, organization, title, notes
-             FROM contacts WHERE user_id = ? AND {CONTACT_MATCHES}
-             ORDER BY display_name COLLATE NOCASE, id LIMIT ? OFFSET ?"
-        ))
-        .bind(user_id)
-        .bind(&pattern)
-        .bind(per_page as i64)
-        .bind(page as i64 * per_page as i64)
-        .fetch_all(&self.pool)
-        .await?;
-        let contacts = rows.iter().map(|r| stored_contact(r).map(contact_view)).collect::<StoreResult<_>>()?;
-        Ok(ContactsPage { total: total as u64, page, per_page, contacts })
+        contacts_page!(&self.pool, user_id, query, page, per_page, order by "display_name COLLATE NOCASE")
+    }
+}
+
+impl_contact_tx!(sqlx::Sqlite, stored_contact, write_plan);
+
+/// Merges absorbed contacts, writes created and updated contacts with their
+/// search text, and stores the new identities.
+async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, user_id: i64, plan: &BatchPlan, now: DateTime<Utc>) -> StoreResult<()> {
+    shared_plan_writes!(absorb: *tx, user_id, plan);
+    // The batch holds SQLite's write lock: ids past the largest are free.
+    let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM contacts").fetch_one(&mut **tx).await?;
+    let ids = planned_ids(plan, next..)?;
+    let writes: Vec<(&PlannedContact, i64)> =
+        plan.contacts.iter().zip(&ids).filter(|(c, _)| c.change != Change::Unchanged).map(|(c, id)| (c, *id)).collect();
+    // Many rows per statement: each statement is a round trip to sqlx's connection thread.
+    for chunk in writes.chunks(ROWS_PER_STATEMENT) {
+        let sql = query_text(contact_upsert_sql(chunk.len()));
+        let mut upsert = sqlx::query(&sql);
+        for (planned, id) in chunk {
+            let contact = &planned.contact;
+            upsert = upsert
+                .bind(id)
+                .bind(user_id)
+                .bind(&contact.display_name)
+                .bind(&contact.given_name)
+                .bind(&contact.family_name)
+                .bind(serde_json::to_string(&contact.emails)?)
+                .bind(serde_json::to_string(&contact.phones)?)
+                .bind(&contact.organization)
+                .bind(&contact.title)
+                .bind(&contact.notes)
+                .bind(contact.search_text())
+                .bind(ms(now))
+                .bind(ms(now));
+        }
+        upsert.execute(&mut **tx).await?;
+    }
+    shared_plan_writes!(identities: *tx, user_id, plan, &ids);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_text;
+
+    #[test]
+    fn shared_placeholders_become_positional() {
+        assert_eq!(query_text("a = $1 AND b IN ($2, $13) AND c = '$'".into()), "a = ? AND b IN (?, ?) AND c = '$'");
     }
 }

@@ -1,0 +1,190 @@
+//! What makes two rows the same person: the normal forms of emails, phones and
+//! names, and the identities a contact holds (each one unique per user in the store).
+
+use caseless::Caseless;
+use unicode_normalization::UnicodeNormalization;
+
+/// Unicode default case folding of the canonical (NFC) form: `ZOË`, `zoë` and its
+/// decomposed spelling fold alike, and `Straße` folds to `strasse`.
+pub fn fold(s: &str) -> String {
+    if s.is_ascii() {
+        // Folding and NFC change nothing in ASCII but its capitals; most values are ASCII.
+        return s.to_ascii_lowercase();
+    }
+    s.nfd().default_case_fold().nfc().collect()
+}
+
+/// Trimmed, without a `mailto:` prefix, NFC and case-folded, with the domain in
+/// its IDNA (ASCII) form. The local part is kept as written apart from NFC and
+/// folding: most providers ignore its case, but whether dots or `+tags` matter
+/// differs by provider, so they are never removed.
+pub fn normalize_email(s: &str) -> String {
+    let trimmed = s.trim();
+    let address = match trimmed.get(..7) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("mailto:") => trimmed[7..].trim(),
+        _ => trimmed,
+    };
+    let folded = fold(address);
+    let Some((local, domain)) = folded.rsplit_once('@') else { return folded };
+    match idna::domain_to_ascii(domain) {
+        Ok(ascii) if !ascii.is_empty() => format!("{local}@{ascii}"),
+        // Not a domain IDNA can map; validation judges it as written.
+        _ => folded,
+    }
+}
+
+/// A country calling code, such as `49` or `1`, that numbers written without
+/// one are taken to belong to (`IMPORT_DEFAULT_PHONE_REGION`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallingCode(String);
+
+impl CallingCode {
+    /// One to three digits, with or without a leading `+`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let digits = text.trim().trim_start_matches('+');
+        if (1..=3).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0') {
+            Ok(Self(digits.to_owned()))
+        } else {
+            Err(format!("`{text}` is not a country calling code such as 49 or +1"))
+        }
+    }
+
+    /// The national trunk prefix dialled before an area code: `1` in the North
+    /// American plan, `0` in most other countries.
+    fn trunk_prefix(&self) -> char {
+        if self.0 == "1" {
+            '1'
+        } else {
+            '0'
+        }
+    }
+}
+
+/// Digits only, with a leading `+` kept. A number without `+` stays as written,
+/// unless a default calling code is set: then `00…` becomes `+…`, and a national
+/// number loses its trunk prefix and gains `+` and the code.
+pub fn normalize_phone(s: &str, default_code: Option<&CallingCode>) -> String {
+    let trimmed = s.trim();
+    let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
+    if trimmed.starts_with('+') {
+        return format!("+{digits}");
+    }
+    let Some(code) = default_code.filter(|_| !digits.is_empty()) else { return digits };
+    if let Some(international) = digits.strip_prefix("00") {
+        return format!("+{international}");
+    }
+    let national = digits.strip_prefix(code.trunk_prefix()).unwrap_or(&digits);
+    format!("+{}{national}", code.0)
+}
+
+/// A name as matching compares it: NFC, case-folded, whitespace collapsed.
+pub fn match_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for word in fold(name).split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IdentityKind {
+    /// A normalised email address.
+    Email,
+    /// A matching name and one normalised phone, as `name|phone`.
+    NamePhone,
+    /// A matching name alone, held only by a contact without email or phone.
+    Name,
+}
+
+impl IdentityKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityKind::Email => "email",
+            IdentityKind::NamePhone => "name_phone",
+            IdentityKind::Name => "name",
+        }
+    }
+}
+
+/// One thing that identifies a person: a row and a contact sharing one are the same person.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Identity {
+    pub kind: IdentityKind,
+    pub value: String,
+}
+
+impl Identity {
+    pub fn email(address: &str) -> Self {
+        Self { kind: IdentityKind::Email, value: address.to_owned() }
+    }
+
+    /// `name` already in its matching form; `phone` normalised (digits and `+`, never `|`).
+    pub fn name_phone(name: &str, phone: &str) -> Self {
+        Self { kind: IdentityKind::NamePhone, value: format!("{name}|{phone}") }
+    }
+
+    pub fn name(name: &str) -> Self {
+        Self { kind: IdentityKind::Name, value: name.to_owned() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folding_goes_beyond_ascii_and_ignores_composition() {
+        assert_eq!(fold("ZOË"), "zoë");
+        assert_eq!(fold("Zoe\u{308}"), "zoë", "NFD folds to the NFC form");
+        assert_eq!(fold("STRASSE"), fold("Straße"));
+        assert_eq!(fold("ΣΊΣΥΦΟΣ"), fold("σίσυφος"));
+        assert_eq!(fold("Plain ASCII"), "plain ascii");
+    }
+
+    #[test]
+    fn emails_are_trimmed_folded_and_their_domain_made_ascii() {
+        assert_eq!(normalize_email("  MAILTO:Ana@Example.COM "), "ana@example.com");
+        assert_eq!(normalize_email("BO@WORK.EXAMPLE"), "bo@work.example");
+        assert_eq!(normalize_email("Jürgen@Müller.DE"), "jürgen@xn--mller-kva.de");
+        assert_eq!(normalize_email("jürgen@xn--mller-kva.de"), "jürgen@xn--mller-kva.de");
+        // NFD (e + combining diaeresis) and NFC are one address.
+        assert_eq!(normalize_email("zoe\u{308}@example.com"), normalize_email("zoë@example.com"));
+        // Dots and +tags are provider rules, so they stay.
+        assert_eq!(normalize_email("First.Last+News@Gmail.com"), "first.last+news@gmail.com");
+        assert_eq!(normalize_email("no-at-sign"), "no-at-sign");
+    }
+
+    #[test]
+    fn phones_lose_formatting_and_keep_a_leading_plus() {
+        assert_eq!(normalize_phone(" +1 (555) 010-0200 ", None), "+15550100200");
+        assert_eq!(normalize_phone("+15550100200", None), "+15550100200");
+        assert_eq!(normalize_phone(" +44 (0)20 7946-0958 ", None), "+4402079460958");
+        assert_eq!(normalize_phone("030/123 45", None), "03012345");
+        assert_eq!(normalize_phone("1+2", None), "12");
+        assert_eq!(normalize_phone("n/a", None), "");
+    }
+
+    #[test]
+    fn a_default_calling_code_completes_national_numbers_only() {
+        let germany = CallingCode::parse("+49").unwrap();
+        assert_eq!(normalize_phone("030 1234567", Some(&germany)), "+49301234567");
+        assert_eq!(normalize_phone("0049 30 1234567", Some(&germany)), "+49301234567");
+        assert_eq!(normalize_phone("+1 555 0100", Some(&germany)), "+15550100");
+        assert_eq!(normalize_phone("n/a", Some(&germany)), "");
+        let nanp = CallingCode::parse("1").unwrap();
+        assert_eq!(normalize_phone("1 (555) 010-0200", Some(&nanp)), "+15550100200");
+        assert_eq!(normalize_phone("(555) 010-0200", Some(&nanp)), "+15550100200");
+        for bad in ["", "+", "0", "1234", "4a", "+049"] {
+            assert!(CallingCode::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_match_folded_and_collapsed() {
+        assert_eq!(match_name("  Ana   LIMA "), "ana lima");
+        assert_eq!(match_name("ZOË\tAdams"), match_name("Zoe\u{308} adams"));
+    }
+}
