@@ -8,8 +8,8 @@ use crate::services::{chrono_duration, Services};
 use crate::store::{StoreError, ThrottleClaim};
 use axum::extract::ConnectInfo;
 use std::net::{IpAddr, SocketAddr};
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use argon2::password_hash::{rand_core::OsRng, Output, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN, REFERER};
 use http::request::Parts;
 use http::Method;
@@ -77,10 +77,7 @@ fn busy(services: &Services) -> AccountError {
 async fn hash_password(services: &Services, password: String) -> Result<String, AccountError> {
     services
         .password_gate
-        .run(move || {
-            let salt = SaltString::generate(&mut OsRng);
-            Argon2::default().hash_password(password.as_bytes(), &salt).map(|hash| hash.to_string())
-        })
+        .run(move |memory| new_hash(memory, password.as_bytes()))
         .await
         .map_err(|_| busy(services))?
         .map_err(|_| AccountError::Internal)
@@ -91,23 +88,59 @@ async fn hash_password(services: &Services, password: String) -> Result<String, 
 async fn verify_password(services: &Services, password: String, stored_hash: Option<String>) -> Result<bool, AccountError> {
     services
         .password_gate
-        .run(move || {
-            let stored_hash = stored_hash.unwrap_or_else(|| decoy_hash().to_owned());
-            PasswordHash::new(&stored_hash)
-                .map(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
-                .unwrap_or(false)
+        .run(move |memory| {
+            let stored_hash = stored_hash.unwrap_or_else(|| decoy_hash(memory).to_owned());
+            matches_hash(memory, password.as_bytes(), &stored_hash)
         })
         .await
         .map_err(|_| busy(services))
 }
 
-/// A hash to verify against when the email is unknown; made on first use, on a blocking thread.
-fn decoy_hash() -> &'static str {
+/// A PHC string of argon2id with the crate's default (OWASP) parameters, computed
+/// in `memory` (the gate slot's blocks) instead of a fresh allocation.
+fn new_hash(memory: &mut Vec<Block>, password: &[u8]) -> Result<String, argon2::password_hash::Error> {
+    let argon2 = Argon2::default();
+    let params = argon2.params().clone();
+    let salt = SaltString::generate(&mut OsRng);
+    let mut salt_bytes = [0u8; 64];
+    let salt_raw = salt.as_salt().decode_b64(&mut salt_bytes)?;
+    let mut output = vec![0u8; params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN)];
+    memory.resize(params.block_count(), Block::default());
+    argon2.hash_password_into_with_memory(password, salt_raw, &mut output, &mut memory[..])?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: (&params).try_into()?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&output)?),
+    };
+    Ok(hash.to_string())
+}
+
+/// Whether `password` hashes to `stored` (a PHC string), computed in `memory`;
+/// the comparison is constant-time (`Output`'s equality).
+fn matches_hash(memory: &mut Vec<Block>, password: &[u8], stored: &str) -> bool {
+    let mut computed = || -> Result<bool, argon2::password_hash::Error> {
+        let hash = PasswordHash::new(stored)?;
+        let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else { return Ok(false) };
+        let algorithm = Algorithm::try_from(hash.algorithm)?;
+        let version = hash.version.map(Version::try_from).transpose()?.unwrap_or_default();
+        let params = Params::try_from(&hash)?;
+        let mut salt_bytes = [0u8; 64];
+        let salt_raw = salt.decode_b64(&mut salt_bytes)?;
+        let mut output = vec![0u8; expected.len()];
+        memory.resize(params.block_count(), Block::default());
+        Argon2::new(algorithm, version, params).hash_password_into_with_memory(password, salt_raw, &mut output, &mut memory[..])?;
+        Ok(Output::new(&output)? == expected)
+    };
+    computed().unwrap_or(false)
+}
+
+/// A hash to verify against when the email is unknown; made on first use, in the
+/// gate slot's memory.
+fn decoy_hash(memory: &mut Vec<Block>) -> &'static str {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DECOY.get_or_init(|| {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default().hash_password(b"decoy password", &salt).map(|h| h.to_string()).unwrap_or_default()
-    })
+    DECOY.get_or_init(|| new_hash(memory, b"decoy password").unwrap_or_default())
 }
 
 fn random_secret() -> String {
@@ -365,6 +398,24 @@ impl From<AuthFailure> for crate::error::ImportError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hashes_made_in_lent_memory_verify_both_ways_with_the_standard_argon2_path() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let mut memory = Vec::new();
+        let ours = new_hash(&mut memory, b"correct horse").unwrap();
+        assert!(ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{ours}");
+        assert!(matches_hash(&mut memory, b"correct horse", &ours));
+        assert!(!matches_hash(&mut memory, b"correct hors", &ours));
+        assert!(Argon2::default().verify_password(b"correct horse", &PasswordHash::new(&ours).unwrap()).is_ok());
+        // Hashes stored before the gate lent its memory still verify.
+        let salt = SaltString::generate(&mut OsRng);
+        let standard = Argon2::default().hash_password(b"battery staple", &salt).unwrap().to_string();
+        assert!(matches_hash(&mut memory, b"battery staple", &standard));
+        assert!(!matches_hash(&mut memory, b"battery", &standard));
+        assert!(!matches_hash(&mut memory, b"battery staple", "not a hash"));
+        assert_eq!(memory.len(), Params::DEFAULT_M_COST as usize, "one set of blocks, reused");
+    }
 
     fn parts(method: Method, headers: &[(&str, &str)]) -> Parts {
         let mut request = http::Request::builder().method(method).uri("/x");

@@ -6,10 +6,12 @@ const CLIENT_BUDGET_BYTES = 400 * 1000;
 
 test('the client arrives hashed, Brotli-compressed, cacheable for good and within its size budget', async ({ page }) => {
   const client: { url: string; encoding?: string; vary?: string; cache?: string; wire: number }[] = [];
+  const firstPage: { url: string; wire: number }[] = [];
   page.on('requestfinished', async (request) => {
+    const sizes = await request.sizes();
+    firstPage.push({ url: request.url(), wire: sizes.responseBodySize + sizes.responseHeadersSize });
     if (!/\/pkg\/.*\.(wasm|js)$/.test(request.url())) return;
     const response = await request.response();
-    const sizes = await request.sizes();
     const headers = await response!.allHeaders();
     client.push({
       url: request.url(),
@@ -33,6 +35,10 @@ test('the client arrives hashed, Brotli-compressed, cacheable for good and withi
   const wire = client.reduce((sum, file) => sum + file.wire, 0);
   console.log(`client on the wire: ${client.map((file) => `${file.url.split('/').pop()} ${file.wire} B`).join(', ')}; total ${wire} B`);
   expect(wire).toBeLessThanOrEqual(CLIENT_BUDGET_BYTES);
+  // For BENCHMARKS.md: everything the first visit downloads, headers included.
+  await page.waitForLoadState('networkidle');
+  const everything = firstPage.reduce((sum, file) => sum + file.wire, 0);
+  console.log(`first page, everything downloaded: ${firstPage.length} requests, ${everything} B (${firstPage.map((file) => `${new URL(file.url).pathname} ${file.wire} B`).join(', ')})`);
 });
 
 test('a browser without Brotli gets gzip, and one with neither gets the plain file', async ({ page, request }) => {
