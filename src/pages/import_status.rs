@@ -151,7 +151,7 @@ fn RowErrors(import_id: Signal<String>, refresh: RwSignal<u32>) -> impl IntoView
                     let not_stored = found.not_stored();
                     view! {
                         <p>
-                            {format!("{} rows", found.total)}
+                            {format!("{} {}", found.total, if found.total == 1 { "row" } else { "rows" })}
                             {(not_stored > 0).then(|| format!(" (the first {} are listed, and {} more)", found.stored, not_stored))}
                             " · "
                             <a href=format!("/api/imports/{}/errors.csv", import_id.get_untracked()) download data-testid="error-report">
