@@ -71,7 +71,7 @@ async fn create_import(State(state): State<AppState>, caller: Caller, request: R
         if let guard::StartDecision::Reject { elapsed_minutes } =
             guard::decide(Some(&holder.times), chrono_duration(services.config.import_stale_after), now)
         {
-            return Err(ImportError::AlreadyRunning { elapsed_minutes, import_id: holder.import_id });
+            return Err(crate::imports::already_running(holder, elapsed_minutes));
         }
     }
     let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());

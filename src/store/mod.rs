@@ -439,6 +439,8 @@ pub trait Store: Send + Sync + 'static {
     /// by the database's clock. Each counts as a failure at its checkpoint (see `release_import`).
     async fn recover_orphans(&self, lease: std::time::Duration, max_failures: i32) -> StoreResult<Vec<Orphan>>;
     async fn claim_next(&self, instance_id: &str, now: DateTime<Utc>) -> StoreResult<Option<Claim>>;
+    /// Imports waiting for a worker, on every instance.
+    async fn queued_imports(&self) -> StoreResult<u64>;
     async fn commit_batch(&self, fence: &Fence, batch: Batch, now: DateTime<Utc>) -> StoreResult<BatchOutcome>;
     /// Hands a processing import back to the queue. With a `failure`, it counts one
     /// failure at its checkpoint, and the import ends `failed` once `max_failures`
@@ -745,6 +747,7 @@ fn row_errors_page(counts: (i64, i64), mut rows: Vec<(i64, String)>, limit: u32)
 
 pub(crate) const DELETE_UPLOADS_OF_ENDED_IMPORTS: &str = "DELETE FROM uploads WHERE id IN
      (SELECT upload_id FROM imports WHERE status NOT IN ('queued', 'processing'))";
+pub(crate) const QUEUED_IMPORTS: &str = "SELECT COUNT(*) FROM imports WHERE status = 'queued'";
 pub(crate) const USER_UPLOAD_BYTES: &str = "SELECT CAST(COALESCE(SUM(LENGTH(c.data)), 0) AS BIGINT)
      FROM upload_chunks c JOIN uploads u ON u.id = c.upload_id WHERE u.user_id = $1";
 

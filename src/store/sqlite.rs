@@ -507,6 +507,11 @@ impl Store for SqliteStore {
         row.map(|r| claim_from_row(&r, decode_settings)).transpose()
     }
 
+    async fn queued_imports(&self) -> StoreResult<u64> {
+        let queued: i64 = sqlx::query_scalar(QUEUED_IMPORTS).fetch_one(&self.pool).await?;
+        Ok(queued as u64)
+    }
+
     async fn release_import(&self, fence: &Fence, failure: Option<&Failure>, max_failures: i32) -> StoreResult<Option<ImportStatus>> {
         let sql = release_sql(NOW);
         self.end_import(bind_release_one(&sql, fence, failure, max_failures)).await
