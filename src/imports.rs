@@ -289,7 +289,6 @@ pub async fn start_import(
         sniffed: upload.sniffed,
         mapping,
         rows_total: upload.data_rows,
-        created_at: services.now(),
     };
     claim_slot(services, &new).await?;
     telemetry::import_started();
@@ -299,7 +298,8 @@ pub async fn start_import(
 }
 
 /// Takes the user's single import slot. The insert is the check: the partial unique
-/// index refuses a second active import, and only then is the holder judged.
+/// index refuses a second active import, and only then is the holder judged, with
+/// the database's clock read along with it.
 async fn claim_slot(services: &Services, new: &NewImport) -> Result<(), ImportError> {
     let stale_after = chrono_duration(services.config.import_stale_after);
     // Each retry follows a change made by someone else (a finish, a takeover); a few suffice.
@@ -308,11 +308,10 @@ async fn claim_slot(services: &Services, new: &NewImport) -> Result<(), ImportEr
             return Ok(());
         }
         let Some(holder) = services.store.slot_holder(new.user_id).await? else { continue };
-        let now = services.now();
-        match guard::decide(Some(&holder.times), stale_after, now) {
+        match guard::decide(Some(&holder.times), stale_after, holder.now) {
             StartDecision::Reject { elapsed_minutes } => return Err(already_running(holder, elapsed_minutes)),
             StartDecision::TakeOver { idle_minutes } => {
-                if services.store.abandon_if_stale(&holder, now - stale_after, now).await? {
+                if services.store.abandon_if_stale(&holder, services.config.import_stale_after).await? {
                     telemetry::stale_takeover();
                     telemetry::import_finished(crate::model::ImportStatus::Abandoned);
                     warn!(
@@ -328,10 +327,9 @@ async fn claim_slot(services: &Services, new: &NewImport) -> Result<(), ImportEr
         }
     }
     let holder = services.store.slot_holder(new.user_id).await?;
-    let now = services.now();
     Err(match holder {
         Some(holder) => {
-            let elapsed_minutes = guard::elapsed_minutes(&holder.times, now);
+            let elapsed_minutes = guard::elapsed_minutes(&holder.times, holder.now);
             already_running(holder, elapsed_minutes)
         }
         None => ImportError::Internal,

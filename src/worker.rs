@@ -86,7 +86,7 @@ pub async fn beat(services: &Services, instance_id: &str) -> StoreResult<()> {
 
 async fn work_loop(services: Services, instance_id: String, mut shutdown: watch::Receiver<bool>) {
     while !*shutdown.borrow() {
-        match services.store.claim_next(&instance_id, services.now()).await {
+        match services.store.claim_next(&instance_id).await {
             Ok(Some(Claim::Ready(claimed))) => {
                 let span = tracing::info_span!("import", import_id = %claimed.import_id, user_id = claimed.user_id,
                     attempt = claimed.attempt, instance = %instance_id);

@@ -295,7 +295,8 @@ async fn a_batch_that_always_panics_fails_the_import_naming_it(backend: Backend)
 async fn skewed_clocks_neither_steal_healthy_work_nor_keep_dead_work(backend: Backend) {
     let database = test_database(backend).await;
     let lease = ("INSTANCE_LEASE", "2s");
-    let slow = [("IMPORT_BATCH_ROWS", "100"), ("IMPORT_BATCH_PAUSE", "100ms"), lease];
+    // Staleness after 2 minutes: less than the 10 minutes between the two clocks.
+    let slow = [("IMPORT_BATCH_ROWS", "100"), ("IMPORT_BATCH_PAUSE", "100ms"), ("IMPORT_STALE_AFTER", "2m"), lease];
     let behind = [&slow[..], &[("INTAKE_TEST_CLOCK_OFFSET", "-300"), ("IMPORT_WORKERS", "1")]].concat();
     let ahead = [&slow[..], &[("INTAKE_TEST_CLOCK_OFFSET", "300"), ("IMPORT_WORKERS", "0")]].concat();
     let mut worker = launch(&database, &behind).await;
@@ -304,9 +305,15 @@ async fn skewed_clocks_neither_steal_healthy_work_nor_keep_dead_work(backend: Ba
 
     // Many leases long, on the instance whose clock is 10 minutes behind its peer's.
     let healthy = script.api_import_started("people.csv", people_csv(4000)).await;
+    // A start through the instance 10 minutes ahead meets a healthy import, not a stale one.
+    wait_for_rows(&script, &healthy.import_id, 300).await;
+    let ahead_script = Client::new(&watcher.base, script.http_token());
+    let refused = ahead_script.api_import("more.csv", people_csv(10)).await;
+    assert_eq!(refused.status(), 409, "{}", refused.text().await.unwrap_or_default());
     let done = script.wait_finished(&healthy.import_id).await;
     assert_eq!((done.status, done.attempt, done.counts.created), (ImportStatus::Succeeded, 1, 4000), "{done:?}");
     assert!(!watcher.logs().contains("resuming an import"), "{}", watcher.logs());
+    assert!(!watcher.logs().contains("replacing an import"), "{}", watcher.logs());
 
     // The worker dies mid-import; an instance 5 minutes ahead resumes its work.
     let other = cli_user(&database, &worker, "skew2@example.com").await;
@@ -359,11 +366,7 @@ async fn metrics_count_a_guarded_race_a_takeover_and_the_rows(backend: Backend) 
     assert_eq!(winners.len(), 1, "exactly one start wins");
 
     // The winner made no progress for an hour, by the database's record: a new start replaces it.
-    let age = match backend {
-        Backend::Sqlite => "UPDATE imports SET created_at = created_at - 3600000 WHERE id = $1",
-        Backend::Postgres => "UPDATE imports SET created_at = created_at - interval '1 hour' WHERE id = $1",
-    };
-    execute(&database, age, &winners[0]).await;
+    age_import(&database, &winners[0], 3600).await;
     let replacement = script.api_import_started("people.csv", people_csv(300)).await;
     assert_eq!(script.import_view(&winners[0]).await.status, ImportStatus::Abandoned);
 
