@@ -56,7 +56,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), refuse_cross_origin_changes))
         // Outermost, so that every early refusal (this check's too) drains the body.
         .layer(middleware::from_fn_with_state(state.clone(), crate::body_limits::guard_request_bodies))
-        // Outermost again, so refusals are counted and timed too.
+        // Outside the body guard, so its refusals are counted and timed too.
         .layer(middleware::from_fn(crate::telemetry::count_requests))
         .with_state(state)
 }
