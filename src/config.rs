@@ -52,6 +52,11 @@ pub struct Config {
     #[arg(long, env = "INTAKE_ADDR")]
     pub addr: Option<SocketAddr>,
 
+    /// Address to serve Prometheus metrics on (`GET /metrics`); unset, none are served.
+    /// Keep it off the public network: metrics are not behind a sign-in.
+    #[arg(long, env = "INTAKE_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// sqlite://PATH or postgres://… ; the default is a SQLite file under ./data/.
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/intake.db")]
     pub database_url: String,
@@ -254,5 +259,6 @@ mod tests {
         assert_eq!(config.shutdown_timeout, Duration::from_secs(10));
         assert_eq!(config.timeouts(), crate::store::Timeouts::default());
         assert_eq!(config.import_default_phone_region, None);
+        assert_eq!(config.metrics_addr, None);
     }
 }

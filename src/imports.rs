@@ -9,7 +9,8 @@ use crate::domain::sniff::{self, Sniffed, TextEncoding, SNIFF_BYTES};
 use crate::error::ImportError;
 use crate::model::{ImportView, StartedImport, UploadPreview};
 use crate::services::{chrono_duration, Services};
-use crate::store::{InsertOutcome, NewImport, StoreError, UploadMeta};
+use crate::store::{InsertOutcome, NewImport, SlotHolder, StoreError, UploadMeta};
+use crate::telemetry;
 use tracing::{error, info, warn};
 
 /// Uploads are stored in chunks of this size, so no instance ever holds a whole file.
@@ -288,16 +289,17 @@ pub async fn start_import(
         sniffed: upload.sniffed,
         mapping,
         rows_total: upload.data_rows,
-        created_at: services.now(),
     };
     claim_slot(services, &new).await?;
+    telemetry::import_started();
     info!(user_id, import_id = %new.id, rows = new.rows_total, "import queued");
     services.work_queued.notify_one();
     Ok(StartedImport { status_url: format!("/api/imports/{}", new.id), import_id: new.id })
 }
 
 /// Takes the user's single import slot. The insert is the check: the partial unique
-/// index refuses a second active import, and only then is the holder judged.
+/// index refuses a second active import, and only then is the holder judged, with
+/// the database's clock read along with it.
 async fn claim_slot(services: &Services, new: &NewImport) -> Result<(), ImportError> {
     let stale_after = chrono_duration(services.config.import_stale_after);
     // Each retry follows a change made by someone else (a finish, a takeover); a few suffice.
@@ -306,13 +308,12 @@ async fn claim_slot(services: &Services, new: &NewImport) -> Result<(), ImportEr
             return Ok(());
         }
         let Some(holder) = services.store.slot_holder(new.user_id).await? else { continue };
-        let now = services.now();
-        match guard::decide(Some(&holder.times), stale_after, now) {
-            StartDecision::Reject { elapsed_minutes } => {
-                return Err(ImportError::AlreadyRunning { elapsed_minutes, import_id: holder.import_id });
-            }
+        match guard::decide(Some(&holder.times), stale_after, holder.now) {
+            StartDecision::Reject { elapsed_minutes } => return Err(already_running(holder, elapsed_minutes)),
             StartDecision::TakeOver { idle_minutes } => {
-                if services.store.abandon_if_stale(&holder, now - stale_after, now).await? {
+                if services.store.abandon_if_stale(&holder, services.config.import_stale_after).await? {
+                    telemetry::stale_takeover();
+                    telemetry::import_finished(crate::model::ImportStatus::Abandoned);
                     warn!(
                         user_id = new.user_id,
                         import_id = %holder.import_id,
@@ -326,14 +327,19 @@ async fn claim_slot(services: &Services, new: &NewImport) -> Result<(), ImportEr
         }
     }
     let holder = services.store.slot_holder(new.user_id).await?;
-    let now = services.now();
     Err(match holder {
-        Some(holder) => ImportError::AlreadyRunning {
-            elapsed_minutes: guard::elapsed_minutes(&holder.times, now),
-            import_id: holder.import_id,
-        },
+        Some(holder) => {
+            let elapsed_minutes = guard::elapsed_minutes(&holder.times, holder.now);
+            already_running(holder, elapsed_minutes)
+        }
         None => ImportError::Internal,
     })
+}
+
+/// The refusal a start gets while `holder` runs, counted.
+pub fn already_running(holder: SlotHolder, elapsed_minutes: i64) -> ImportError {
+    telemetry::already_running();
+    ImportError::AlreadyRunning { elapsed_minutes, import_id: holder.import_id }
 }
 
 /// The user's import that holds the slot, for pages that warn before an upload.

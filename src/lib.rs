@@ -31,6 +31,8 @@ pub mod store;
 #[cfg(feature = "ssr")]
 pub mod sweeper;
 #[cfg(feature = "ssr")]
+pub mod telemetry;
+#[cfg(feature = "ssr")]
 pub mod worker;
 #[cfg(all(feature = "ssr", feature = "test-hooks"))]
 pub mod test_hooks;

@@ -15,6 +15,7 @@ use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
+use metrics_exporter_prometheus::PrometheusHandle;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 use tokio::net::TcpListener;
@@ -55,6 +56,8 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), refuse_cross_origin_changes))
         // Outermost, so that every early refusal (this check's too) drains the body.
         .layer(middleware::from_fn_with_state(state.clone(), crate::body_limits::guard_request_bodies))
+        // Outside the body guard, so its refusals are counted and timed too.
+        .layer(middleware::from_fn(crate::telemetry::count_requests))
         .with_state(state)
 }
 
@@ -93,6 +96,21 @@ async fn refuse_cross_origin_changes(State(state): State<AppState>, request: Req
     next.run(Request::from_parts(parts, body)).await
 }
 
+/// Serves `app` until `stopped` turns true, then lets its requests finish.
+async fn serve_until_stopped(listener: TcpListener, app: Router, mut stopped: watch::Receiver<bool>, what: &'static str) {
+    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        })
+        .await;
+    if let Err(error) = served {
+        error!(%error, what, "stopped with an error");
+    }
+}
+
+/// How often histogram samples are folded into their buckets between scrapes.
+const METRICS_UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A server bound to a port with its workers; `stop` ends both gracefully.
 pub struct RunningServer {
     pub addr: SocketAddr,
@@ -110,20 +128,37 @@ impl RunningServer {
         worker::beat(&services, &instance_id).await.map_err(std::io::Error::other)?;
         let mut tasks = worker::spawn(services.clone(), instance_id.clone(), stopped.clone());
         tasks.spawn(crate::sweeper::sweep_loop(services.clone(), stopped.clone()));
-        let app = router(AppState { leptos_options, services }).into_make_service_with_connect_info::<SocketAddr>();
-        let mut stop_http = stopped;
-        tasks.spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop_http.wait_for(|stop| *stop).await;
-                })
-                .await;
-            if let Err(error) = served {
-                error!(%error, "server stopped with an error");
-            }
-        });
+        let app = router(AppState { leptos_options, services });
+        tasks.spawn(serve_until_stopped(listener, app, stopped, "server"));
         info!(%addr, instance_id, "listening");
         Ok(Self { addr, shutdown, tasks, shutdown_timeout })
+    }
+
+    /// Serves `GET /metrics` (the Prometheus text format) that `handle` renders on
+    /// its own listener until the server stops.
+    pub fn serve_metrics(&mut self, listener: TcpListener, handle: PrometheusHandle) -> std::io::Result<()> {
+        let addr = listener.local_addr()?;
+        let rendering = handle.clone();
+        let app = Router::new().route(
+            "/metrics",
+            get(move || {
+                let text = rendering.render();
+                async move { ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text) }
+            }),
+        );
+        self.tasks.spawn(serve_until_stopped(listener, app, self.shutdown.subscribe(), "metrics server"));
+        // Histogram samples wait in buckets until drained; a scrape drains them too.
+        let mut stop_upkeep = self.shutdown.subscribe();
+        self.tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(METRICS_UPKEEP_EVERY) => handle.run_upkeep(),
+                    _ = stop_upkeep.wait_for(|stop| *stop) => break,
+                }
+            }
+        });
+        info!(%addr, "serving metrics");
+        Ok(())
     }
 
     /// Stops accepting connections and work, lets the current batches commit and
@@ -146,11 +181,19 @@ impl RunningServer {
 pub async fn serve(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let leptos_config = leptos_configuration()?;
     let addr = *config.addr.get_or_insert(leptos_config.leptos_options.site_addr);
+    // The recorder goes in before anything is counted, the start's first heartbeat included.
+    let metrics = match config.metrics_addr {
+        Some(metrics_addr) => Some((TcpListener::bind(metrics_addr).await?, crate::telemetry::recorder()?)),
+        None => None,
+    };
     let store = crate::store::connect_with(&config.database_url, &config.timeouts()).await?;
     info!(backend = ?store.backend(), "database ready");
     let services = Services::new(store.clone(), std::sync::Arc::new(SystemClock), config);
     let listener = TcpListener::bind(addr).await?;
-    let server = RunningServer::start(services, leptos_config.leptos_options, listener).await?;
+    let mut server = RunningServer::start(services, leptos_config.leptos_options, listener).await?;
+    if let Some((listener, handle)) = metrics {
+        server.serve_metrics(listener, handle)?;
+    }
     shutdown_signal().await;
     info!("shutting down");
     server.stop().await;

@@ -9,6 +9,7 @@ use crate::domain::records::{RawRecord, RecordReader, MAX_FIELD_BYTES};
 use crate::model::{ImportStatus, RowErrorView};
 use crate::services::Services;
 use crate::store::{Batch, BatchOutcome, Claim, ClaimedImport, Failure, Fence, StoreError, StoreResult};
+use crate::telemetry::{self, RequeueCause};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,7 +61,8 @@ async fn heartbeat_loop(services: Services, instance_id: String, mut stop: watch
     }
 }
 
-/// One heartbeat: stay alive, and requeue the work of instances that are not.
+/// One heartbeat: stay alive, requeue the work of instances that are not, and
+/// refresh the queue depth.
 pub async fn beat(services: &Services, instance_id: &str) -> StoreResult<()> {
     services.store.heartbeat(instance_id).await?;
     let orphans = services.store.recover_orphans(services.config.instance_lease, services.config.import_max_attempts).await?;
@@ -69,17 +71,22 @@ pub async fn beat(services: &Services, instance_id: &str) -> StoreResult<()> {
         match orphan.status {
             ImportStatus::Queued => {
                 warn!(user_id, %import_id, attempt, "resuming an import whose instance stopped");
+                telemetry::requeued(RequeueCause::CrashRecovery);
                 services.work_queued.notify_one();
             }
-            status => error!(user_id, %import_id, attempt, status = status.as_str(), "ended an import whose instance stopped"),
+            status => {
+                error!(user_id, %import_id, attempt, status = status.as_str(), "ended an import whose instance stopped");
+                telemetry::import_finished(status);
+            }
         }
     }
+    telemetry::queue_depth(services.store.queued_imports().await?);
     Ok(())
 }
 
 async fn work_loop(services: Services, instance_id: String, mut shutdown: watch::Receiver<bool>) {
     while !*shutdown.borrow() {
-        match services.store.claim_next(&instance_id, services.now()).await {
+        match services.store.claim_next(&instance_id).await {
             Ok(Some(Claim::Ready(claimed))) => {
                 let span = tracing::info_span!("import", import_id = %claimed.import_id, user_id = claimed.user_id,
                     attempt = claimed.attempt, instance = %instance_id);
@@ -136,8 +143,8 @@ enum RunError {
 #[derive(Debug)]
 enum End {
     Finish(ImportStatus, Option<String>),
-    /// Back to the queue, counting a failure or not.
-    Release(Option<Failure>),
+    /// Back to the queue, for this cause, counting a failure or not.
+    Release(RequeueCause, Option<Failure>),
 }
 
 /// Runs a claimed import in its own task, so that a panic ends only this run, and
@@ -176,18 +183,18 @@ pub async fn run_import(services: &Services, claimed: ClaimedImport, shutdown: &
         Ok(Ok(RunEnd::Finished(status))) => End::Finish(status, None),
         Ok(Ok(end)) => {
             if end == RunEnd::Requeued {
-                End::Release(None)
+                End::Release(RequeueCause::Shutdown, None)
             } else {
                 return end;
             }
         }
         Ok(Err(RunError::Store(error))) if error.is_transient() => {
             warn!(%error, "the database is unavailable; handing the import back");
-            End::Release(None)
+            End::Release(RequeueCause::DatabaseUnavailable, None)
         }
         Ok(Err(RunError::Store(error))) => {
             error!(%error, "a batch failed");
-            End::Release(Some(Failure {
+            End::Release(RequeueCause::Failure, Some(Failure {
                 batch: batch().unwrap_or_else(|| "the start of the file".to_owned()),
                 error: error.to_string(),
             }))
@@ -199,12 +206,13 @@ pub async fn run_import(services: &Services, claimed: ClaimedImport, shutdown: &
         Err(failure) if failure.is_panic() => {
             let message = panic_message(failure.into_panic());
             error!(message, "the import panicked");
-            End::Release(Some(Failure {
+            End::Release(RequeueCause::Panic, Some(Failure {
                 batch: batch().unwrap_or_else(|| "the start of the file".to_owned()),
                 error: format!("internal error: {message}"),
             }))
         }
-        Err(_) => End::Release(None),
+        // Aborted: the shutdown deadline passed.
+        Err(_) => End::Release(RequeueCause::Shutdown, None),
     };
     record_end(services, &fence, &end, shutdown).await
 }
@@ -230,25 +238,30 @@ async fn record_end(services: &Services, fence: &Fence, end: &End, shutdown: &wa
             End::Finish(status, reason) => {
                 services.store.finish_import(fence, *status, reason.as_deref(), services.now()).await
             }
-            End::Release(failure) => services.store.release_import(fence, failure.as_ref(), max_failures).await,
+            End::Release(_, failure) => services.store.release_import(fence, failure.as_ref(), max_failures).await,
         };
         match recorded {
             Ok(Some(status)) => {
                 match (status, end) {
-                    (ImportStatus::Queued, End::Release(Some(failure))) => {
+                    (ImportStatus::Queued, End::Release(_, Some(failure))) => {
                         warn!(error = %failure.error, batch = %failure.batch, "import requeued after a failure")
                     }
                     (ImportStatus::Queued, _) => info!("import handed back to the queue"),
                     (status, _) => info!(status = status.as_str(), "import finished"),
                 }
                 if status == ImportStatus::Queued {
+                    if let End::Release(cause, _) = end {
+                        telemetry::requeued(*cause);
+                    }
                     services.work_queued.notify_one();
                     return RunEnd::Requeued;
                 }
+                telemetry::import_finished(status);
                 return RunEnd::Finished(status);
             }
             Ok(None) => {
                 warn!("import was replaced before its end was recorded");
+                telemetry::fenced_write("end");
                 return RunEnd::Replaced;
             }
             Err(error) => {
@@ -445,9 +458,15 @@ fn spawn_commit(services: &Services, fence: &Fence, batch: &mut Batch) -> InFlig
     let next = Batch { user_id: batch.user_id, rows_done: batch.rows_done, ..Batch::default() };
     let full = std::mem::replace(batch, next);
     let (services, fence) = (services.clone(), fence.clone());
+    let rows = full.contacts.len() as u64 + full.rejected + full.skipped;
     tokio::spawn(async move {
         let now = services.now();
-        services.store.commit_batch(&fence, full, now).await
+        let started = std::time::Instant::now();
+        let outcome = services.store.commit_batch(&fence, full, now).await;
+        if let Ok(BatchOutcome::Committed { .. }) = outcome {
+            telemetry::batch_committed(rows, started.elapsed());
+        }
+        outcome
     })
 }
 
@@ -470,6 +489,7 @@ async fn settle(
     match outcome {
         BatchOutcome::Replaced => {
             warn!("this attempt was replaced; stopping without writing");
+            telemetry::fenced_write("batch");
             Ok(Some(RunEnd::Replaced))
         }
         BatchOutcome::Committed { cancel_requested: true, .. } => Ok(Some(RunEnd::Finished(ImportStatus::Cancelled))),

@@ -19,6 +19,7 @@ on_both_backends!(
     a_panicking_import_is_requeued_and_the_slot_keeps_serving,
     a_batch_that_always_panics_fails_the_import_naming_it,
     skewed_clocks_neither_steal_healthy_work_nor_keep_dead_work,
+    metrics_count_a_guarded_race_a_takeover_and_the_rows,
 );
 
 async fn a_killed_server_resumes_the_import_exactly(backend: Backend) {
@@ -294,7 +295,8 @@ async fn a_batch_that_always_panics_fails_the_import_naming_it(backend: Backend)
 async fn skewed_clocks_neither_steal_healthy_work_nor_keep_dead_work(backend: Backend) {
     let database = test_database(backend).await;
     let lease = ("INSTANCE_LEASE", "2s");
-    let slow = [("IMPORT_BATCH_ROWS", "100"), ("IMPORT_BATCH_PAUSE", "100ms"), lease];
+    // Staleness after 2 minutes: less than the 10 minutes between the two clocks.
+    let slow = [("IMPORT_BATCH_ROWS", "100"), ("IMPORT_BATCH_PAUSE", "100ms"), ("IMPORT_STALE_AFTER", "2m"), lease];
     let behind = [&slow[..], &[("INTAKE_TEST_CLOCK_OFFSET", "-300"), ("IMPORT_WORKERS", "1")]].concat();
     let ahead = [&slow[..], &[("INTAKE_TEST_CLOCK_OFFSET", "300"), ("IMPORT_WORKERS", "0")]].concat();
     let mut worker = launch(&database, &behind).await;
@@ -303,9 +305,15 @@ async fn skewed_clocks_neither_steal_healthy_work_nor_keep_dead_work(backend: Ba
 
     // Many leases long, on the instance whose clock is 10 minutes behind its peer's.
     let healthy = script.api_import_started("people.csv", people_csv(4000)).await;
+    // A start through the instance 10 minutes ahead meets a healthy import, not a stale one.
+    wait_for_rows(&script, &healthy.import_id, 300).await;
+    let ahead_script = Client::new(&watcher.base, script.http_token());
+    let refused = ahead_script.api_import("more.csv", people_csv(10)).await;
+    assert_eq!(refused.status(), 409, "{}", refused.text().await.unwrap_or_default());
     let done = script.wait_finished(&healthy.import_id).await;
     assert_eq!((done.status, done.attempt, done.counts.created), (ImportStatus::Succeeded, 1, 4000), "{done:?}");
     assert!(!watcher.logs().contains("resuming an import"), "{}", watcher.logs());
+    assert!(!watcher.logs().contains("replacing an import"), "{}", watcher.logs());
 
     // The worker dies mid-import; an instance 5 minutes ahead resumes its work.
     let other = cli_user(&database, &worker, "skew2@example.com").await;
@@ -318,4 +326,69 @@ async fn skewed_clocks_neither_steal_healthy_work_nor_keep_dead_work(backend: Ba
     let done = other.wait_finished(&orphaned.import_id).await;
     assert_eq!((done.status, done.attempt), (ImportStatus::Succeeded, 2), "{done:?}");
     assert_eq!((done.rows_done, done.counts.created, done.counts.updated, done.counts.unchanged), (4000, 4000, 0, 0));
+}
+
+/// The sum of the samples of `metric` whose labels include each of `labels`
+/// (`name="value"`), in a Prometheus text page. Panics when there is none.
+fn sample(page: &str, metric: &str, labels: &[&str]) -> f64 {
+    let values: Vec<f64> = page
+        .lines()
+        .filter(|line| line.strip_prefix(metric).is_some_and(|rest| rest.starts_with([' ', '{'])))
+        .filter(|line| labels.iter().all(|label| line.contains(label)))
+        .map(|line| line.rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(!values.is_empty(), "no {metric} {labels:?} in:\n{page}");
+    values.iter().sum()
+}
+
+async fn scrape(metrics_addr: &str) -> String {
+    let response = reqwest::get(format!("http://{metrics_addr}/metrics")).await.expect("GET /metrics");
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
+}
+
+async fn metrics_count_a_guarded_race_a_takeover_and_the_rows(backend: Backend) {
+    let database = test_database(backend).await;
+    let web_metrics = format!("127.0.0.1:{}", free_port());
+    // Web-only, so the race's winner stays queued and every other start meets it.
+    let web = launch(&database, &[("IMPORT_WORKERS", "0"), ("INTAKE_METRICS_ADDR", &web_metrics)]).await;
+    let script = cli_user(&database, &web, "metrics@example.com").await;
+    let racers = 6;
+    let answers = futures::future::join_all((0..racers).map(|_| script.api_import("people.csv", people_csv(300)))).await;
+    let mut winners = Vec::new();
+    for answer in answers {
+        match answer.status().as_u16() {
+            202 => winners.push(answer.json::<intake::model::StartedImport>().await.unwrap().import_id),
+            409 => {}
+            other => panic!("unexpected {other}: {}", answer.text().await.unwrap_or_default()),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one start wins");
+
+    // The winner made no progress for an hour, by the database's record: a new start replaces it.
+    age_import(&database, &winners[0], 3600).await;
+    let replacement = script.api_import_started("people.csv", people_csv(300)).await;
+    assert_eq!(script.import_view(&winners[0]).await.status, ImportStatus::Abandoned);
+
+    let page = scrape(&web_metrics).await;
+    let refused = (racers - 1) as f64;
+    assert_eq!(sample(&page, "intake_already_running_total", &[]), refused);
+    assert_eq!(sample(&page, "intake_stale_takeovers_total", &[]), 1.0);
+    assert_eq!(sample(&page, "intake_imports_started_total", &[]), 2.0);
+    assert_eq!(sample(&page, "intake_imports_finished_total", &[r#"outcome="abandoned""#]), 1.0);
+    let imports_route = [r#"method="POST""#, r#"route="/api/imports""#];
+    assert_eq!(sample(&page, "intake_http_requests_total", &[&imports_route[..], &[r#"status="409""#]].concat()), refused);
+    assert_eq!(sample(&page, "intake_http_requests_total", &[&imports_route[..], &[r#"status="202""#]].concat()), 2.0);
+    assert_eq!(sample(&page, "intake_http_request_duration_seconds_count", &imports_route), refused + 2.0);
+    sample(&page, "intake_queue_depth", &[]);
+
+    // A worker instance processes the replacement: 300 rows in batches of 100.
+    let worker_metrics = format!("127.0.0.1:{}", free_port());
+    let _worker = launch(&database, &[("IMPORT_BATCH_ROWS", "100"), ("INTAKE_METRICS_ADDR", &worker_metrics)]).await;
+    let done = script.wait_finished(&replacement.import_id).await;
+    assert_eq!((done.status, done.rows_done), (ImportStatus::Succeeded, 300));
+    let page = scrape(&worker_metrics).await;
+    assert_eq!(sample(&page, "intake_rows_processed_total", &[]), 300.0);
+    assert_eq!(sample(&page, "intake_batch_commit_seconds_count", &[]), 3.0);
+    assert_eq!(sample(&page, "intake_imports_finished_total", &[r#"outcome="succeeded""#]), 1.0);
 }

@@ -67,11 +67,10 @@ async fn create_import(State(state): State<AppState>, caller: Caller, request: R
     let services = &state.services;
     // Not the guard (the insert is), but it spares a doomed upload of a big file.
     if let Some(holder) = services.store.slot_holder(caller.user_id).await? {
-        let now = services.now();
         if let guard::StartDecision::Reject { elapsed_minutes } =
-            guard::decide(Some(&holder.times), chrono_duration(services.config.import_stale_after), now)
+            guard::decide(Some(&holder.times), chrono_duration(services.config.import_stale_after), holder.now)
         {
-            return Err(ImportError::AlreadyRunning { elapsed_minutes, import_id: holder.import_id });
+            return Err(crate::imports::already_running(holder, elapsed_minutes));
         }
     }
     let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());

@@ -27,6 +27,8 @@ pub enum StartDecision {
 }
 
 /// Stale when `now - last_activity >= stale_after` (exactly equal is stale).
+/// `now` is the database's clock, read with the active import's times, so an
+/// instance's own clock, however skewed, never decides.
 pub fn decide(
     active: Option<&ActiveImport>,
     stale_after: Duration,

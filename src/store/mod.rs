@@ -290,7 +290,6 @@ pub struct NewImport {
     pub sniffed: Sniffed,
     pub mapping: Mapping,
     pub rows_total: u64,
-    pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -306,6 +305,9 @@ pub struct SlotHolder {
     pub import_id: String,
     pub attempt: i32,
     pub times: ActiveImport,
+    /// The database's clock, read with the holder: staleness and elapsed minutes
+    /// are judged against it, never against an instance's own clock.
+    pub now: DateTime<Utc>,
 }
 
 /// An import a worker has claimed: its attempt is the fence for all its writes.
@@ -425,11 +427,12 @@ pub trait Store: Send + Sync + 'static {
     async fn user_upload_bytes(&self, user_id: i64) -> StoreResult<u64>;
 
     // The start guard
+    /// Queues the import, created now by the database's clock.
     async fn insert_import(&self, new: &NewImport) -> StoreResult<InsertOutcome>;
     async fn slot_holder(&self, user_id: i64) -> StoreResult<Option<SlotHolder>>;
-    /// Marks the holder abandoned if it is still that attempt and still has made no
-    /// progress since `stale_cutoff`. True when this call replaced it.
-    async fn abandon_if_stale(&self, holder: &SlotHolder, stale_cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Marks the holder abandoned if it is still that attempt and, by the database's
+    /// clock, still has made no progress for `stale_after`. True when this call replaced it.
+    async fn abandon_if_stale(&self, holder: &SlotHolder, stale_after: Duration) -> StoreResult<bool>;
 
     // Workers
     /// Renews this instance's lease, stamped with the database's clock.
@@ -438,7 +441,12 @@ pub trait Store: Send + Sync + 'static {
     /// Hands back processing imports whose instance's heartbeat is older than `lease`
     /// by the database's clock. Each counts as a failure at its checkpoint (see `release_import`).
     async fn recover_orphans(&self, lease: std::time::Duration, max_failures: i32) -> StoreResult<Vec<Orphan>>;
-    async fn claim_next(&self, instance_id: &str, now: DateTime<Utc>) -> StoreResult<Option<Claim>>;
+    /// Claims the oldest queued import; its start and progress are stamped with the database's clock.
+    async fn claim_next(&self, instance_id: &str) -> StoreResult<Option<Claim>>;
+    /// Imports waiting for a worker, on every instance.
+    async fn queued_imports(&self) -> StoreResult<u64>;
+    /// Commits the batch with its checkpoint; its progress is stamped with the
+    /// database's clock, `now` dates the contacts it writes.
     async fn commit_batch(&self, fence: &Fence, batch: Batch, now: DateTime<Utc>) -> StoreResult<BatchOutcome>;
     /// Hands a processing import back to the queue. With a `failure`, it counts one
     /// failure at its checkpoint, and the import ends `failed` once `max_failures`
@@ -574,13 +582,42 @@ pub(crate) fn heartbeat_sql(now: &str) -> String {
     )
 }
 
-/// Claims the oldest queued import as a new attempt; `{pick}` selects its id.
-pub(crate) fn claim_sql(pick: &str) -> String {
+/// Claims the oldest queued import as a new attempt; `{pick}` selects its id, `now` is the backend's clock.
+pub(crate) fn claim_sql(pick: &str, now: &str) -> String {
     format!(
         "UPDATE imports SET status = 'processing', attempt = attempt + 1, owner = $1, claim_checkpoint = rows_done,
-             processing_started_at = COALESCE(processing_started_at, $2), last_progress_at = $2
+             processing_started_at = COALESCE(processing_started_at, {now}), last_progress_at = {now}
          WHERE id = ({pick}) AND status = 'queued'
          RETURNING id, user_id, upload_id, attempt, sniffed, mapping, rows_done, rows_total"
+    )
+}
+
+/// The import that holds user `$1`'s slot, with the backend's clock `now` as `db_now`.
+pub(crate) fn slot_holder_sql(now: &str) -> String {
+    format!(
+        "SELECT id, attempt, created_at, processing_started_at, last_progress_at, {now} AS db_now FROM imports
+         WHERE user_id = $1 AND status IN ('queued', 'processing')"
+    )
+}
+
+/// Abandons import `$1` if it is still attempt `$2` and active, and made no
+/// progress since `stale_cutoff` (the backend's clock less `$3` seconds).
+pub(crate) fn abandon_sql(now: &str, stale_cutoff: &str) -> String {
+    format!(
+        "UPDATE imports SET status = 'abandoned', finished_at = {now},
+             failure_reason = 'Replaced by a new import after making no progress.'
+         WHERE id = $1 AND attempt = $2 AND status IN ('queued', 'processing')
+           AND COALESCE(last_progress_at, processing_started_at, created_at) <= {stale_cutoff}
+         RETURNING upload_id"
+    )
+}
+
+/// Opens a batch: stamps progress with the backend's clock `now` if the fence
+/// (`$1` import, `$2` attempt) holds, and tells whether a cancel was asked for.
+pub(crate) fn progress_sql(now: &str) -> String {
+    format!(
+        "UPDATE imports SET last_progress_at = {now} WHERE id = $1 AND attempt = $2 AND status = 'processing'
+         RETURNING cancel_requested"
     )
 }
 
@@ -745,6 +782,7 @@ fn row_errors_page(counts: (i64, i64), mut rows: Vec<(i64, String)>, limit: u32)
 
 pub(crate) const DELETE_UPLOADS_OF_ENDED_IMPORTS: &str = "DELETE FROM uploads WHERE id IN
      (SELECT upload_id FROM imports WHERE status NOT IN ('queued', 'processing'))";
+pub(crate) const QUEUED_IMPORTS: &str = "SELECT COUNT(*) FROM imports WHERE status = 'queued'";
 pub(crate) const USER_UPLOAD_BYTES: &str = "SELECT CAST(COALESCE(SUM(LENGTH(c.data)), 0) AS BIGINT)
      FROM upload_chunks c JOIN uploads u ON u.id = c.upload_id WHERE u.user_id = $1";
 

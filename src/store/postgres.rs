@@ -18,8 +18,8 @@ pub struct PostgresStore {
 /// The database's clock.
 const NOW: &str = "now()";
 
-/// A lease that started this many seconds (bound as `$N`) ago, by the database's clock.
-fn lease_cutoff(param: &str) -> String {
+/// The database's clock less the seconds bound as `param`: a lease's or a staleness cutoff.
+fn seconds_ago(param: &str) -> String {
     format!("now() - make_interval(secs => {param})")
 }
 
@@ -385,7 +385,7 @@ impl Store for PostgresStore {
     async fn insert_import(&self, new: &NewImport) -> StoreResult<InsertOutcome> {
         let inserted = sqlx::query(
             "INSERT INTO imports (id, user_id, upload_id, file_name, status, sniffed, mapping, rows_total, created_at)
-             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8)",
+             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, now())",
         )
         .bind(&new.id)
         .bind(new.user_id)
@@ -394,7 +394,6 @@ impl Store for PostgresStore {
         .bind(Json(&new.sniffed))
         .bind(Json(&new.mapping))
         .bind(new.rows_total as i64)
-        .bind(new.created_at)
         .execute(&self.pool)
         .await;
         match inserted {
@@ -405,35 +404,23 @@ impl Store for PostgresStore {
     }
 
     async fn slot_holder(&self, user_id: i64) -> StoreResult<Option<SlotHolder>> {
-        type Row = (String, i32, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
-        let row: Option<Row> = sqlx::query_as(
-            "SELECT id, attempt, created_at, processing_started_at, last_progress_at FROM imports
-             WHERE user_id = $1 AND status IN ('queued', 'processing')",
-        )
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|(import_id, attempt, created_at, processing_started_at, last_progress_at)| SlotHolder {
+        type Row = (String, i32, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>, DateTime<Utc>);
+        let row: Option<Row> = sqlx::query_as(&slot_holder_sql(NOW)).bind(user_id).fetch_optional(&self.pool).await?;
+        Ok(row.map(|(import_id, attempt, created_at, processing_started_at, last_progress_at, now)| SlotHolder {
             import_id,
             attempt,
             times: ActiveImport { created_at, processing_started_at, last_progress_at },
+            now,
         }))
     }
 
-    async fn abandon_if_stale(&self, holder: &SlotHolder, stale_cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool> {
+    async fn abandon_if_stale(&self, holder: &SlotHolder, stale_after: Duration) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
-        let upload_id: Option<String> = sqlx::query_scalar(
-            "UPDATE imports SET status = 'abandoned', finished_at = $1,
-                 failure_reason = 'Replaced by a new import after making no progress.'
-             WHERE id = $2 AND attempt = $3 AND status IN ('queued', 'processing')
-               AND COALESCE(last_progress_at, processing_started_at, created_at) <= $4
-             RETURNING upload_id",
-        )
-        .bind(now)
-        .bind(&holder.import_id)
-        .bind(holder.attempt)
-        .bind(stale_cutoff)
-        .fetch_optional(&mut *tx)
+        let upload_id: Option<String> = sqlx::query_scalar(&abandon_sql(NOW, &seconds_ago("$3")))
+            .bind(&holder.import_id)
+            .bind(holder.attempt)
+            .bind(stale_after.as_secs_f64())
+            .fetch_optional(&mut *tx)
         .await?;
         let ended = drop_upload(&mut tx, upload_id).await?;
         tx.commit().await?;
@@ -452,24 +439,29 @@ impl Store for PostgresStore {
 
     async fn recover_orphans(&self, lease: Duration, max_failures: i32) -> StoreResult<Vec<Orphan>> {
         // SKIP LOCKED: an import whose row a live batch holds is not an orphan.
-        let sql = recover_sql(NOW, &lease_cutoff("$5"), "FOR UPDATE SKIP LOCKED");
+        let sql = recover_sql(NOW, &seconds_ago("$5"), "FOR UPDATE SKIP LOCKED");
         let rows = bind_recover(&sql, lease, max_failures).fetch_all(&self.pool).await?;
-        sqlx::query(&format!("DELETE FROM instances WHERE heartbeat_at <= {}", lease_cutoff("$1")))
+        sqlx::query(&format!("DELETE FROM instances WHERE heartbeat_at <= {}", seconds_ago("$1")))
             .bind(lease.as_secs_f64())
             .execute(&self.pool)
             .await?;
         orphans(rows)
     }
 
-    async fn claim_next(&self, instance_id: &str, now: DateTime<Utc>) -> StoreResult<Option<Claim>> {
+    async fn claim_next(&self, instance_id: &str) -> StoreResult<Option<Claim>> {
         let row = sqlx::query(&claim_sql(
             "SELECT id FROM imports WHERE status = 'queued' ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+            NOW,
         ))
         .bind(instance_id)
-        .bind(now)
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| claim_from_row(&r, decode_settings)).transpose()
+    }
+
+    async fn queued_imports(&self) -> StoreResult<u64> {
+        let queued: i64 = sqlx::query_scalar(QUEUED_IMPORTS).fetch_one(&self.pool).await?;
+        Ok(queued as u64)
     }
 
     async fn release_import(&self, fence: &Fence, failure: Option<&Failure>, max_failures: i32) -> StoreResult<Option<ImportStatus>> {
@@ -479,11 +471,7 @@ impl Store for PostgresStore {
 
     async fn commit_batch(&self, fence: &Fence, batch: Batch, now: DateTime<Utc>) -> StoreResult<BatchOutcome> {
         let mut tx = self.pool.begin().await?;
-        let cancel_requested: Option<bool> = sqlx::query_scalar(
-            "UPDATE imports SET last_progress_at = $1 WHERE id = $2 AND attempt = $3 AND status = 'processing'
-             RETURNING cancel_requested",
-        )
-        .bind(now)
+        let cancel_requested: Option<bool> = sqlx::query_scalar(&progress_sql(NOW))
         .bind(&fence.import_id)
         .bind(fence.attempt)
         .fetch_optional(&mut *tx)

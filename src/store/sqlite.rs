@@ -16,8 +16,8 @@ pub struct SqliteStore {
 /// The database's clock, in the Unix milliseconds the tables keep.
 const NOW: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
 
-/// A lease that started this many seconds (bound as `$N`) ago, by the database's clock.
-fn lease_cutoff(param: &str) -> String {
+/// The database's clock less the seconds bound as `param`: a lease's or a staleness cutoff.
+fn seconds_ago(param: &str) -> String {
     format!("({NOW} - CAST({param} * 1000.0 AS INTEGER))")
 }
 
@@ -410,10 +410,10 @@ impl Store for SqliteStore {
     }
 
     async fn insert_import(&self, new: &NewImport) -> StoreResult<InsertOutcome> {
-        let inserted = sqlx::query(
+        let inserted = sqlx::query(&format!(
             "INSERT INTO imports (id, user_id, upload_id, file_name, status, sniffed, mapping, rows_total, created_at)
-             VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
-        )
+             VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, {NOW})"
+        ))
         .bind(&new.id)
         .bind(new.user_id)
         .bind(&new.upload_id)
@@ -421,7 +421,6 @@ impl Store for SqliteStore {
         .bind(serde_json::to_string(&new.sniffed)?)
         .bind(serde_json::to_string(&new.mapping)?)
         .bind(new.rows_total as i64)
-        .bind(ms(new.created_at))
         .execute(&self.pool)
         .await;
         match inserted {
@@ -432,14 +431,9 @@ impl Store for SqliteStore {
     }
 
     async fn slot_holder(&self, user_id: i64) -> StoreResult<Option<SlotHolder>> {
-        let row: Option<(String, i32, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
-            "SELECT id, attempt, created_at, processing_started_at, last_progress_at FROM imports
-             WHERE user_id = ? AND status IN ('queued', 'processing')",
-        )
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|(import_id, attempt, created, started, progress)| SlotHolder {
+        let row: Option<(String, i32, i64, Option<i64>, Option<i64>, i64)> =
+            sqlx::query_as(&slot_holder_sql(NOW)).bind(user_id).fetch_optional(&self.pool).await?;
+        Ok(row.map(|(import_id, attempt, created, started, progress, now)| SlotHolder {
             import_id,
             attempt,
             times: ActiveImport {
@@ -447,23 +441,17 @@ impl Store for SqliteStore {
                 processing_started_at: opt_time(started),
                 last_progress_at: opt_time(progress),
             },
+            now: time(now),
         }))
     }
 
-    async fn abandon_if_stale(&self, holder: &SlotHolder, stale_cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool> {
+    async fn abandon_if_stale(&self, holder: &SlotHolder, stale_after: Duration) -> StoreResult<bool> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let upload_id: Option<String> = sqlx::query_scalar(
-            "UPDATE imports SET status = 'abandoned', finished_at = ?,
-                 failure_reason = 'Replaced by a new import after making no progress.'
-             WHERE id = ? AND attempt = ? AND status IN ('queued', 'processing')
-               AND COALESCE(last_progress_at, processing_started_at, created_at) <= ?
-             RETURNING upload_id",
-        )
-        .bind(ms(now))
-        .bind(&holder.import_id)
-        .bind(holder.attempt)
-        .bind(ms(stale_cutoff))
-        .fetch_optional(&mut *tx)
+        let upload_id: Option<String> = sqlx::query_scalar(&abandon_sql(NOW, &seconds_ago("$3")))
+            .bind(&holder.import_id)
+            .bind(holder.attempt)
+            .bind(stale_after.as_secs_f64())
+            .fetch_optional(&mut *tx)
         .await?;
         let ended = drop_upload(&mut tx, upload_id).await?;
         tx.commit().await?;
@@ -481,16 +469,16 @@ impl Store for SqliteStore {
     }
 
     async fn recover_orphans(&self, lease: Duration, max_failures: i32) -> StoreResult<Vec<Orphan>> {
-        let sql = recover_sql(NOW, &lease_cutoff("$5"), "");
+        let sql = recover_sql(NOW, &seconds_ago("$5"), "");
         let rows = bind_recover(&sql, lease, max_failures).fetch_all(&self.pool).await?;
-        sqlx::query(&format!("DELETE FROM instances WHERE heartbeat_at <= {}", lease_cutoff("$1")))
+        sqlx::query(&format!("DELETE FROM instances WHERE heartbeat_at <= {}", seconds_ago("$1")))
             .bind(lease.as_secs_f64())
             .execute(&self.pool)
             .await?;
         orphans(rows)
     }
 
-    async fn claim_next(&self, instance_id: &str, now: DateTime<Utc>) -> StoreResult<Option<Claim>> {
+    async fn claim_next(&self, instance_id: &str) -> StoreResult<Option<Claim>> {
         // An idle poll stays a read: an UPDATE would queue for the write lock behind uploads.
         let queued: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM imports WHERE status = 'queued')")
             .fetch_one(&self.pool)
@@ -499,12 +487,16 @@ impl Store for SqliteStore {
             return Ok(None);
         }
         // One statement, so the pick and the claim are atomic under SQLite's single writer.
-        let row = sqlx::query(&claim_sql("SELECT id FROM imports WHERE status = 'queued' ORDER BY created_at LIMIT 1"))
+        let row = sqlx::query(&claim_sql("SELECT id FROM imports WHERE status = 'queued' ORDER BY created_at LIMIT 1", NOW))
             .bind(instance_id)
-            .bind(ms(now))
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| claim_from_row(&r, decode_settings)).transpose()
+    }
+
+    async fn queued_imports(&self) -> StoreResult<u64> {
+        let queued: i64 = sqlx::query_scalar(QUEUED_IMPORTS).fetch_one(&self.pool).await?;
+        Ok(queued as u64)
     }
 
     async fn release_import(&self, fence: &Fence, failure: Option<&Failure>, max_failures: i32) -> StoreResult<Option<ImportStatus>> {
@@ -514,11 +506,7 @@ impl Store for SqliteStore {
 
     async fn commit_batch(&self, fence: &Fence, batch: Batch, now: DateTime<Utc>) -> StoreResult<BatchOutcome> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let cancel_requested: Option<bool> = sqlx::query_scalar(
-            "UPDATE imports SET last_progress_at = ? WHERE id = ? AND attempt = ? AND status = 'processing'
-             RETURNING cancel_requested",
-        )
-        .bind(ms(now))
+        let cancel_requested: Option<bool> = sqlx::query_scalar(&progress_sql(NOW))
         .bind(&fence.import_id)
         .bind(fence.attempt)
         .fetch_optional(&mut *tx)

@@ -317,6 +317,20 @@ pub async fn execute(database: &TestDatabase, sql: &str, parameter: &str) {
     }
 }
 
+/// Moves an import's recorded times `seconds` into the past: that much time passes
+/// for it by the database's clock, the one the guard judges staleness with.
+pub async fn age_import(database: &TestDatabase, import_id: &str, seconds: i64) {
+    let ago = match database.backend {
+        Backend::Sqlite => format!("- {}", seconds * 1000),
+        Backend::Postgres => format!("- make_interval(secs => {seconds})"),
+    };
+    let sql = format!(
+        "UPDATE imports SET created_at = created_at {ago}, processing_started_at = processing_started_at {ago},
+             last_progress_at = last_progress_at {ago} WHERE id = $1"
+    );
+    execute(database, &sql, import_id).await;
+}
+
 /// Reads one text value (`$1` bound) directly from the test database.
 pub async fn scalar(database: &TestDatabase, sql: &str, parameter: &str) -> String {
     match database.backend {
