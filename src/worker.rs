@@ -340,10 +340,37 @@ async fn process(
     failing_line: Arc<AtomicU64>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<RunEnd, RunError> {
-    let services = &services;
+    use futures::FutureExt;
+    // One batch commits while the next is parsed; commits stay in order.
+    let mut in_flight: Option<InFlight> = None;
+    let mut lines = BatchLines { failing: &failing_line, in_flight: None, building: None };
+    let batches = process_batches(&services, &claimed, &fence, &shutdown, &mut in_flight, &mut lines);
+    match std::panic::AssertUnwindSafe(batches).catch_unwind().await {
+        Ok(ended) => ended,
+        Err(panic) => {
+            // The batch before the one that panicked may still be committing: let it
+            // land before the import is released, so the panic is charged to its own batch.
+            if let Some(commit) = in_flight.take() {
+                if let Ok(Ok(BatchOutcome::Committed { .. })) = commit.await {
+                    lines.committed();
+                }
+            }
+            std::panic::resume_unwind(panic)
+        }
+    }
+}
+
+async fn process_batches(
+    services: &Services,
+    claimed: &ClaimedImport,
+    fence: &Fence,
+    shutdown: &watch::Receiver<bool>,
+    in_flight: &mut Option<InFlight>,
+    lines: &mut BatchLines<'_>,
+) -> Result<RunEnd, RunError> {
     let batch_rows = services.config.import_batch_rows.max(1);
     let first_data_record = claimed.sniffed.header_index + 1;
-    let mut rows = UploadRows::new(services, &claimed);
+    let mut rows = UploadRows::new(services, claimed);
     let mut records = Vec::new();
     let mut batch = Batch { user_id: claimed.user_id, rows_done: claimed.rows_done, ..Batch::default() };
     // Each rejected row before the checkpoint kept its error until the cap.
@@ -351,9 +378,6 @@ async fn process(
     let rejected_before = services.store.get_import(claimed.user_id, &claimed.import_id).await?.map_or(0, |v| v.counts.rejected);
     let mut errors_kept = rejected_before.min(error_cap);
     let mut in_batch = 0usize;
-    // One batch commits while the next is parsed; commits stay in order.
-    let mut in_flight: Option<InFlight> = None;
-    let mut lines = BatchLines { failing: &failing_line, in_flight: None, building: None };
 
     loop {
         records.clear();
@@ -378,11 +402,11 @@ async fn process(
             batch.last_line = record.line;
             in_batch += 1;
             if in_batch >= batch_rows {
-                if let Some(end) = settle(services, &mut in_flight, &shutdown).await? {
+                if let Some(end) = settle(services, in_flight, shutdown).await? {
                     return Ok(end);
                 }
                 lines.committed();
-                in_flight = Some(spawn_commit(services, &fence, &mut batch));
+                *in_flight = Some(spawn_commit(services, fence, &mut batch));
                 lines.sent();
                 in_batch = 0;
             }
@@ -391,13 +415,13 @@ async fn process(
             break;
         }
     }
-    if let Some(end) = settle(services, &mut in_flight, &shutdown).await? {
+    if let Some(end) = settle(services, in_flight, shutdown).await? {
         return Ok(end);
     }
     lines.committed();
     if in_batch > 0 {
-        in_flight = Some(spawn_commit(services, &fence, &mut batch));
-        if let Some(end) = settle(services, &mut in_flight, &shutdown).await? {
+        *in_flight = Some(spawn_commit(services, fence, &mut batch));
+        if let Some(end) = settle(services, in_flight, shutdown).await? {
             return Ok(end);
         }
     }
