@@ -264,6 +264,44 @@ macro_rules! impl_store {
             Ok(())
         }
 
+        async fn list_tokens(&self, user_id: i64) -> StoreResult<Vec<TokenView>> {
+            let rows: Vec<(i64, String, $stamp, Option<$stamp>)> = sqlx::query_as(
+                "SELECT id, name, created_at, last_used_at FROM api_tokens
+                 WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id",
+            )
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(id, name, created_at, last_used_at)| TokenView {
+                    id,
+                    name,
+                    created_at: $from(created_at),
+                    last_used_at: last_used_at.map($from),
+                })
+                .collect())
+        }
+
+        async fn slot_holder(&self, user_id: i64) -> StoreResult<Option<SlotHolder>> {
+            let row: Option<(String, i32, $stamp, Option<$stamp>, Option<$stamp>)> = sqlx::query_as(
+                "SELECT id, attempt, created_at, processing_started_at, last_progress_at FROM imports
+                 WHERE user_id = $1 AND status IN ('queued', 'processing')",
+            )
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+            Ok(row.map(|(import_id, attempt, created, started, progress)| SlotHolder {
+                import_id,
+                attempt,
+                times: ActiveImport {
+                    created_at: $from(created),
+                    processing_started_at: started.map($from),
+                    last_progress_at: progress.map($from),
+                },
+            }))
+        }
+
         async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
             sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await?;
             Ok(())

@@ -162,20 +162,6 @@ impl_store!(PostgresStore, Backend::Postgres, times: DateTime<Utc>, written by s
         Ok(TokenView { id, name: name.to_owned(), created_at, last_used_at: None })
     }
 
-    async fn list_tokens(&self, user_id: i64) -> StoreResult<Vec<TokenView>> {
-        let rows: Vec<(i64, String, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
-            "SELECT id, name, created_at, last_used_at FROM api_tokens
-             WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id",
-        )
-        .bind(user_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, name, created_at, last_used_at)| TokenView { id, name, created_at, last_used_at })
-            .collect())
-    }
-
     async fn finish_upload(&self, upload_id: &str, meta: &UploadMeta) -> StoreResult<()> {
         sqlx::query("UPDATE uploads SET byte_size = $1, data_rows = $2, sniffed = $3 WHERE id = $4")
             .bind(meta.byte_size as i64)
@@ -235,22 +221,6 @@ impl_store!(PostgresStore, Backend::Postgres, times: DateTime<Utc>, written by s
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(InsertOutcome::SlotTaken),
             Err(e) => Err(e.into()),
         }
-    }
-
-    async fn slot_holder(&self, user_id: i64) -> StoreResult<Option<SlotHolder>> {
-        type Row = (String, i32, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
-        let row: Option<Row> = sqlx::query_as(
-            "SELECT id, attempt, created_at, processing_started_at, last_progress_at FROM imports
-             WHERE user_id = $1 AND status IN ('queued', 'processing')",
-        )
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|(import_id, attempt, created_at, processing_started_at, last_progress_at)| SlotHolder {
-            import_id,
-            attempt,
-            times: ActiveImport { created_at, processing_started_at, last_progress_at },
-        }))
     }
 
     async fn abandon_if_stale(&self, holder: &SlotHolder, stale_cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool> {

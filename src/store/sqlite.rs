@@ -173,26 +173,6 @@ impl_store!(SqliteStore, Backend::Sqlite, times: i64, written by ms, read by tim
         Ok(TokenView { id, name: name.to_owned(), created_at: time(ms(now)), last_used_at: None })
     }
 
-    async fn list_tokens(&self, user_id: i64) -> StoreResult<Vec<TokenView>> {
-        let rows = sqlx::query(
-            "SELECT id, name, created_at, last_used_at FROM api_tokens
-             WHERE user_id = ? AND revoked_at IS NULL ORDER BY id",
-        )
-        .bind(user_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(TokenView {
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                    created_at: time(r.try_get("created_at")?),
-                    last_used_at: opt_time(r.try_get("last_used_at")?),
-                })
-            })
-            .collect()
-    }
-
     async fn finish_upload(&self, upload_id: &str, meta: &UploadMeta) -> StoreResult<()> {
         sqlx::query("UPDATE uploads SET byte_size = ?, data_rows = ?, sniffed = ? WHERE id = ?")
             .bind(meta.byte_size as i64)
@@ -255,25 +235,6 @@ impl_store!(SqliteStore, Backend::Sqlite, times: i64, written by ms, read by tim
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(InsertOutcome::SlotTaken),
             Err(e) => Err(e.into()),
         }
-    }
-
-    async fn slot_holder(&self, user_id: i64) -> StoreResult<Option<SlotHolder>> {
-        let row: Option<(String, i32, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
-            "SELECT id, attempt, created_at, processing_started_at, last_progress_at FROM imports
-             WHERE user_id = ? AND status IN ('queued', 'processing')",
-        )
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|(import_id, attempt, created, started, progress)| SlotHolder {
-            import_id,
-            attempt,
-            times: ActiveImport {
-                created_at: time(created),
-                processing_started_at: opt_time(started),
-                last_progress_at: opt_time(progress),
-            },
-        }))
     }
 
     async fn abandon_if_stale(&self, holder: &SlotHolder, stale_cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool> {
