@@ -135,6 +135,249 @@ macro_rules! contacts_page {
     }};
 }
 
+/// `Store` for a backend: the methods whose SQL, binds and types are the same on
+/// both backends, written once, around the backend's own (`$own`). A macro that
+/// wraps the whole impl, because `#[async_trait]` must see every method. Names
+/// such as `time_column` resolve in the backend's module. A time column holds a
+/// `$stamp` (SQLite: Unix milliseconds), which `$to` writes and `$from` reads.
+macro_rules! impl_store {
+    ($store:ty, $backend:expr, times: $stamp:ty, written by $to:path, read by $from:path, { $($own:tt)* }) => {
+    #[async_trait]
+    impl Store for $store {
+        fn backend(&self) -> Backend {
+            $backend
+        }
+
+        async fn ping(&self) -> StoreResult<()> {
+            sqlx::query("SELECT 1").execute(&self.pool).await?;
+            Ok(())
+        }
+
+        async fn close(&self) {
+            self.pool.close().await;
+        }
+
+        async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>> {
+            let row: Option<(i64, String, String)> =
+                sqlx::query_as("SELECT id, email, password_hash FROM users WHERE email = $1")
+                    .bind(email)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            Ok(row.map(|(id, email, password_hash)| UserRecord { id, email, password_hash }))
+        }
+
+        async fn user_email(&self, user_id: i64) -> StoreResult<Option<String>> {
+            Ok(sqlx::query_scalar("SELECT email FROM users WHERE id = $1").bind(user_id).fetch_optional(&self.pool).await?)
+        }
+
+        async fn create_session(&self, token_hash: &str, user_id: i64, now: DateTime<Utc>) -> StoreResult<()> {
+            sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at) VALUES ($1, $2, $3, $3)")
+                .bind(token_hash)
+                .bind(user_id)
+                .bind($to(now))
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
+        async fn touch_session(&self, token_hash: &str, cutoffs: &SessionCutoffs, now: DateTime<Utc>) -> StoreResult<Option<i64>> {
+            let found: Option<(i64, $stamp)> = sqlx::query_as(LIVE_SESSION)
+                .bind(token_hash)
+                .bind($to(cutoffs.last_seen_after))
+                .bind($to(cutoffs.created_after))
+                .fetch_optional(&self.pool)
+                .await?;
+            let Some((user_id, last_seen)) = found else { return Ok(None) };
+            if touch_due(Some($from(last_seen)), now) {
+                sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
+                    .bind($to(now))
+                    .bind(token_hash)
+                    .execute(&self.pool)
+                    .await?;
+            }
+            Ok(Some(user_id))
+        }
+
+        async fn revoke_token(&self, user_id: i64, token_id: i64, now: DateTime<Utc>) -> StoreResult<bool> {
+            let done =
+                sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
+                    .bind($to(now))
+                    .bind(token_id)
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        async fn token_user(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<i64>> {
+            let found: Option<(i64, Option<$stamp>)> =
+                sqlx::query_as("SELECT user_id, last_used_at FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
+                    .bind(token_hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            let Some((user_id, last_used)) = found else { return Ok(None) };
+            if touch_due(last_used.map($from), now) {
+                sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2")
+                    .bind($to(now))
+                    .bind(token_hash)
+                    .execute(&self.pool)
+                    .await?;
+            }
+            Ok(Some(user_id))
+        }
+
+        async fn claim_sign_in_attempt(&self, key: &str, limit: u32, window_cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<ThrottleClaim> {
+            let counted: Option<i64> = sqlx::query_scalar(CLAIM_SIGN_IN_ATTEMPT)
+                .bind(key)
+                .bind($to(now))
+                .bind($to(window_cutoff))
+                .bind(i64::from(limit))
+                .fetch_optional(&self.pool)
+                .await?;
+            if counted.is_some() {
+                return Ok(ThrottleClaim::Allowed);
+            }
+            let started: Option<$stamp> = sqlx::query_scalar(THROTTLE_WINDOW_START).bind(key).fetch_optional(&self.pool).await?;
+            Ok(ThrottleClaim::Refused { window_started_at: started.map_or(now, $from) })
+        }
+
+        async fn prune_expired(&self, window_cutoff: DateTime<Utc>, sessions: &SessionCutoffs) -> StoreResult<Pruned> {
+            let throttle_windows =
+                sqlx::query(PRUNE_THROTTLE_WINDOWS).bind($to(window_cutoff)).execute(&self.pool).await?.rows_affected();
+            let sessions = sqlx::query(PRUNE_SESSIONS)
+                .bind($to(sessions.last_seen_after))
+                .bind($to(sessions.created_after))
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+            Ok(Pruned { throttle_windows, sessions })
+        }
+
+        async fn create_upload(&self, upload_id: &str, user_id: i64, file_name: &str, now: DateTime<Utc>) -> StoreResult<()> {
+            sqlx::query("INSERT INTO uploads (id, user_id, file_name, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(upload_id)
+                .bind(user_id)
+                .bind(file_name)
+                .bind($to(now))
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
+        async fn list_tokens(&self, user_id: i64) -> StoreResult<Vec<TokenView>> {
+            let rows: Vec<(i64, String, $stamp, Option<$stamp>)> = sqlx::query_as(
+                "SELECT id, name, created_at, last_used_at FROM api_tokens
+                 WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id",
+            )
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(id, name, created_at, last_used_at)| TokenView {
+                    id,
+                    name,
+                    created_at: $from(created_at),
+                    last_used_at: last_used_at.map($from),
+                })
+                .collect())
+        }
+
+        async fn slot_holder(&self, user_id: i64) -> StoreResult<Option<SlotHolder>> {
+            let row: Option<(String, i32, $stamp, Option<$stamp>, Option<$stamp>, $stamp)> =
+                sqlx::query_as(&slot_holder_sql(NOW)).bind(user_id).fetch_optional(&self.pool).await?;
+            Ok(row.map(|(import_id, attempt, created, started, progress, now)| SlotHolder {
+                import_id,
+                attempt,
+                times: ActiveImport {
+                    created_at: $from(created),
+                    processing_started_at: started.map($from),
+                    last_progress_at: progress.map($from),
+                },
+                now: $from(now),
+            }))
+        }
+
+        async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+            sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await?;
+            Ok(())
+        }
+
+        async fn delete_user_sessions(&self, user_id: i64) -> StoreResult<u64> {
+            Ok(sqlx::query(DELETE_USER_SESSIONS).bind(user_id).execute(&self.pool).await?.rows_affected())
+        }
+
+        async fn forgive_sign_in_attempt(&self, key: &str) -> StoreResult<()> {
+            sqlx::query(FORGIVE_SIGN_IN_ATTEMPT).bind(key).execute(&self.pool).await?;
+            Ok(())
+        }
+
+        async fn clear_sign_in_attempts(&self, key: &str) -> StoreResult<()> {
+            sqlx::query(CLEAR_SIGN_IN_ATTEMPTS).bind(key).execute(&self.pool).await?;
+            Ok(())
+        }
+
+        async fn append_upload_chunk(&self, upload_id: &str, seq: i64, data: &[u8]) -> StoreResult<()> {
+            sqlx::query("INSERT INTO upload_chunks (upload_id, seq, data) VALUES ($1, $2, $3)")
+                .bind(upload_id)
+                .bind(seq)
+                .bind(data)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
+        async fn delete_upload(&self, upload_id: &str) -> StoreResult<()> {
+            sqlx::query("DELETE FROM uploads WHERE id = $1").bind(upload_id).execute(&self.pool).await?;
+            Ok(())
+        }
+
+        async fn upload_chunk(&self, upload_id: &str, seq: i64) -> StoreResult<Option<Vec<u8>>> {
+            Ok(sqlx::query_scalar("SELECT data FROM upload_chunks WHERE upload_id = $1 AND seq = $2")
+                .bind(upload_id)
+                .bind(seq)
+                .fetch_optional(&self.pool)
+                .await?)
+        }
+
+        async fn delete_uploads_of_ended_imports(&self) -> StoreResult<u64> {
+            Ok(sqlx::query(DELETE_UPLOADS_OF_ENDED_IMPORTS).execute(&self.pool).await?.rows_affected())
+        }
+
+        async fn user_upload_bytes(&self, user_id: i64) -> StoreResult<u64> {
+            let bytes: i64 = sqlx::query_scalar(USER_UPLOAD_BYTES).bind(user_id).fetch_one(&self.pool).await?;
+            Ok(bytes as u64)
+        }
+
+        async fn get_import(&self, user_id: i64, import_id: &str) -> StoreResult<Option<ImportView>> {
+            let row = sqlx::query(&format!("SELECT {IMPORT_COLUMNS} FROM imports WHERE id = $1 AND user_id = $2"))
+                .bind(import_id)
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
+            row.as_ref().map(|r| import_view(r, time_column)).transpose()
+        }
+
+        async fn list_imports(&self, user_id: i64, limit: u32) -> StoreResult<Vec<ImportView>> {
+            let rows = sqlx::query(&format!(
+                "SELECT {IMPORT_COLUMNS} FROM imports WHERE user_id = $1 ORDER BY created_at DESC, id LIMIT $2"
+            ))
+            .bind(user_id)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter().map(|r| import_view(r, time_column)).collect()
+        }
+
+        async fn row_errors(&self, user_id: i64, import_id: &str, after: Option<u64>, limit: u32) -> StoreResult<Option<RowErrorsPage>> {
+            read_row_errors(&self.pool, user_id, import_id, after, limit).await
+        }
+
+        $($own)*
+    }
+    };
+}
+
 mod postgres;
 mod sqlite;
 

@@ -146,21 +146,7 @@ impl SqliteStore {
     }
 }
 
-#[async_trait]
-impl Store for SqliteStore {
-    fn backend(&self) -> Backend {
-        Backend::Sqlite
-    }
-
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn close(&self) {
-        self.pool.close().await;
-    }
-
+impl_store!(SqliteStore, Backend::Sqlite, times: i64, written by ms, read by time, {
     async fn create_user(&self, email: &str, password_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<i64>> {
         let id = sqlx::query_scalar(
             "INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, ?)
@@ -172,59 +158,6 @@ impl Store for SqliteStore {
         .fetch_optional(&self.pool)
         .await?;
         Ok(id)
-    }
-
-    async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>> {
-        let row = sqlx::query("SELECT id, email, password_hash FROM users WHERE email = ?")
-            .bind(email)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| {
-            Ok(UserRecord { id: r.try_get("id")?, email: r.try_get("email")?, password_hash: r.try_get("password_hash")? })
-        })
-        .transpose()
-    }
-
-    async fn user_email(&self, user_id: i64) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT email FROM users WHERE id = ?").bind(user_id).fetch_optional(&self.pool).await?)
-    }
-
-    async fn create_session(&self, token_hash: &str, user_id: i64, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at) VALUES (?, ?, ?, ?)")
-            .bind(token_hash)
-            .bind(user_id)
-            .bind(ms(now))
-            .bind(ms(now))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn touch_session(&self, token_hash: &str, cutoffs: &SessionCutoffs, now: DateTime<Utc>) -> StoreResult<Option<i64>> {
-        let found: Option<(i64, i64)> = sqlx::query_as(LIVE_SESSION)
-            .bind(token_hash)
-            .bind(ms(cutoffs.last_seen_after))
-            .bind(ms(cutoffs.created_after))
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some((user_id, last_seen)) = found else { return Ok(None) };
-        if touch_due(Some(time(last_seen)), now) {
-            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
-                .bind(ms(now))
-                .bind(token_hash)
-                .execute(&self.pool)
-                .await?;
-        }
-        Ok(Some(user_id))
-    }
-
-    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn delete_user_sessions(&self, user_id: i64) -> StoreResult<u64> {
-        Ok(sqlx::query(DELETE_USER_SESSIONS).bind(user_id).execute(&self.pool).await?.rows_affected())
     }
 
     async fn create_token(&self, user_id: i64, name: &str, token_hash: &str, now: DateTime<Utc>) -> StoreResult<TokenView> {
@@ -240,111 +173,6 @@ impl Store for SqliteStore {
         Ok(TokenView { id, name: name.to_owned(), created_at: time(ms(now)), last_used_at: None })
     }
 
-    async fn list_tokens(&self, user_id: i64) -> StoreResult<Vec<TokenView>> {
-        let rows = sqlx::query(
-            "SELECT id, name, created_at, last_used_at FROM api_tokens
-             WHERE user_id = ? AND revoked_at IS NULL ORDER BY id",
-        )
-        .bind(user_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(TokenView {
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                    created_at: time(r.try_get("created_at")?),
-                    last_used_at: opt_time(r.try_get("last_used_at")?),
-                })
-            })
-            .collect()
-    }
-
-    async fn revoke_token(&self, user_id: i64, token_id: i64, now: DateTime<Utc>) -> StoreResult<bool> {
-        let done = sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL")
-            .bind(ms(now))
-            .bind(token_id)
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn token_user(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<i64>> {
-        let found: Option<(i64, Option<i64>)> =
-            sqlx::query_as("SELECT user_id, last_used_at FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL")
-                .bind(token_hash)
-                .fetch_optional(&self.pool)
-                .await?;
-        let Some((user_id, last_used)) = found else { return Ok(None) };
-        if touch_due(opt_time(last_used), now) {
-            sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?")
-                .bind(ms(now))
-                .bind(token_hash)
-                .execute(&self.pool)
-                .await?;
-        }
-        Ok(Some(user_id))
-    }
-
-    async fn claim_sign_in_attempt(&self, key: &str, limit: u32, window_cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<ThrottleClaim> {
-        let counted: Option<i64> = sqlx::query_scalar(CLAIM_SIGN_IN_ATTEMPT)
-            .bind(key)
-            .bind(ms(now))
-            .bind(ms(window_cutoff))
-            .bind(i64::from(limit))
-            .fetch_optional(&self.pool)
-            .await?;
-        if counted.is_some() {
-            return Ok(ThrottleClaim::Allowed);
-        }
-        let started: Option<i64> = sqlx::query_scalar(THROTTLE_WINDOW_START).bind(key).fetch_optional(&self.pool).await?;
-        Ok(ThrottleClaim::Refused { window_started_at: started.map_or(now, time) })
-    }
-
-    async fn forgive_sign_in_attempt(&self, key: &str) -> StoreResult<()> {
-        sqlx::query(FORGIVE_SIGN_IN_ATTEMPT).bind(key).execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn clear_sign_in_attempts(&self, key: &str) -> StoreResult<()> {
-        sqlx::query(CLEAR_SIGN_IN_ATTEMPTS).bind(key).execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn prune_expired(&self, window_cutoff: DateTime<Utc>, sessions: &SessionCutoffs) -> StoreResult<Pruned> {
-        let throttle_windows =
-            sqlx::query(PRUNE_THROTTLE_WINDOWS).bind(ms(window_cutoff)).execute(&self.pool).await?.rows_affected();
-        let sessions = sqlx::query(PRUNE_SESSIONS)
-            .bind(ms(sessions.last_seen_after))
-            .bind(ms(sessions.created_after))
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(Pruned { throttle_windows, sessions })
-    }
-
-    async fn create_upload(&self, upload_id: &str, user_id: i64, file_name: &str, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query("INSERT INTO uploads (id, user_id, file_name, created_at) VALUES (?, ?, ?, ?)")
-            .bind(upload_id)
-            .bind(user_id)
-            .bind(file_name)
-            .bind(ms(now))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn append_upload_chunk(&self, upload_id: &str, seq: i64, data: &[u8]) -> StoreResult<()> {
-        sqlx::query("INSERT INTO upload_chunks (upload_id, seq, data) VALUES (?, ?, ?)")
-            .bind(upload_id)
-            .bind(seq)
-            .bind(data)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     async fn finish_upload(&self, upload_id: &str, meta: &UploadMeta) -> StoreResult<()> {
         sqlx::query("UPDATE uploads SET byte_size = ?, data_rows = ?, sniffed = ? WHERE id = ?")
             .bind(meta.byte_size as i64)
@@ -353,11 +181,6 @@ impl Store for SqliteStore {
             .bind(upload_id)
             .execute(&self.pool)
             .await?;
-        Ok(())
-    }
-
-    async fn delete_upload(&self, upload_id: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM uploads WHERE id = ?").bind(upload_id).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -381,14 +204,6 @@ impl Store for SqliteStore {
         .transpose()
     }
 
-    async fn upload_chunk(&self, upload_id: &str, seq: i64) -> StoreResult<Option<Vec<u8>>> {
-        Ok(sqlx::query_scalar("SELECT data FROM upload_chunks WHERE upload_id = ? AND seq = ?")
-            .bind(upload_id)
-            .bind(seq)
-            .fetch_optional(&self.pool)
-            .await?)
-    }
-
     async fn delete_stale_uploads(&self, older_than: DateTime<Utc>) -> StoreResult<u64> {
         let done = sqlx::query(
             "DELETE FROM uploads WHERE created_at < ?
@@ -398,15 +213,6 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
-    }
-
-    async fn delete_uploads_of_ended_imports(&self) -> StoreResult<u64> {
-        Ok(sqlx::query(DELETE_UPLOADS_OF_ENDED_IMPORTS).execute(&self.pool).await?.rows_affected())
-    }
-
-    async fn user_upload_bytes(&self, user_id: i64) -> StoreResult<u64> {
-        let bytes: i64 = sqlx::query_scalar(USER_UPLOAD_BYTES).bind(user_id).fetch_one(&self.pool).await?;
-        Ok(bytes as u64)
     }
 
     async fn insert_import(&self, new: &NewImport) -> StoreResult<InsertOutcome> {
@@ -428,21 +234,6 @@ impl Store for SqliteStore {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(InsertOutcome::SlotTaken),
             Err(e) => Err(e.into()),
         }
-    }
-
-    async fn slot_holder(&self, user_id: i64) -> StoreResult<Option<SlotHolder>> {
-        let row: Option<(String, i32, i64, Option<i64>, Option<i64>, i64)> =
-            sqlx::query_as(&slot_holder_sql(NOW)).bind(user_id).fetch_optional(&self.pool).await?;
-        Ok(row.map(|(import_id, attempt, created, started, progress, now)| SlotHolder {
-            import_id,
-            attempt,
-            times: ActiveImport {
-                created_at: time(created),
-                processing_started_at: opt_time(started),
-                last_progress_at: opt_time(progress),
-            },
-            now: time(now),
-        }))
     }
 
     async fn abandon_if_stale(&self, holder: &SlotHolder, stale_after: Duration) -> StoreResult<bool> {
@@ -554,30 +345,6 @@ impl Store for SqliteStore {
         self.end_import(query).await
     }
 
-    async fn get_import(&self, user_id: i64, import_id: &str) -> StoreResult<Option<ImportView>> {
-        let row = sqlx::query(&format!("SELECT {IMPORT_COLUMNS} FROM imports WHERE id = ? AND user_id = ?"))
-            .bind(import_id)
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(|r| import_view(r, time_column)).transpose()
-    }
-
-    async fn list_imports(&self, user_id: i64, limit: u32) -> StoreResult<Vec<ImportView>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {IMPORT_COLUMNS} FROM imports WHERE user_id = ? ORDER BY created_at DESC, id LIMIT ?"
-        ))
-        .bind(user_id)
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|r| import_view(r, time_column)).collect()
-    }
-
-    async fn row_errors(&self, user_id: i64, import_id: &str, after: Option<u64>, limit: u32) -> StoreResult<Option<RowErrorsPage>> {
-        read_row_errors(&self.pool, user_id, import_id, after, limit).await
-    }
-
     async fn request_cancel(&self, user_id: i64, import_id: &str, now: DateTime<Utc>) -> StoreResult<Option<ImportView>> {
         // A queued import has no worker to notice the flag, so it is cancelled at once.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -604,7 +371,7 @@ impl Store for SqliteStore {
     async fn contacts(&self, user_id: i64, query: &str, page: u32, per_page: u32) -> StoreResult<ContactsPage> {
         contacts_page!(&self.pool, user_id, query, page, per_page, order by "display_name COLLATE NOCASE")
     }
-}
+});
 
 impl_contact_tx!(sqlx::Sqlite, stored_contact, write_plan);
 
