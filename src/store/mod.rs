@@ -148,6 +148,21 @@ macro_rules! impl_store {
             $backend
         }
 
+        async fn remove_instance(&self, instance_id: &str) -> StoreResult<()> {
+            sqlx::query("DELETE FROM instances WHERE id = $1").bind(instance_id).execute(&self.pool).await?;
+            Ok(())
+        }
+
+        async fn queued_imports(&self) -> StoreResult<u64> {
+            let queued: i64 = sqlx::query_scalar(QUEUED_IMPORTS).fetch_one(&self.pool).await?;
+            Ok(queued as u64)
+        }
+
+        async fn release_import(&self, fence: &Fence, failure: Option<&Failure>, max_failures: i32) -> StoreResult<Option<ImportStatus>> {
+            let sql = release_sql(NOW);
+            self.end_import(bind_release_one(&sql, fence, failure, max_failures)).await
+        }
+
         async fn ping(&self) -> StoreResult<()> {
             sqlx::query("SELECT 1").execute(&self.pool).await?;
             Ok(())

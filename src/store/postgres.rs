@@ -240,11 +240,6 @@ impl_store!(PostgresStore, Backend::Postgres, times: DateTime<Utc>, written by s
         Ok(())
     }
 
-    async fn remove_instance(&self, instance_id: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM instances WHERE id = $1").bind(instance_id).execute(&self.pool).await?;
-        Ok(())
-    }
-
     async fn recover_orphans(&self, lease: Duration, max_failures: i32) -> StoreResult<Vec<Orphan>> {
         // SKIP LOCKED: an import whose row a live batch holds is not an orphan.
         let sql = recover_sql(NOW, &seconds_ago("$5"), "FOR UPDATE SKIP LOCKED");
@@ -265,16 +260,6 @@ impl_store!(PostgresStore, Backend::Postgres, times: DateTime<Utc>, written by s
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| claim_from_row(&r, decode_settings)).transpose()
-    }
-
-    async fn queued_imports(&self) -> StoreResult<u64> {
-        let queued: i64 = sqlx::query_scalar(QUEUED_IMPORTS).fetch_one(&self.pool).await?;
-        Ok(queued as u64)
-    }
-
-    async fn release_import(&self, fence: &Fence, failure: Option<&Failure>, max_failures: i32) -> StoreResult<Option<ImportStatus>> {
-        let sql = release_sql(NOW);
-        self.end_import(bind_release_one(&sql, fence, failure, max_failures)).await
     }
 
     async fn commit_batch(&self, fence: &Fence, batch: Batch, now: DateTime<Utc>) -> StoreResult<BatchOutcome> {

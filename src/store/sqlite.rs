@@ -254,11 +254,6 @@ impl_store!(SqliteStore, Backend::Sqlite, times: i64, written by ms, read by tim
         Ok(())
     }
 
-    async fn remove_instance(&self, instance_id: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM instances WHERE id = ?").bind(instance_id).execute(&self.pool).await?;
-        Ok(())
-    }
-
     async fn recover_orphans(&self, lease: Duration, max_failures: i32) -> StoreResult<Vec<Orphan>> {
         let sql = recover_sql(NOW, &seconds_ago("$5"), "");
         let rows = bind_recover(&sql, lease, max_failures).fetch_all(&self.pool).await?;
@@ -283,16 +278,6 @@ impl_store!(SqliteStore, Backend::Sqlite, times: i64, written by ms, read by tim
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| claim_from_row(&r, decode_settings)).transpose()
-    }
-
-    async fn queued_imports(&self) -> StoreResult<u64> {
-        let queued: i64 = sqlx::query_scalar(QUEUED_IMPORTS).fetch_one(&self.pool).await?;
-        Ok(queued as u64)
-    }
-
-    async fn release_import(&self, fence: &Fence, failure: Option<&Failure>, max_failures: i32) -> StoreResult<Option<ImportStatus>> {
-        let sql = release_sql(NOW);
-        self.end_import(bind_release_one(&sql, fence, failure, max_failures)).await
     }
 
     async fn commit_batch(&self, fence: &Fence, batch: Batch, now: DateTime<Utc>) -> StoreResult<BatchOutcome> {
