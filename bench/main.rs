@@ -28,12 +28,16 @@ struct Args {
     /// Runs of each measurement; the median is reported.
     #[arg(long, default_value_t = 1)]
     repeat: usize,
-    /// Concurrent users for the start-guard latency.
+    /// Concurrent users for the start-guard latency (0 skips it).
     #[arg(long, default_value_t = 200)]
     guard_users: usize,
     /// The server binary to measure.
     #[arg(long, default_value = "target/release/intake")]
     intake: PathBuf,
+    /// An earlier build of the server to measure side by side with `--intake`: their
+    /// imports alternate on each backend, and the table adds a row with the ratio.
+    #[arg(long)]
+    compare: Option<PathBuf>,
     /// Where the built client lives, for its size.
     #[arg(long, default_value = "target/site/pkg")]
     pkg: PathBuf,
@@ -146,6 +150,16 @@ impl Server {
         panic!("intake at {base} did not become healthy");
     }
 
+    /// CPU seconds the server process has used so far, all threads, user and system.
+    fn cpu_seconds(&self) -> f64 {
+        let pid = self.child.id().expect("running");
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let ticks: u64 = after_name.split_whitespace().skip(11).take(2).filter_map(|v| v.parse::<u64>().ok()).sum();
+        ticks as f64 / clock_ticks_per_second()
+    }
+
     fn rss_kib(&self) -> u64 {
         let pid = self.child.id().expect("running");
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -161,6 +175,11 @@ impl Server {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
     }
+}
+
+fn clock_ticks_per_second() -> f64 {
+    let output = StdCommand::new("getconf").arg("CLK_TCK").output().expect("getconf CLK_TCK");
+    String::from_utf8_lossy(&output.stdout).trim().parse().expect("CLK_TCK is a number")
 }
 
 fn cli(intake: &Path, database_url: &str, args: &[&str], stdin: &str) -> String {
@@ -202,13 +221,15 @@ async fn file_part(path: &Path) -> reqwest::multipart::Part {
 /// One Intake import, timed from the first byte uploaded to the import's end.
 struct ImportRun {
     seconds: f64,
+    /// The server's CPU time over the same span (on Postgres the database's is extra).
+    cpu_seconds: f64,
     peak_above_idle_kib: u64,
     counts: Value,
 }
 
-async fn intake_import(args: &Args, database_url: &str, csv: &Path) -> ImportRun {
-    let server = Server::start(&args.intake, database_url, &[]).await;
-    let http = client(&token_for(&args.intake, database_url, "bench@example.com"));
+async fn intake_import(intake: &Path, database_url: &str, csv: &Path) -> ImportRun {
+    let server = Server::start(intake, database_url, &[]).await;
+    let http = client(&token_for(intake, database_url, "bench@example.com"));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let idle = server.rss_kib();
     let peak = Arc::new(AtomicU64::new(idle));
@@ -226,6 +247,7 @@ async fn intake_import(args: &Args, database_url: &str, csv: &Path) -> ImportRun
             }
         })
     };
+    let cpu_at_start = server.cpu_seconds();
     let start = Instant::now();
     let form = reqwest::multipart::Form::new().part("file", file_part(csv).await);
     let response = http.post(format!("{}/api/imports", server.base)).multipart(form).send().await.expect("upload");
@@ -240,11 +262,12 @@ async fn intake_import(args: &Args, database_url: &str, csv: &Path) -> ImportRun
         tokio::time::sleep(Duration::from_millis(25)).await;
     };
     let seconds = start.elapsed().as_secs_f64();
+    let cpu_seconds = server.cpu_seconds() - cpu_at_start;
     sampling.store(false, Ordering::Relaxed);
     let _ = sampler.await;
     assert_eq!(view["status"], "succeeded", "{view}");
     server.stop().await;
-    ImportRun { seconds, peak_above_idle_kib: peak.load(Ordering::Relaxed).saturating_sub(idle), counts: view["counts"].clone() }
+    ImportRun { seconds, cpu_seconds, peak_above_idle_kib: peak.load(Ordering::Relaxed).saturating_sub(idle), counts: view["counts"].clone() }
 }
 
 fn check_counts(label: &str, counts: &Value, expected: Expected) -> Result<(), String> {
@@ -299,6 +322,68 @@ async fn new_postgres_database(admin: &str, name: &str) -> String {
     psql(admin, &format!("CREATE DATABASE {name}"));
     let (base, _) = admin.rsplit_once('/').expect("database in url");
     format!("{base}/{name}")
+}
+
+/// A server build under measurement, and how its rows are labelled.
+struct Build {
+    binary: PathBuf,
+    label: String,
+}
+
+fn measured_builds(args: &Args) -> Vec<Build> {
+    let mut builds = vec![Build { binary: args.intake.clone(), label: String::new() }];
+    if let Some(earlier) = &args.compare {
+        builds.push(Build { binary: earlier.clone(), label: format!(", {}", earlier.display()) });
+    }
+    builds
+}
+
+#[derive(Default)]
+struct Times {
+    seconds: Vec<f64>,
+    cpu_seconds: Vec<f64>,
+    peak_kib: u64,
+}
+
+enum Backend<'a> {
+    Sqlite(&'a Path),
+    Postgres,
+}
+
+/// `--repeat` imports of `csv` by each build on a new database each time; the builds
+/// take turns, and which goes first alternates, so drift on a shared machine hits both.
+async fn intake_runs(args: &Args, builds: &[Build], backend: Backend<'_>, csv: &Path, expected: Expected, report: &mut Report) -> Vec<Times> {
+    let mut times: Vec<Times> = builds.iter().map(|_| Times::default()).collect();
+    for run in 0..args.repeat {
+        for turn in 0..builds.len() {
+            let index = (turn + run) % builds.len();
+            let name = format!("intake_bench_{run}_{index}");
+            let url = match backend {
+                Backend::Sqlite(dir) => format!("sqlite://{}", dir.join(format!("{name}.db")).display()),
+                Backend::Postgres => new_postgres_database(&args.postgres, &name).await,
+            };
+            let result = intake_import(&builds[index].binary, &url, csv).await;
+            let label = format!("Intake{} on {}", builds[index].label, if matches!(backend, Backend::Sqlite(_)) { "SQLite" } else { "Postgres" });
+            if let Err(problem) = check_counts(&label, &result.counts, expected) {
+                report.problems.push(problem);
+            }
+            match backend {
+                Backend::Sqlite(dir) => {
+                    for suffix in ["", "-wal", "-shm"] {
+                        let _ = std::fs::remove_file(dir.join(format!("{name}.db{suffix}")));
+                    }
+                }
+                Backend::Postgres => {
+                    psql(&args.postgres, &format!("DROP DATABASE {name} WITH (FORCE)"));
+                }
+            }
+            let measured = &mut times[index];
+            measured.seconds.push(result.seconds);
+            measured.cpu_seconds.push(result.cpu_seconds);
+            measured.peak_kib = measured.peak_kib.max(result.peak_above_idle_kib);
+        }
+    }
+    times
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -409,21 +494,24 @@ async fn main() {
     println!("file: {} rows, {:.1} MB, 8 columns; {} in-file duplicates, {} invalid", args.rows, size_mb, expected.unchanged, expected.rejected);
 
     let mut report = Report { table: String::new(), problems: Vec::new() };
-    report.row(&["what".into(), "seconds".into(), "rows/s".into(), "ratio".into(), "peak RSS above idle".into()]);
-    report.row(&["---".into(), "---:".into(), "---:".into(), "---:".into(), "---:".into()]);
+    report.row(&["what".into(), "seconds".into(), "rows/s".into(), "ratio".into(), "server CPU s".into(), "peak RSS above idle".into()]);
+    report.row(&["---".into(), "---:".into(), "---:".into(), "---:".into(), "---:".into(), "---:".into()]);
+
+    let builds = measured_builds(&args);
+    let intake_row = |report: &mut Report, backend: &str, build: &Build, times: &Times, baseline_s: f64| {
+        let (seconds, cpu) = (median(times.seconds.clone()), median(times.cpu_seconds.clone()));
+        report.row(&[
+            format!("Intake on {backend}{} (upload → done)", build.label),
+            format!("{seconds:.2}"),
+            rate(expected.rows, seconds),
+            format!("{:.2} × baseline", baseline_s / seconds),
+            format!("{cpu:.1}"),
+            format!("{:.1} MiB", times.peak_kib as f64 / 1024.0),
+        ]);
+    };
 
     // SQLite: Intake, then the bare .import baseline.
-    let mut intake_sqlite = Vec::new();
-    let mut sqlite_peak = 0;
-    for run in 0..args.repeat {
-        let url = format!("sqlite://{}", dir.path().join(format!("intake-{run}.db")).display());
-        let result = intake_import(&args, &url, &csv).await;
-        if let Err(problem) = check_counts("Intake on SQLite", &result.counts, expected) {
-            report.problems.push(problem);
-        }
-        sqlite_peak = sqlite_peak.max(result.peak_above_idle_kib);
-        intake_sqlite.push(result.seconds);
-    }
+    let sqlite_times = intake_runs(&args, &builds, Backend::Sqlite(dir.path()), &csv, expected, &mut report).await;
     let mut sqlite_baseline = Vec::new();
     for run in 0..args.repeat.max(3) {
         let (seconds, loaded) = sqlite_import(dir.path(), &csv, run);
@@ -432,23 +520,14 @@ async fn main() {
         }
         sqlite_baseline.push(seconds);
     }
-    let (intake_s, base_s) = (median(intake_sqlite), median(sqlite_baseline));
-    report.row(&["Intake on SQLite (upload → done)".into(), format!("{intake_s:.2}"), rate(expected.rows, intake_s), format!("{:.2} × baseline", base_s / intake_s), format!("{:.1} MiB", sqlite_peak as f64 / 1024.0)]);
-    report.row(&["`sqlite3 .import` into a bare table (SQLite baseline)".into(), format!("{base_s:.2}"), rate(expected.rows, base_s), "1.00".into(), "".into()]);
+    let base_s = median(sqlite_baseline);
+    for (build, times) in builds.iter().zip(&sqlite_times) {
+        intake_row(&mut report, "SQLite", build, times, base_s);
+    }
+    report.row(&["`sqlite3 .import` into a bare table (SQLite baseline)".into(), format!("{base_s:.2}"), rate(expected.rows, base_s), "1.00".into(), "".into(), "".into()]);
 
     // Postgres: Intake, the indexed \copy baseline and the unlogged limit.
-    let mut intake_pg = Vec::new();
-    let mut pg_peak = 0;
-    for run in 0..args.repeat {
-        let url = new_postgres_database(&args.postgres, &format!("intake_bench_{run}")).await;
-        let result = intake_import(&args, &url, &csv).await;
-        if let Err(problem) = check_counts("Intake on Postgres", &result.counts, expected) {
-            report.problems.push(problem);
-        }
-        pg_peak = pg_peak.max(result.peak_above_idle_kib);
-        intake_pg.push(result.seconds);
-        psql(&args.postgres, &format!("DROP DATABASE intake_bench_{run} WITH (FORCE)"));
-    }
+    let pg_times = intake_runs(&args, &builds, Backend::Postgres, &csv, expected, &mut report).await;
     let baseline_url = new_postgres_database(&args.postgres, "intake_bench_baseline").await;
     // Unique would refuse the file's in-file duplicates; the same b-tree without the check costs the same to maintain.
     let indexed = format!("CREATE TABLE baseline (id bigserial PRIMARY KEY, {BARE_COLUMNS}); CREATE INDEX ON baseline (lower(email))");
@@ -465,32 +544,46 @@ async fn main() {
         }
     }
     psql(&args.postgres, "DROP DATABASE intake_bench_baseline WITH (FORCE)");
-    let (intake_s, indexed_s, unlogged_s) = (median(intake_pg), median(copy_indexed), median(copy_unlogged));
-    report.row(&["Intake on Postgres (upload → done)".into(), format!("{intake_s:.2}"), rate(expected.rows, intake_s), format!("{:.2} × baseline", indexed_s / intake_s), format!("{:.1} MiB", pg_peak as f64 / 1024.0)]);
-    report.row(&["`psql \\copy` into a logged table, PK + index on lower(email) (Postgres baseline)".into(), format!("{indexed_s:.2}"), rate(expected.rows, indexed_s), "1.00".into(), "".into()]);
-    report.row(&["`psql \\copy` into a bare unlogged table (the limit)".into(), format!("{unlogged_s:.2}"), rate(expected.rows, unlogged_s), format!("{:.2}", indexed_s / unlogged_s), "".into()]);
+    let (indexed_s, unlogged_s) = (median(copy_indexed), median(copy_unlogged));
+    for (build, times) in builds.iter().zip(&pg_times) {
+        intake_row(&mut report, "Postgres", build, times, indexed_s);
+    }
+    report.row(&["`psql \\copy` into a logged table, PK + index on lower(email) (Postgres baseline)".into(), format!("{indexed_s:.2}"), rate(expected.rows, indexed_s), "1.00".into(), "".into(), "".into()]);
+    report.row(&["`psql \\copy` into a bare unlogged table (the limit)".into(), format!("{unlogged_s:.2}"), rate(expected.rows, unlogged_s), format!("{:.2}", indexed_s / unlogged_s), "".into(), "".into()]);
 
     // Memory must not grow with the file: the same import at a tenth of the size.
     if args.small_rows > 0 {
         let small = dir.path().join("small.csv");
         let small_expected = generate(&small, args.small_rows).expect("generate small csv");
         let url = format!("sqlite://{}", dir.path().join("intake-small.db").display());
-        let result = intake_import(&args, &url, &small).await;
+        let result = intake_import(&args.intake, &url, &small).await;
         if let Err(problem) = check_counts("Intake on SQLite (small file)", &result.counts, small_expected) {
             report.problems.push(problem);
         }
-        report.row(&[format!("Intake on SQLite, {} rows", args.small_rows), format!("{:.2}", result.seconds), rate(small_expected.rows, result.seconds), "".into(), format!("{:.1} MiB", result.peak_above_idle_kib as f64 / 1024.0)]);
+        report.row(&[format!("Intake on SQLite, {} rows", args.small_rows), format!("{:.2}", result.seconds), rate(small_expected.rows, result.seconds), "".into(), format!("{:.1}", result.cpu_seconds), format!("{:.1} MiB", result.peak_above_idle_kib as f64 / 1024.0)]);
     }
     println!("\n{}", report.table);
+    if builds.len() == 2 {
+        for (backend, times) in [("SQLite", &sqlite_times), ("Postgres", &pg_times)] {
+            let change = |pick: fn(&Times) -> Vec<f64>| (median(pick(&times[0])) / median(pick(&times[1])) - 1.0) * 100.0;
+            println!(
+                "{backend}: this build against the compared one: {:+.1} % wall time, {:+.1} % server CPU",
+                change(|t| t.seconds.clone()),
+                change(|t| t.cpu_seconds.clone())
+            );
+        }
+    }
 
-    let sqlite_guard = guard_latency(&args, &format!("sqlite://{}", dir.path().join("guard.db").display()), 1).await;
-    let guard_url = new_postgres_database(&args.postgres, "intake_bench_guard").await;
-    let pg_guard = guard_latency(&args, &guard_url, 4).await;
-    psql(&args.postgres, "DROP DATABASE intake_bench_guard WITH (FORCE)");
-    println!("| start guard, {} users at once | p50 ms | p99 ms | max ms |", args.guard_users);
-    println!("| --- | ---: | ---: | ---: |");
-    println!("| SQLite, 1 instance | {:.1} | {:.1} | {:.1} |", sqlite_guard.0, sqlite_guard.1, sqlite_guard.2);
-    println!("| Postgres, 4 instances | {:.1} | {:.1} | {:.1} |", pg_guard.0, pg_guard.1, pg_guard.2);
+    if args.guard_users > 0 {
+        let sqlite_guard = guard_latency(&args, &format!("sqlite://{}", dir.path().join("guard.db").display()), 1).await;
+        let guard_url = new_postgres_database(&args.postgres, "intake_bench_guard").await;
+        let pg_guard = guard_latency(&args, &guard_url, 4).await;
+        psql(&args.postgres, "DROP DATABASE intake_bench_guard WITH (FORCE)");
+        println!("| start guard, {} users at once | p50 ms | p99 ms | max ms |", args.guard_users);
+        println!("| --- | ---: | ---: | ---: |");
+        println!("| SQLite, 1 instance | {:.1} | {:.1} | {:.1} |", sqlite_guard.0, sqlite_guard.1, sqlite_guard.2);
+        println!("| Postgres, 4 instances | {:.1} | {:.1} | {:.1} |", pg_guard.0, pg_guard.1, pg_guard.2);
+    }
 
     match client_sizes(&args.pkg) {
         Ok(sizes) => println!(
