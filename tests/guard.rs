@@ -132,7 +132,7 @@ async fn claim(app: &TestApp, worker: &str) -> intake::store::ClaimedImport {
 }
 
 async fn commit(app: &TestApp, fence: &Fence, user_id: i64, contacts: Vec<Contact>, rows_done: u64) -> BatchOutcome {
-    let batch = Batch { user_id, contacts, rows_done, ..Batch::default() };
+    let batch = Batch { user_id, contacts: contacts.into_iter().map(Into::into).collect(), rows_done, ..Batch::default() };
     app.services.store.commit_batch(fence, batch, app.services.now()).await.unwrap()
 }
 
@@ -301,7 +301,7 @@ async fn an_import_that_progresses_between_failures_never_fails(backend: Backend
     // Eight crashes, each after one more committed row: far past the limit of 3.
     for row in 1..=8u64 {
         let fence = Fence { import_id: claimed.import_id.clone(), attempt: claimed.attempt };
-        let batch = Batch { user_id, contacts: vec![contact(row as usize)], rows_done: row, last_line: row + 1, ..Batch::default() };
+        let batch = Batch { user_id, contacts: vec![contact(row as usize).into()], rows_done: row, last_line: row + 1, ..Batch::default() };
         assert!(matches!(store.commit_batch(&fence, batch, app.services.now()).await.unwrap(), BatchOutcome::Committed { .. }));
         let orphans = store.recover_orphans(LEASE, 3).await.unwrap();
         assert_eq!(orphans[0].status, ImportStatus::Queued, "crash after row {row}");

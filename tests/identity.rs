@@ -17,6 +17,7 @@ on_both_backends!(
     search_folds_case_beyond_ascii,
     api_pages_count_from_one,
     existing_contacts_gain_identities_and_merge_on_upgrade,
+    deleting_a_user_deletes_their_contacts_identities,
 );
 
 const HEADER: &str = "Name,Email,Phone\r\n";
@@ -324,5 +325,45 @@ async fn existing_contacts_gain_identities_and_merge_on_upgrade(backend: Backend
     // The migrated contacts are found by their identities and their folded text.
     assert_eq!(counts(&import(&script, "bo,BO@HOME.EXAMPLE,\r\ncy,,+1 555 010 0200\r\n").await), (0, 0, 2, 0));
     assert_eq!(script.contacts("ANA@X").await.total, 1);
+    app.stop().await;
+}
+
+/// Runs `statements` on the test database as an operator would, then returns
+/// the count that `count` selects.
+async fn operator_sql(database: &TestDatabase, statements: &[&str], count: &str) -> i64 {
+    match database.backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&database.url).await.unwrap();
+            for statement in statements {
+                sqlx::query(statement).execute(&pool).await.unwrap();
+            }
+            sqlx::query_scalar(count).fetch_one(&pool).await.unwrap()
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&database.url).await.unwrap();
+            for statement in statements {
+                sqlx::query(statement).execute(&pool).await.unwrap();
+            }
+            sqlx::query_scalar(count).fetch_one(&pool).await.unwrap()
+        }
+    }
+}
+
+/// Identities hold no foreign key (it cost a lookup per identity written); a
+/// trigger deletes them with their contact, so a user deleted by an operator
+/// leaves none behind to match a later user's rows.
+async fn deleting_a_user_deletes_their_contacts_identities(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (leaving, first) = app.script_for_new_user("leaving@example.com").await;
+    let (_, second) = app.script_for_new_user("staying@example.com").await;
+    for script in [&first, &second] {
+        import(script, "Ana,ana@x.example,+1 555 0100\r\nBo,bo@x.example,\r\n").await;
+    }
+    let identities = "SELECT COUNT(*) FROM contact_identities";
+    assert_eq!(operator_sql(&app.database, &[], identities).await, 6);
+    let delete = format!("DELETE FROM users WHERE id = {leaving}");
+    let remaining = operator_sql(&app.database, &[&delete], identities).await;
+    assert_eq!(remaining, 3, "the staying user's identities only");
+    assert_eq!(everyone(&second).await.len(), 2);
     app.stop().await;
 }

@@ -38,9 +38,24 @@ pub struct Contact {
     pub notes: String,
 }
 
+/// A valid row's contact with its identities, worked out once while the file
+/// is read: the batch's commit, which every batch waits for, only looks them up.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RowContact {
+    pub contact: Contact,
+    pub identities: Vec<Identity>,
+}
+
+impl From<Contact> for RowContact {
+    fn from(contact: Contact) -> Self {
+        let identities = contact.identities();
+        Self { contact, identities }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum RowOutcome {
-    Contact(Contact),
+    Contact(RowContact),
     Blank,
     Rejected { line: u64, reason: String },
 }
@@ -145,7 +160,7 @@ pub fn build_row(record: &RawRecord, mapping: &Mapping, default_code: Option<&Ca
     } else {
         person_name
     };
-    RowOutcome::Contact(contact)
+    RowOutcome::Contact(contact.into())
 }
 
 fn split_multi(value: &str) -> impl Iterator<Item = &str> {
@@ -230,10 +245,11 @@ impl Contact {
             .chain(&self.emails)
             .chain(self.phones.iter().flat_map(|p| [&p.raw, &p.normalized]))
         {
-            text.push_str(value);
+            // Value by value: most are ASCII, which folds without Unicode tables.
+            text.push_str(&fold(value));
             text.push('\n');
         }
-        fold(&text)
+        text
     }
 }
 
@@ -379,18 +395,18 @@ impl Sets {
 /// Every row counts once: Created for the first row of a person nobody stored,
 /// otherwise Updated or Unchanged by whether it changed the contact. The first
 /// row of a person that merged stored contacts counts as Updated.
-pub fn plan_batch(rows: &[Contact], stored: &[StoredContact]) -> BatchPlan {
+pub fn plan_batch(rows: &[RowContact], stored: &[StoredContact]) -> BatchPlan {
     // Oldest stored contacts first, then rows in file order: a group's first item is its base.
     let mut stored: Vec<&StoredContact> = stored.iter().collect();
     stored.sort_by_key(|s| s.id);
     stored.dedup_by_key(|s| s.id);
-    let items: Vec<&Contact> = stored.iter().map(|s| &s.contact).chain(rows).collect();
-    let own: Vec<Vec<Identity>> =
-        stored.iter().map(|s| s.identities.clone()).chain(rows.iter().map(Contact::identities)).collect();
+    let items: Vec<&Contact> = stored.iter().map(|s| &s.contact).chain(rows.iter().map(|r| &r.contact)).collect();
+    let own: Vec<&[Identity]> =
+        stored.iter().map(|s| s.identities.as_slice()).chain(rows.iter().map(|r| r.identities.as_slice())).collect();
     let mut sets = Sets((0..items.len()).collect());
     let mut holder: HashMap<&Identity, usize> = HashMap::new();
     for (i, identities) in own.iter().enumerate() {
-        for identity in identities {
+        for identity in identities.iter() {
             let first = *holder.entry(identity).or_insert(i);
             sets.join(first, i);
         }
@@ -410,7 +426,7 @@ pub fn plan_batch(rows: &[Contact], stored: &[StoredContact]) -> BatchPlan {
             .iter()
             .map(|group| match group.as_slice() {
                 // A row alone holds just what it is: most rows of a batch.
-                &[row] if row >= stored.len() => own[row].clone(),
+                &[row] if row >= stored.len() => own[row].to_vec(),
                 _ => {
                     let mut contact = items[group[0]].clone();
                     for &i in &group[1..] {
@@ -444,7 +460,7 @@ fn count_plan(
     items: &[&Contact],
     stored: &[&StoredContact],
     group_identities: Vec<Vec<Identity>>,
-    own: &[Vec<Identity>],
+    own: &[&[Identity]],
 ) -> BatchPlan {
     let mut counts = Counts::default();
     let mut contacts = Vec::with_capacity(members.len());
@@ -479,7 +495,7 @@ fn count_plan(
             first_row = false;
         }
         counts.merged += absorbed.len() as u64;
-        let held: HashSet<&Identity> = group.iter().filter(|&&i| i < stored.len()).flat_map(|&i| &own[i]).collect();
+        let held: HashSet<&Identity> = group.iter().filter(|&&i| i < stored.len()).flat_map(|&i| own[i]).collect();
         let new_identities = identities.iter().filter(|i| !held.contains(i)).cloned().collect();
         contacts.push(PlannedContact { id, contact: base, absorbed, change, identities, new_identities });
     }
@@ -521,7 +537,7 @@ mod tests {
 
     fn contact_of(outcome: RowOutcome) -> Contact {
         match outcome {
-            RowOutcome::Contact(c) => c,
+            RowOutcome::Contact(row) => row.contact,
             other => panic!("expected a contact, got {other:?}"),
         }
     }
@@ -855,6 +871,10 @@ mod tests {
     }
 
     /// A stored contact holding the identities of its data.
+    fn row_contacts(rows: &[Contact]) -> Vec<RowContact> {
+        rows.iter().cloned().map(RowContact::from).collect()
+    }
+
     fn stored(id: i64, contact: Contact) -> StoredContact {
         let identities = contact.identities();
         StoredContact { id, contact, identities }
@@ -900,7 +920,7 @@ mod tests {
         let mut counts = Counts::default();
         for chunk in rows.chunks(batch) {
             // The store hands the planner every contact owning an identity the rows hold.
-            let plan = plan_batch(chunk, stored);
+            let plan = plan_batch(&row_contacts(chunk), stored);
             counts.add(&plan.counts);
             apply(stored, &plan);
         }
@@ -917,7 +937,7 @@ mod tests {
             second,
             person("a@x.io", "Ana"),
         ];
-        let plan = plan_batch(&rows, &[]);
+        let plan = plan_batch(&row_contacts(&rows), &[]);
         assert_eq!(plan.counts, Counts { created: 2, updated: 1, unchanged: 1, ..Counts::default() });
         let writes: Vec<&PlannedContact> = plan.writes().collect();
         assert_eq!(writes.len(), 2);
@@ -932,7 +952,7 @@ mod tests {
         let rows = vec![person("a@x.io", "Ana"), person("b@x.io", "Bo"), person("a@x.io", "Ana Lima")];
         let mut stored = Vec::new();
         assert_eq!(import(&mut stored, &rows, 100).created, 2);
-        let plan = plan_batch(&rows, &stored);
+        let plan = plan_batch(&row_contacts(&rows), &stored);
         assert_eq!(plan.counts, Counts { unchanged: 3, ..Counts::default() });
         assert_eq!(plan.writes().count(), 0);
     }
@@ -945,7 +965,7 @@ mod tests {
         ];
         let mut richer = person("a@x.io", "Ana");
         richer.organization = "Acme".into();
-        let plan = plan_batch(&[person("b@x.io", "Bo"), person("a@x.io", "Ana"), richer], &stored);
+        let plan = plan_batch(&row_contacts(&[person("b@x.io", "Bo"), person("a@x.io", "Ana"), richer]), &stored);
         assert_eq!(plan.counts, Counts { updated: 1, unchanged: 2, ..Counts::default() });
         let writes: Vec<&PlannedContact> = plan.writes().collect();
         assert_eq!(writes.len(), 1);
@@ -964,7 +984,7 @@ mod tests {
             // Another name with Cy's phone is someone else.
             with_phone(person("", "Dee"), "+1666"),
         ];
-        let plan = plan_batch(&rows, &stored);
+        let plan = plan_batch(&row_contacts(&rows), &stored);
         assert_eq!(plan.counts, Counts { created: 1, updated: 1, unchanged: 1, ..Counts::default() });
         let cy = &plan.contacts[1];
         assert_eq!((cy.id, cy.contact.emails.as_slice()), (Some(2), ["cy@x.io".to_owned()].as_slice()));
@@ -978,7 +998,7 @@ mod tests {
         let mut younger = with_phone(person("b@x.io", "Ana Lima"), "+1555");
         younger.title = "CTO".into();
         let stored = vec![stored(9, younger), stored(4, older)];
-        let plan = plan_batch(&[with_email(person("b@x.io", ""), "a@x.io")], &stored);
+        let plan = plan_batch(&row_contacts(&[with_email(person("b@x.io", ""), "a@x.io")]), &stored);
         assert_eq!(plan.counts, Counts { updated: 1, merged: 1, ..Counts::default() });
         let [survivor] = plan.contacts.as_slice() else { panic!("one person: {:?}", plan.contacts) };
         assert_eq!((survivor.id, survivor.absorbed.as_slice(), survivor.change), (Some(4), [9].as_slice(), Change::Updated));
@@ -1020,7 +1040,7 @@ mod tests {
             person("cy@x.io", "Cy"),
             with_phone(person("", "cy"), "+1666"),
         ];
-        let plan = plan_batch(&rows, &[]);
+        let plan = plan_batch(&row_contacts(&rows), &[]);
         assert_eq!(plan.contacts.len(), 1, "{:?}", plan.contacts);
         assert_eq!(plan.counts.created, 1);
     }
@@ -1032,7 +1052,7 @@ mod tests {
         import(&mut stored_people, &first, 100);
         assert_eq!(stored_people.len(), 1);
         // The contact is named "Ana", yet a row as "Ana Lima" with that phone is her.
-        let plan = plan_batch(&[with_phone(person("", "ana  lima"), "+1555")], &stored_people);
+        let plan = plan_batch(&row_contacts(&[with_phone(person("", "ana  lima"), "+1555")]), &stored_people);
         assert_eq!(plan.counts, Counts { unchanged: 1, ..Counts::default() });
         assert!(plan.contacts[0].new_identities.is_empty());
     }
@@ -1062,7 +1082,7 @@ mod tests {
     #[test]
     fn every_row_counts_once() {
         let rows: Vec<Contact> = (0..20).map(|i| person(&format!("p{}@x.io", i % 7), "P")).collect();
-        let plan = plan_batch(&rows, &[]);
+        let plan = plan_batch(&row_contacts(&rows), &[]);
         assert_eq!(plan.counts.total(), 20);
         assert_eq!(plan.counts.created, 7);
         let mut total = Counts { rejected: 2, skipped: 1, ..Counts::default() };

@@ -20,9 +20,10 @@
 /// `ContactTx` for a backend's transaction: the methods whose SQL and binds are
 /// the same on both backends, written once (a macro, because the backends' query
 /// and row types differ). `$decode` reads a backend's contact row
-/// (`STORED_CONTACT_COLUMNS`) as a `Contact`; `$write_plan` is the backend's own.
+/// (`STORED_CONTACT_COLUMNS`) as a `Contact`; `$identity_owners` and
+/// `$write_plan` are the backend's own.
 macro_rules! impl_contact_tx {
-    ($database:ty, $decode:path, $write_plan:path) => {
+    ($database:ty, $decode:path, $identity_owners:path, $write_plan:path) => {
     #[async_trait]
     impl ContactTx for sqlx::Transaction<'_, $database> {
         async fn write_plan(&mut self, user_id: i64, plan: &BatchPlan, now: DateTime<Utc>) -> StoreResult<()> {
@@ -30,12 +31,7 @@ macro_rules! impl_contact_tx {
         }
 
         async fn identity_owners(&mut self, user_id: i64, identities: &[Identity]) -> StoreResult<Vec<i64>> {
-            let sql = query_text(identity_owners_sql(identities.len()));
-            let mut query = sqlx::query_scalar(&sql);
-            for identity in identities {
-                query = query.bind(identity.kind.as_str()).bind(&identity.value);
-            }
-            Ok(query.bind(user_id).fetch_all(&mut **self).await?)
+            $identity_owners(self, user_id, identities).await
         }
 
         async fn stored_contacts(&mut self, user_id: i64, ids: &[i64]) -> StoreResult<Vec<StoredContact>> {
@@ -77,10 +73,10 @@ macro_rules! impl_contact_tx {
     };
 }
 
-/// `write_plan`'s steps that are the same on both backends, in order: `absorb`
-/// before the contacts are written, `identities` after (they reference them).
-macro_rules! shared_plan_writes {
-    (absorb: $conn:expr, $user_id:expr, $plan:expr) => {
+/// `write_plan`'s first step, the same on both backends: merges absorbed
+/// contacts into their survivors before the contacts are written.
+macro_rules! absorb_merged_contacts {
+    ($conn:expr, $user_id:expr, $plan:expr) => {
         for planned in $plan.contacts.iter().filter(|c| !c.absorbed.is_empty()) {
             let [move_identities, delete_contacts] = absorb_sql(planned.absorbed.len()).map(query_text);
             let mut moving = sqlx::query(&move_identities).bind(planned.id).bind($user_id);
@@ -90,22 +86,6 @@ macro_rules! shared_plan_writes {
             }
             moving.execute(&mut *$conn).await?;
             deleting.execute(&mut *$conn).await?;
-        }
-    };
-    (identities: $conn:expr, $user_id:expr, $plan:expr, $ids:expr) => {
-        let new: Vec<(&Identity, i64)> = $plan
-            .contacts
-            .iter()
-            .zip($ids)
-            .flat_map(|(planned, id)| planned.new_identities.iter().map(move |identity| (identity, *id)))
-            .collect();
-        for chunk in new.chunks(ROWS_PER_STATEMENT) {
-            let sql = query_text(insert_identities_sql(chunk.len()));
-            let mut query = sqlx::query(&sql);
-            for (identity, contact_id) in chunk {
-                query = query.bind($user_id).bind(identity.kind.as_str()).bind(&identity.value).bind(contact_id);
-            }
-            query.execute(&mut *$conn).await?;
         }
     };
 }
@@ -396,7 +376,7 @@ macro_rules! impl_store {
 mod postgres;
 mod sqlite;
 
-use crate::domain::contact::{plan_batch, BatchPlan, Change, Contact, Counts, PlannedContact, StoredContact};
+use crate::domain::contact::{plan_batch, BatchPlan, Change, Contact, Counts, PlannedContact, RowContact, StoredContact};
 use crate::domain::identity::{Identity, IdentityKind};
 use crate::domain::guard::ActiveImport;
 use crate::domain::mapping::Mapping;
@@ -609,7 +589,7 @@ pub struct Fence {
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
     pub user_id: i64,
-    pub contacts: Vec<Contact>,
+    pub contacts: Vec<RowContact>,
     pub row_errors: Vec<RowErrorView>,
     pub rejected: u64,
     pub skipped: u64,
@@ -1097,18 +1077,6 @@ pub(crate) fn placeholders(first: usize, rows: usize, width: usize) -> String {
     out
 }
 
-/// Binds (kind, value) pairs, then the user id. A join, not `(kind, value) IN
-/// (VALUES …)`, for which SQLite searches the unique index by user_id alone.
-pub(crate) fn identity_owners_sql(identities: usize) -> String {
-    format!(
-        "SELECT DISTINCT held.contact_id FROM (VALUES {}) AS wanted
-         JOIN contact_identities held
-           ON held.kind = wanted.column1 AND held.value = wanted.column2 AND held.user_id = ${}",
-        placeholders(1, identities, 2),
-        2 * identities + 1
-    )
-}
-
 pub(crate) const STORED_CONTACT_COLUMNS: &str =
     "id, display_name, given_name, family_name, emails, phones, organization, title, notes";
 
@@ -1123,11 +1091,6 @@ pub(crate) fn identities_of_sql(ids: usize) -> String {
         "SELECT contact_id, kind, value FROM contact_identities WHERE user_id = $1 AND contact_id IN {}",
         placeholders(2, 1, ids)
     )
-}
-
-/// Binds (user id, kind, value, contact id) per identity.
-pub(crate) fn insert_identities_sql(identities: usize) -> String {
-    format!("INSERT INTO contact_identities (user_id, kind, value, contact_id) VALUES {}", placeholders(1, identities, 4))
 }
 
 /// Moves the identities of absorbed contacts to the survivor (binds the survivor,
@@ -1171,12 +1134,12 @@ pub(crate) trait ContactTx: Send {
 pub(crate) async fn plan_against_store(
     tx: &mut dyn ContactTx,
     user_id: i64,
-    rows: &[Contact],
+    rows: &[RowContact],
     mut stored: Vec<StoredContact>,
 ) -> StoreResult<BatchPlan> {
     let mut asked: HashSet<Identity> = HashSet::new();
     let mut known: HashSet<i64> = stored.iter().map(|s| s.id).collect();
-    let mut pending: Vec<Identity> = rows.iter().flat_map(Contact::identities).collect();
+    let mut pending: Vec<Identity> = rows.iter().flat_map(|row| row.identities.iter().cloned()).collect();
     let mut previous: Option<BatchPlan> = None;
     loop {
         pending.sort();
@@ -1232,6 +1195,11 @@ pub(crate) async fn backfill_identities_chunk(tx: &mut dyn ContactTx, now: DateT
         }
     }
     Ok(taken)
+}
+
+/// Every identity the plan stores, with the id of the contact that holds it.
+pub(crate) fn new_identities<'p>(plan: &'p BatchPlan, ids: &'p [i64]) -> impl Iterator<Item = (&'p Identity, i64)> {
+    plan.contacts.iter().zip(ids).flat_map(|(planned, id)| planned.new_identities.iter().map(move |identity| (identity, *id)))
 }
 
 /// Each planned contact's id: its survivor's, or the next of `new_ids` for a new one.

@@ -36,7 +36,7 @@ fn millis(duration: Duration) -> String {
 
 /// Appends one row in COPY's text format: tab-separated, with the characters
 /// that format gives meaning to escaped.
-fn push_copy_row(out: &mut Vec<u8>, values: &[&String]) {
+fn push_copy_row(out: &mut Vec<u8>, values: &[&str]) {
     for (i, value) in values.iter().enumerate() {
         if i > 0 {
             out.push(b'\t');
@@ -344,12 +344,12 @@ impl_store!(PostgresStore, Backend::Postgres, times: DateTime<Utc>, written by s
     }
 });
 
-impl_contact_tx!(sqlx::Postgres, stored_contact, write_plan);
+impl_contact_tx!(sqlx::Postgres, stored_contact, identity_owners, write_plan);
 
 /// Merges absorbed contacts, writes created and updated contacts with their
 /// search text, and stores the new identities.
 async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, user_id: i64, plan: &BatchPlan, now: DateTime<Utc>) -> StoreResult<()> {
-    shared_plan_writes!(absorb: *tx, user_id, plan);
+    absorb_merged_contacts!(*tx, user_id, plan);
     let new_count = plan.contacts.iter().filter(|c| c.id.is_none()).count() as i64;
     let new_ids: Vec<i64> = sqlx::query_scalar(
         "SELECT nextval(pg_get_serial_sequence('contacts', 'id')) FROM generate_series(1, $1)",
@@ -374,7 +374,7 @@ async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, user_id: i64
             let (id, emails, phones) =
                 (id.to_string(), serde_json::to_string(&contact.emails)?, serde_json::to_string(&contact.phones)?);
             let search_text = contact.search_text();
-            let values = [&id, &user_id, &contact.display_name, &contact.given_name, &contact.family_name, &emails,
+            let values: [&str; 13] = [&id, &user_id, &contact.display_name, &contact.given_name, &contact.family_name, &emails,
                 &phones, &contact.organization, &contact.title, &contact.notes, &search_text, &stamp, &stamp];
             push_copy_row(&mut rows, &values);
         }
@@ -429,6 +429,32 @@ async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, user_id: i64
         }
         update.bind(now).execute(&mut **tx).await?;
     }
-    shared_plan_writes!(identities: *tx, user_id, plan, &ids);
+    let mut rows = Vec::new();
+    let user_id = user_id.to_string();
+    for (identity, contact_id) in new_identities(plan, &ids) {
+        push_copy_row(&mut rows, &[&user_id, identity.kind.as_str(), &identity.value, &contact_id.to_string()]);
+    }
+    if !rows.is_empty() {
+        let mut copy = tx.copy_in_raw("COPY contact_identities (user_id, kind, value, contact_id) FROM STDIN").await?;
+        copy.send(rows).await?;
+        copy.finish().await?;
+    }
     Ok(())
+}
+
+/// One probe of the unique index per wanted identity: `LIMIT 1` keeps each
+/// lookup a parameterised subquery, where a plain join let the planner hash
+/// all of the user's identities (a scan per batch, so imports slowed as they grew).
+async fn identity_owners(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, user_id: i64, identities: &[Identity]) -> StoreResult<Vec<i64>> {
+    let (kinds, values): (Vec<&str>, Vec<&str>) = identities.iter().map(|i| (i.kind.as_str(), i.value.as_str())).unzip();
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT held.contact_id FROM UNNEST($2::text[], $3::text[]) AS wanted(kind, value)
+         CROSS JOIN LATERAL (SELECT contact_id FROM contact_identities
+                             WHERE user_id = $1 AND kind = wanted.kind AND value = wanted.value LIMIT 1) AS held",
+    )
+    .bind(user_id)
+    .bind(&kinds)
+    .bind(&values)
+    .fetch_all(&mut **tx)
+    .await?)
 }

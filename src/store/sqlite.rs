@@ -358,12 +358,12 @@ impl_store!(SqliteStore, Backend::Sqlite, times: i64, written by ms, read by tim
     }
 });
 
-impl_contact_tx!(sqlx::Sqlite, stored_contact, write_plan);
+impl_contact_tx!(sqlx::Sqlite, stored_contact, identity_owners, write_plan);
 
 /// Merges absorbed contacts, writes created and updated contacts with their
 /// search text, and stores the new identities.
 async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, user_id: i64, plan: &BatchPlan, now: DateTime<Utc>) -> StoreResult<()> {
-    shared_plan_writes!(absorb: *tx, user_id, plan);
+    absorb_merged_contacts!(*tx, user_id, plan);
     // The batch holds SQLite's write lock: ids past the largest are free.
     let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM contacts").fetch_one(&mut **tx).await?;
     let ids = planned_ids(plan, next..)?;
@@ -392,8 +392,32 @@ async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, user_id: i64, 
         }
         upsert.execute(&mut **tx).await?;
     }
-    shared_plan_writes!(identities: *tx, user_id, plan, &ids);
+    let identities: Vec<(&Identity, i64)> = new_identities(plan, &ids).collect();
+    for chunk in identities.chunks(ROWS_PER_STATEMENT) {
+        let rows = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
+        let sql = format!("INSERT INTO contact_identities (user_id, kind, value, contact_id) VALUES {rows}");
+        let mut insert = sqlx::query(&sql);
+        for (identity, contact_id) in chunk {
+            insert = insert.bind(user_id).bind(identity.kind.as_str()).bind(&identity.value).bind(contact_id);
+        }
+        insert.execute(&mut **tx).await?;
+    }
     Ok(())
+}
+
+/// A join on the whole unique key, not `(kind, value) IN (VALUES …)`, for which
+/// SQLite searches the unique index by user_id alone.
+async fn identity_owners(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, user_id: i64, identities: &[Identity]) -> StoreResult<Vec<i64>> {
+    let wanted = vec!["(?, ?)"; identities.len()].join(", ");
+    let sql = format!(
+        "SELECT DISTINCT held.contact_id FROM (VALUES {wanted}) AS wanted
+         JOIN contact_identities held ON held.user_id = ? AND held.kind = wanted.column1 AND held.value = wanted.column2"
+    );
+    let mut query = sqlx::query_scalar(&sql);
+    for identity in identities {
+        query = query.bind(identity.kind.as_str()).bind(&identity.value);
+    }
+    Ok(query.bind(user_id).fetch_all(&mut **tx).await?)
 }
 
 #[cfg(test)]
