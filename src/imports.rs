@@ -4,8 +4,8 @@
 use crate::body_limits::BodyCutShort;
 use crate::domain::guard::{self, StartDecision};
 use crate::domain::mapping::{self, Field, Mapping};
-use crate::domain::records::{RawRecord, RecordReader, MAX_FIELD_BYTES};
-use crate::domain::sniff::{self, Sniffed, TextEncoding, SNIFF_BYTES};
+use crate::domain::records::{RawRecord, TextRecordReader};
+use crate::domain::sniff::{self, FileFormat, Sniffed, TextEncoding, SNIFF_BYTES};
 use crate::error::ImportError;
 use crate::model::{ImportView, StartedImport, UploadPreview};
 use crate::services::{chrono_duration, Services};
@@ -150,14 +150,14 @@ impl Utf8Check {
 
 /// Counts records as the bytes pass, once the file's start has been sniffed.
 struct RowCounter {
-    reader: RecordReader,
+    reader: TextRecordReader,
     records: u64,
     scratch: Vec<RawRecord>,
 }
 
 impl RowCounter {
     fn new(sniffed: &Sniffed) -> Self {
-        Self { reader: RecordReader::new(sniffed.encoding, sniffed.delimiter, MAX_FIELD_BYTES), records: 0, scratch: Vec::new() }
+        Self { reader: TextRecordReader::new(sniffed), records: 0, scratch: Vec::new() }
     }
 
     fn feed(&mut self, bytes: &[u8], last: bool) {
@@ -229,7 +229,7 @@ async fn store_file(
         sniffed.encoding = TextEncoding::Windows1252;
     }
     let records = counter.map_or(0, |c| c.records);
-    let data_rows = records.saturating_sub(sniffed.header_index + 1);
+    let data_rows = records.saturating_sub(sniffed.first_data_record());
     Ok(StoredFile { bytes, sniffed, data_rows })
 }
 
@@ -240,8 +240,16 @@ fn preview(upload_id: String, meta: UploadMeta) -> UploadPreview {
         file_name: meta.file_name,
         byte_size: meta.byte_size,
         data_rows: meta.data_rows,
-        encoding: meta.sniffed.encoding.label().to_owned(),
-        delimiter: meta.sniffed.delimiter.label().to_owned(),
+        format: meta.sniffed.format.label(),
+        is_vcard: matches!(meta.sniffed.format, FileFormat::VCard { .. }),
+        encoding: match meta.sniffed.format {
+            FileFormat::Workbook { .. } => String::new(),
+            _ => meta.sniffed.encoding.label().to_owned(),
+        },
+        delimiter: match meta.sniffed.format {
+            FileFormat::Delimited => meta.sniffed.delimiter.label().to_owned(),
+            _ => String::new(),
+        },
         header_line: meta.sniffed.header_line,
         headers: meta.sniffed.headers,
         preset: preset.label().to_owned(),

@@ -5,7 +5,7 @@
 //! whose heartbeat lapsed, so a crashed instance's work resumes elsewhere.
 
 use crate::domain::contact::{build_row, RowOutcome};
-use crate::domain::records::{RawRecord, RecordReader, MAX_FIELD_BYTES};
+use crate::domain::records::{RawRecord, TextRecordReader};
 use crate::model::{ImportStatus, RowErrorView};
 use crate::services::Services;
 use crate::store::{Batch, BatchOutcome, Claim, ClaimedImport, Failure, Fence, StoreError, StoreResult};
@@ -284,7 +284,7 @@ struct UploadRows<'a> {
     services: &'a Services,
     upload_id: &'a str,
     /// `None` only while a chunk is parsed on a blocking thread.
-    reader: Option<Box<RecordReader>>,
+    reader: Option<Box<TextRecordReader>>,
     next_chunk: i64,
     done: bool,
 }
@@ -294,7 +294,7 @@ impl<'a> UploadRows<'a> {
         Self {
             services,
             upload_id: &claimed.upload_id,
-            reader: Some(Box::new(RecordReader::new(claimed.sniffed.encoding, claimed.sniffed.delimiter, MAX_FIELD_BYTES))),
+            reader: Some(Box::new(TextRecordReader::new(&claimed.sniffed))),
             next_chunk: 0,
             done: false,
         }
@@ -369,7 +369,7 @@ async fn process_batches(
     lines: &mut BatchLines<'_>,
 ) -> Result<RunEnd, RunError> {
     let batch_rows = services.config.import_batch_rows.max(1);
-    let first_data_record = claimed.sniffed.header_index + 1;
+    let first_data_record = claimed.sniffed.first_data_record();
     let mut rows = UploadRows::new(services, claimed);
     let mut records = Vec::new();
     let mut batch = Batch { user_id: claimed.user_id, rows_done: claimed.rows_done, ..Batch::default() };

@@ -5,6 +5,7 @@ pub mod mapping;
 pub mod records;
 pub mod report;
 pub mod sniff;
+pub mod vcard;
 
 #[cfg(test)]
 mod properties;

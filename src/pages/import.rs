@@ -169,8 +169,8 @@ fn FilePicker(
             on:dragleave=move |_| dragging.set(false)
             on:drop=dropped
         >
-            <label for="file">"Choose a contacts export (.csv, .tsv or .txt), or drop it here"</label>
-            <input id="file" type="file" name="file" accept=".csv,.tsv,.txt,text/csv,text/plain" on:change=picked />
+            <label for="file">"Choose a contacts export (.csv, .tsv, .txt, .vcf, .xlsx, .xls or .ods), or drop it here"</label>
+            <input id="file" type="file" name="file" accept=".csv,.tsv,.txt,.vcf,.vcard,.xlsx,.xls,.ods,text/csv,text/plain,text/vcard,text/x-vcard" on:change=picked />
             {move || chosen_name.get().map(|(name, size)| view! {
                 <p data-testid="chosen-file">{name} " — " {human_bytes(size as u64)}</p>
             })}
@@ -200,11 +200,18 @@ fn Preview(
         <section aria-labelledby="preview-title" data-testid="preview">
             <h2 id="preview-title">"Preview of " {found.file_name.clone()}</h2>
             <dl class="facts">
+                <dt>"File"</dt><dd data-testid="file-format">{found.format.clone()}</dd>
                 <dt>"Format"</dt><dd data-testid="preset">{found.preset.clone()}</dd>
-                <dt>"Encoding"</dt><dd data-testid="encoding">{found.encoding.clone()}</dd>
-                <dt>"Delimiter"</dt><dd data-testid="delimiter">{found.delimiter.clone()}</dd>
-                <dt>"Header row"</dt><dd>"line " {found.header_line}</dd>
-                <dt>"Rows"</dt><dd data-testid="data-rows">{found.data_rows}</dd>
+                {(!found.encoding.is_empty()).then(|| view! {
+                    <dt>"Encoding"</dt><dd data-testid="encoding">{found.encoding.clone()}</dd>
+                })}
+                {(!found.delimiter.is_empty()).then(|| view! {
+                    <dt>"Delimiter"</dt><dd data-testid="delimiter">{found.delimiter.clone()}</dd>
+                })}
+                {(found.header_line > 0).then(|| view! {
+                    <dt>"Header row"</dt><dd>"line " {found.header_line}</dd>
+                })}
+                <dt>{if found.is_vcard { "Cards" } else { "Rows" }}</dt><dd data-testid="data-rows">{found.data_rows}</dd>
                 <dt>"Size"</dt><dd>{human_bytes(found.byte_size)}</dd>
             </dl>
             <div class="scroll">
