@@ -129,6 +129,9 @@ pub struct UploadPreview {
     pub preset: String,
     pub mapping: Mapping,
     pub sample_rows: Vec<Vec<String>>,
+    /// A workbook's sheets, and the one read.
+    pub sheets: Vec<String>,
+    pub sheet: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

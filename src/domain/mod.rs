@@ -6,6 +6,8 @@ pub mod records;
 pub mod report;
 pub mod sniff;
 pub mod vcard;
+#[cfg(feature = "ssr")]
+pub mod workbook;
 
 #[cfg(test)]
 mod properties;

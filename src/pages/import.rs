@@ -101,6 +101,22 @@ fn ImportFlow() -> impl IntoView {
         error.set(None);
     };
 
+    let choose_sheet = move |sheet: String| {
+        let Some(found) = preview.get_untracked() else { return };
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match crate::api::imports::choose_sheet(found.upload_id, sheet).await {
+                Ok(found) => {
+                    mapping.set(found.mapping.clone());
+                    preview.set(Some(found));
+                }
+                Err(failure) => error.set(Some(failure)),
+            }
+            busy.set(false);
+        });
+    };
+
     view! {
         <h1>"Import contacts"</h1>
         <Transition fallback=|| ()>
@@ -119,8 +135,15 @@ fn ImportFlow() -> impl IntoView {
         </Transition>
         <Show
             when=move || preview.with(Option::is_none)
-            fallback=move || view! {
-                <Preview preview=preview mapping=mapping busy=busy on_start=start.clone() on_back=back />
+            fallback=move || {
+                let start = start.clone();
+                // A chosen sheet brings a new preview: draw it anew.
+                move || {
+                    preview.track();
+                    view! {
+                        <Preview preview=preview mapping=mapping busy=busy on_start=start.clone() on_back=back on_sheet=choose_sheet />
+                    }
+                }
             }
         >
             <FilePicker chosen_name=chosen_name busy=busy on_choose=choose on_upload=upload />
@@ -192,6 +215,7 @@ fn Preview(
     busy: RwSignal<bool>,
     on_start: impl Fn(()) + Clone + 'static,
     on_back: impl Fn(()) + Copy + 'static,
+    on_sheet: impl Fn(String) + Copy + 'static,
 ) -> impl IntoView {
     let found = preview.get_untracked().expect("preview shown only when present");
     let headers = found.headers.clone();
@@ -201,6 +225,19 @@ fn Preview(
             <h2 id="preview-title">"Preview of " {found.file_name.clone()}</h2>
             <dl class="facts">
                 <dt>"File"</dt><dd data-testid="file-format">{found.format.clone()}</dd>
+                {(found.sheets.len() > 1).then(|| {
+                    let chosen = found.sheet.clone().unwrap_or_default();
+                    view! {
+                        <dt><label for="sheet">"Sheet"</label></dt>
+                        <dd>
+                            <select id="sheet" data-testid="sheet" disabled=move || busy.get() on:change=move |ev| on_sheet(event_target_value(&ev))>
+                                {found.sheets.iter().map(|name| view! {
+                                    <option value=name.clone() selected=*name == chosen>{name.clone()}</option>
+                                }).collect_view()}
+                            </select>
+                        </dd>
+                    }
+                })}
                 <dt>"Format"</dt><dd data-testid="preset">{found.preset.clone()}</dd>
                 {(!found.encoding.is_empty()).then(|| view! {
                     <dt>"Encoding"</dt><dd data-testid="encoding">{found.encoding.clone()}</dd>
