@@ -57,6 +57,11 @@ pub struct VCardReader {
     file_encoding: &'static Encoding,
     line: Vec<u8>,
     line_truncated: bool,
+    /// Whether the line's value is QUOTED-PRINTABLE, known once its head (name
+    /// and parameters, up to the first colon outside quotes) is complete:
+    /// judged once a line, however many soft breaks follow.
+    quoted_printable: Option<bool>,
+    head_in_quotes: bool,
     line_number: u64,
     /// True after a line break, until the next line's first byte says whether it continues.
     at_line_start: bool,
@@ -98,6 +103,8 @@ impl VCardReader {
             file_encoding,
             line: Vec::new(),
             line_truncated: false,
+            quoted_printable: None,
+            head_in_quotes: false,
             line_number: 0,
             at_line_start: true,
             prev_cr: false,
@@ -176,19 +183,24 @@ impl VCardReader {
     }
 
     fn push(&mut self, b: u8) {
-        if self.line.len() < MAX_LINE_BYTES {
-            self.line.push(b);
-        } else {
+        if self.line.len() >= MAX_LINE_BYTES {
             self.line_truncated = true;
+            return;
         }
+        if self.quoted_printable.is_none() {
+            if b == b'"' {
+                self.head_in_quotes = !self.head_in_quotes;
+            } else if b == b':' && !self.head_in_quotes {
+                let head = &self.line;
+                self.quoted_printable = Some(head.windows(16).any(|w| w.eq_ignore_ascii_case(b"QUOTED-PRINTABLE")));
+            }
+        }
+        self.line.push(b);
     }
 
     /// A QUOTED-PRINTABLE value ending in `=` continues on the next line.
     fn is_soft_break(&self) -> bool {
-        self.line.last() == Some(&b'=') && {
-            let head = &self.line[..colon(&self.line).unwrap_or(self.line.len())];
-            head.windows(16).any(|w| w.eq_ignore_ascii_case(b"QUOTED-PRINTABLE"))
-        }
+        self.line.last() == Some(&b'=') && self.quoted_printable == Some(true)
     }
 
     fn end_line(&mut self, out: &mut Vec<RawRecord>) {
@@ -197,6 +209,8 @@ impl VCardReader {
         }
         let line = std::mem::take(&mut self.line);
         let truncated = std::mem::replace(&mut self.line_truncated, false);
+        self.quoted_printable = None;
+        self.head_in_quotes = false;
         self.take_line(&line, truncated, out);
         // Reuse the allocation for the next line.
         self.line = line;
@@ -669,6 +683,13 @@ TEL;TYPE=\"HOME,VOICE\";VALUE=uri:tel:+49-30-123456\r\nREV;VALUE=TIMESTAMP:20240
         assert_eq!(field(&recs[0], "Name (FN)"), "Zoë Nextcloud");
         assert_eq!(field(&recs[0], "Phone (TEL)"), "+49-30-123456");
         assert_eq!(contact(&recs[0]).emails, vec!["zoe@example.org"]);
+    }
+
+    #[test]
+    fn a_soft_break_is_judged_by_the_head_before_the_first_unquoted_colon() {
+        let recs = cards("BEGIN:VCARD\r\nFN:Q\r\nNOTE;X-A=\"a:b\";ENCODING=QUOTED-PRINTABLE:x=\r\ny\r\nTITLE:QUOTED-PRINTABLE=\r\nEND:VCARD\r\n");
+        assert_eq!(field(&recs[0], "Note (NOTE)"), "xy");
+        assert_eq!(field(&recs[0], "Title (TITLE)"), "QUOTED-PRINTABLE=");
     }
 
     #[test]

@@ -143,6 +143,7 @@ fn ImportFlow() -> impl IntoView {
                     view! {
                         <Preview preview=preview mapping=mapping busy=busy on_start=start.clone() on_back=back on_sheet=choose_sheet />
                     }
+                    .into_any()
                 }
             }
         >
@@ -220,37 +221,42 @@ fn Preview(
     let found = preview.get_untracked().expect("preview shown only when present");
     let headers = found.headers.clone();
     let samples = found.sample_rows.clone();
+    // Type-erased: the preview's view type is otherwise too deep for the compiler.
+    let facts = view! {
+        <dl class="facts">
+            <dt>"File"</dt><dd data-testid="file-format">{found.format.clone()}</dd>
+            {(found.sheets.len() > 1).then(|| {
+                let chosen = found.sheet.clone().unwrap_or_default();
+                view! {
+                    <dt><label for="sheet">"Sheet"</label></dt>
+                    <dd>
+                        <select id="sheet" data-testid="sheet" disabled=move || busy.get() on:change=move |ev| on_sheet(event_target_value(&ev))>
+                            {found.sheets.iter().map(|name| view! {
+                                <option value=name.clone() selected=*name == chosen>{name.clone()}</option>
+                            }).collect_view()}
+                        </select>
+                    </dd>
+                }
+            })}
+            <dt>"Format"</dt><dd data-testid="preset">{found.preset.clone()}</dd>
+            {(!found.encoding.is_empty()).then(|| view! {
+                <dt>"Encoding"</dt><dd data-testid="encoding">{found.encoding.clone()}</dd>
+            })}
+            {(!found.delimiter.is_empty()).then(|| view! {
+                <dt>"Delimiter"</dt><dd data-testid="delimiter">{found.delimiter.clone()}</dd>
+            })}
+            {(found.header_line > 0).then(|| view! {
+                <dt>"Header row"</dt><dd>"line " {found.header_line}</dd>
+            })}
+            <dt>{if found.is_vcard { "Cards" } else { "Rows" }}</dt><dd data-testid="data-rows">{found.data_rows}</dd>
+            <dt>"Size"</dt><dd>{human_bytes(found.byte_size)}</dd>
+        </dl>
+    }
+    .into_any();
     view! {
         <section aria-labelledby="preview-title" data-testid="preview">
             <h2 id="preview-title">"Preview of " {found.file_name.clone()}</h2>
-            <dl class="facts">
-                <dt>"File"</dt><dd data-testid="file-format">{found.format.clone()}</dd>
-                {(found.sheets.len() > 1).then(|| {
-                    let chosen = found.sheet.clone().unwrap_or_default();
-                    view! {
-                        <dt><label for="sheet">"Sheet"</label></dt>
-                        <dd>
-                            <select id="sheet" data-testid="sheet" disabled=move || busy.get() on:change=move |ev| on_sheet(event_target_value(&ev))>
-                                {found.sheets.iter().map(|name| view! {
-                                    <option value=name.clone() selected=*name == chosen>{name.clone()}</option>
-                                }).collect_view()}
-                            </select>
-                        </dd>
-                    }
-                })}
-                <dt>"Format"</dt><dd data-testid="preset">{found.preset.clone()}</dd>
-                {(!found.encoding.is_empty()).then(|| view! {
-                    <dt>"Encoding"</dt><dd data-testid="encoding">{found.encoding.clone()}</dd>
-                })}
-                {(!found.delimiter.is_empty()).then(|| view! {
-                    <dt>"Delimiter"</dt><dd data-testid="delimiter">{found.delimiter.clone()}</dd>
-                })}
-                {(found.header_line > 0).then(|| view! {
-                    <dt>"Header row"</dt><dd>"line " {found.header_line}</dd>
-                })}
-                <dt>{if found.is_vcard { "Cards" } else { "Rows" }}</dt><dd data-testid="data-rows">{found.data_rows}</dd>
-                <dt>"Size"</dt><dd>{human_bytes(found.byte_size)}</dd>
-            </dl>
+            {facts}
             <div class="scroll">
                 <table class="mapping">
                     <caption>"Which column feeds which field"</caption>
