@@ -4,8 +4,9 @@
 use crate::body_limits::BodyCutShort;
 use crate::domain::guard::{self, StartDecision};
 use crate::domain::mapping::{self, Field, Mapping};
-use crate::domain::records::{RawRecord, RecordReader, MAX_FIELD_BYTES};
-use crate::domain::sniff::{self, Sniffed, TextEncoding, SNIFF_BYTES};
+use crate::domain::records::{RawRecord, TextRecordReader};
+use crate::domain::sniff::{self, FileFormat, Sniffed, TextEncoding, WorkbookKind, SNIFF_BYTES};
+use crate::domain::workbook::{self, Workbook, WorkbookError};
 use crate::error::ImportError;
 use crate::model::{ImportView, StartedImport, UploadPreview};
 use crate::services::{chrono_duration, Services};
@@ -75,6 +76,7 @@ pub async fn receive_upload(
     user_id: i64,
     mut multipart: multer::Multipart<'_>,
     cut_short: Option<&BodyCutShort>,
+    sheet: Option<&str>,
 ) -> Result<UploadPreview, ImportError> {
     if let Some(mut field) = multipart.next_field().await.map_err(|e| malformed(e, cut_short))? {
         if field.name() != Some("file") {
@@ -88,7 +90,7 @@ pub async fn receive_upload(
         let file_name = clean_file_name(field.file_name());
         let upload_id = uuid::Uuid::new_v4().to_string();
         services.store.create_upload(&upload_id, user_id, &file_name, services.now()).await?;
-        let received = store_file(services, &upload_id, &mut field, room, cut_short).await;
+        let received = store_file(services, &upload_id, &mut field, room, cut_short, sheet).await;
         let meta = match received {
             Ok(stats) => UploadMeta { file_name, byte_size: stats.bytes, sniffed: stats.sniffed, data_rows: stats.data_rows },
             Err(failure) => {
@@ -150,14 +152,14 @@ impl Utf8Check {
 
 /// Counts records as the bytes pass, once the file's start has been sniffed.
 struct RowCounter {
-    reader: RecordReader,
+    reader: TextRecordReader,
     records: u64,
     scratch: Vec<RawRecord>,
 }
 
 impl RowCounter {
     fn new(sniffed: &Sniffed) -> Self {
-        Self { reader: RecordReader::new(sniffed.encoding, sniffed.delimiter, MAX_FIELD_BYTES), records: 0, scratch: Vec::new() }
+        Self { reader: TextRecordReader::new(sniffed), records: 0, scratch: Vec::new() }
     }
 
     fn feed(&mut self, bytes: &[u8], last: bool) {
@@ -173,6 +175,7 @@ async fn store_file(
     field: &mut multer::Field<'_>,
     quota_room: u64,
     cut_short: Option<&BodyCutShort>,
+    sheet: Option<&str>,
 ) -> Result<StoredFile, ImportError> {
     let limit = services.config.import_max_upload_bytes;
     let mut pending: Vec<u8> = Vec::with_capacity(UPLOAD_CHUNK_BYTES + 64 * 1024);
@@ -182,6 +185,8 @@ async fn store_file(
     let mut counter: Option<RowCounter> = None;
     let mut utf8 = Utf8Check::new();
     let mut ascii_start = false;
+    // A workbook is read once it is whole, from a copy on disk.
+    let mut spilled: Option<(WorkbookKind, SpilledUpload)> = None;
     loop {
         let chunk = field.chunk().await.map_err(|e| malformed(e, cut_short))?;
         let last = chunk.is_none();
@@ -198,8 +203,17 @@ async fn store_file(
             if let Some(counter) = &mut counter {
                 counter.feed(chunk, false);
             }
+            if let Some((_, spill)) = &mut spilled {
+                spill.write(chunk).await.map_err(disk_failed)?;
+            }
         }
-        if sniffed.is_none() && (last || pending.len() >= SNIFF_BYTES) {
+        let workbook = spilled.is_none().then(|| WorkbookKind::of(&pending[..pending.len().min(SNIFF_BYTES)])).flatten();
+        if let Some(kind) = workbook.filter(|_| sniffed.is_none() && (last || pending.len() >= SNIFF_BYTES)) {
+            workbook::check_supported(kind).map_err(not_readable)?;
+            let mut spill = SpilledUpload::new().map_err(disk_failed)?;
+            spill.write(&pending).await.map_err(disk_failed)?;
+            spilled = Some((kind, spill));
+        } else if sniffed.is_none() && spilled.is_none() && (last || pending.len() >= SNIFF_BYTES) {
             let prefix = &pending[..pending.len().min(SNIFF_BYTES)];
             ascii_start = prefix.is_ascii();
             let found = sniff::sniff(prefix, last && pending.len() <= SNIFF_BYTES)
@@ -223,14 +237,137 @@ async fn store_file(
             break;
         }
     }
+    if let Some((kind, spill)) = spilled {
+        let (sniffed, data_rows) = spill.sniff(kind, sheet.map(str::to_owned), services.config.import_max_upload_bytes).await?;
+        return Ok(StoredFile { bytes, sniffed, data_rows });
+    }
     let mut sniffed = sniffed.ok_or_else(|| ImportError::NotCsv { reason: sniff::SniffError::Empty.to_string() })?;
     // Delimiters, quotes and line ends are ASCII in both, so the row count stands.
     if sniffed.encoding == TextEncoding::Utf8 && ascii_start && !utf8.finish() {
         sniffed.encoding = TextEncoding::Windows1252;
     }
     let records = counter.map_or(0, |c| c.records);
-    let data_rows = records.saturating_sub(sniffed.header_index + 1);
+    let data_rows = records.saturating_sub(sniffed.first_data_record());
     Ok(StoredFile { bytes, sniffed, data_rows })
+}
+
+fn not_readable(error: WorkbookError) -> ImportError {
+    ImportError::NotCsv { reason: error.to_string() }
+}
+
+fn disk_failed(error: std::io::Error) -> ImportError {
+    error!(%error, "a temporary file for a workbook failed");
+    ImportError::Internal
+}
+
+/// A workbook's bytes on disk while it is read: a zip is read by seeking, and
+/// the upload itself stays in the database in chunks.
+pub struct SpilledUpload {
+    file: tempfile::NamedTempFile,
+    writer: tokio::fs::File,
+}
+
+/// Why a stored upload could not be copied to disk.
+#[derive(Debug, thiserror::Error)]
+pub enum SpillError {
+    #[error(transparent)]
+    Store(StoreError),
+    #[error("a temporary file failed: {0}")]
+    Disk(std::io::Error),
+}
+
+impl From<SpillError> for ImportError {
+    fn from(error: SpillError) -> Self {
+        match error {
+            SpillError::Store(error) => error.into(),
+            SpillError::Disk(error) => disk_failed(error),
+        }
+    }
+}
+
+/// Rows a workbook's reading thread may have sent ahead of the import.
+const WORKBOOK_ROWS_AHEAD: usize = 1024;
+
+impl SpilledUpload {
+    fn new() -> std::io::Result<Self> {
+        let file = tempfile::NamedTempFile::new()?;
+        let writer = tokio::fs::File::from_std(file.reopen()?);
+        Ok(Self { file, writer })
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        self.writer.write_all(bytes).await
+    }
+
+    /// The stored upload copied to disk, chunk by chunk; `None` when it has no chunks.
+    pub async fn from_store(services: &Services, upload_id: &str) -> Result<Option<Self>, SpillError> {
+        let mut spill = Self::new().map_err(SpillError::Disk)?;
+        let mut seq = 0;
+        while let Some(chunk) = services.store.upload_chunk(upload_id, seq).await.map_err(SpillError::Store)? {
+            spill.write(&chunk).await.map_err(SpillError::Disk)?;
+            seq += 1;
+        }
+        Ok((seq > 0).then_some(spill))
+    }
+
+    /// Checks and unpacks the workbook (on the blocking thread that calls this).
+    fn open(&self, max_bytes: u64) -> Result<(tempfile::NamedTempFile, Workbook), WorkbookError> {
+        let clean = tempfile::NamedTempFile::new().map_err(|e| WorkbookError::Unreadable(e.to_string()))?;
+        workbook::unpack_checked(self.file.path(), clean.path(), max_bytes)?;
+        let opened = Workbook::open(clean.path())?;
+        Ok((clean, opened))
+    }
+
+    async fn finished(mut self) -> std::io::Result<Self> {
+        use tokio::io::AsyncWriteExt;
+        self.writer.flush().await?;
+        Ok(self)
+    }
+
+    /// The preview of `sheet` (the first when `None`) and its data rows.
+    async fn sniff(self, kind: WorkbookKind, sheet: Option<String>, max_bytes: u64) -> Result<(Sniffed, u64), ImportError> {
+        let spill = self.finished().await.map_err(disk_failed)?;
+        let read = tokio::task::spawn_blocking(move || {
+            let (_clean, mut opened) = spill.open(max_bytes)?;
+            opened.sniff(kind, sheet.as_deref())
+        });
+        match read.await {
+            Ok(sniffed) => sniffed.map_err(not_readable),
+            Err(failure) => std::panic::resume_unwind(failure.into_panic()),
+        }
+    }
+
+    /// The rows of `sheet`, read on a blocking thread a bounded number ahead;
+    /// a failure to read arrives as the last message.
+    pub async fn rows(self, sheet: String, max_bytes: u64) -> Result<tokio::sync::mpsc::Receiver<Result<RawRecord, String>>, SpillError> {
+        let spill = self.finished().await.map_err(SpillError::Disk)?;
+        let (sender, receiver) = tokio::sync::mpsc::channel(WORKBOOK_ROWS_AHEAD);
+        tokio::task::spawn_blocking(move || {
+            let read = spill.open(max_bytes).and_then(|(_clean, mut opened)| {
+                // A send fails once the import stopped listening: stop reading too.
+                opened.rows(&sheet, |record| sender.blocking_send(Ok(record)).is_ok())
+            });
+            if let Err(error) = read {
+                let _ = sender.blocking_send(Err(error.to_string()));
+            }
+        });
+        Ok(receiver)
+    }
+}
+
+/// Reads another sheet of an uploaded workbook: its preview replaces the upload's.
+pub async fn choose_sheet(services: &Services, user_id: i64, upload_id: &str, sheet: &str) -> Result<UploadPreview, ImportError> {
+    let upload = services.store.upload_meta(user_id, upload_id).await?.ok_or(ImportError::NotFound)?;
+    let FileFormat::Workbook { kind, .. } = upload.sniffed.format else {
+        return Err(ImportError::NotCsv { reason: "Only a workbook has sheets to choose from.".to_owned() });
+    };
+    let spill = SpilledUpload::from_store(services, upload_id).await?.ok_or(ImportError::NotFound)?;
+    let (sniffed, data_rows) = spill.sniff(kind, Some(sheet.to_owned()), services.config.import_max_upload_bytes).await?;
+    let meta = UploadMeta { sniffed, data_rows, ..upload };
+    services.store.finish_upload(upload_id, &meta).await?;
+    info!(user_id, upload_id, sheet, rows = data_rows, "sheet chosen");
+    Ok(preview(upload_id.to_owned(), meta))
 }
 
 fn preview(upload_id: String, meta: UploadMeta) -> UploadPreview {
@@ -240,13 +377,29 @@ fn preview(upload_id: String, meta: UploadMeta) -> UploadPreview {
         file_name: meta.file_name,
         byte_size: meta.byte_size,
         data_rows: meta.data_rows,
-        encoding: meta.sniffed.encoding.label().to_owned(),
-        delimiter: meta.sniffed.delimiter.label().to_owned(),
+        format: meta.sniffed.format.label(),
+        is_vcard: matches!(meta.sniffed.format, FileFormat::VCard { .. }),
+        encoding: match meta.sniffed.format {
+            FileFormat::Workbook { .. } => String::new(),
+            _ => meta.sniffed.encoding.label().to_owned(),
+        },
+        delimiter: match meta.sniffed.format {
+            FileFormat::Delimited => meta.sniffed.delimiter.label().to_owned(),
+            _ => String::new(),
+        },
         header_line: meta.sniffed.header_line,
         headers: meta.sniffed.headers,
         preset: preset.label().to_owned(),
         mapping,
         sample_rows: meta.sniffed.sample_rows,
+        sheets: match &meta.sniffed.format {
+            FileFormat::Workbook { sheets, .. } => sheets.clone(),
+            _ => Vec::new(),
+        },
+        sheet: match &meta.sniffed.format {
+            FileFormat::Workbook { sheet, .. } => Some(sheet.clone()),
+            _ => None,
+        },
     }
 }
 

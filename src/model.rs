@@ -114,15 +114,24 @@ pub struct UploadPreview {
     pub upload_id: String,
     pub file_name: String,
     pub byte_size: u64,
-    /// Records after the header row.
+    /// Records after the header row; cards in a vCard file.
     pub data_rows: u64,
+    /// What the file is, by its content: "vCard 3.0", "Excel workbook (.xlsx)", …
+    pub format: String,
+    /// Cards, not rows, are counted.
+    pub is_vcard: bool,
+    /// Empty for workbooks.
     pub encoding: String,
+    /// Empty but for delimited text.
     pub delimiter: String,
     pub header_line: u64,
     pub headers: Vec<String>,
     pub preset: String,
     pub mapping: Mapping,
     pub sample_rows: Vec<Vec<String>>,
+    /// A workbook's sheets, and the one read.
+    pub sheets: Vec<String>,
+    pub sheet: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

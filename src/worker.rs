@@ -5,7 +5,9 @@
 //! whose heartbeat lapsed, so a crashed instance's work resumes elsewhere.
 
 use crate::domain::contact::{build_row, RowOutcome};
-use crate::domain::records::{RawRecord, RecordReader, MAX_FIELD_BYTES};
+use crate::domain::records::{RawRecord, TextRecordReader};
+use crate::domain::sniff::FileFormat;
+use crate::imports::{SpillError, SpilledUpload};
 use crate::model::{ImportStatus, RowErrorView};
 use crate::services::Services;
 use crate::store::{Batch, BatchOutcome, Claim, ClaimedImport, Failure, Fence, StoreError, StoreResult};
@@ -137,6 +139,15 @@ enum RunError {
     /// The stored upload is gone or no longer matches what was received.
     #[error("{0}")]
     Upload(String),
+}
+
+impl From<SpillError> for RunError {
+    fn from(error: SpillError) -> Self {
+        match error {
+            SpillError::Store(error) => RunError::Store(error),
+            SpillError::Disk(error) => RunError::Upload(format!("The upload could not be read from disk: {error}")),
+        }
+    }
 }
 
 /// What to record once a run is over.
@@ -279,12 +290,75 @@ async fn record_end(services: &Services, fence: &Fence, end: &End, shutdown: &wa
     }
 }
 
-/// The data rows of an upload, read chunk by chunk from storage.
+/// Where an import's records come from.
+enum RowSource<'a> {
+    Text(UploadRows<'a>),
+    Workbook(WorkbookRows<'a>),
+}
+
+impl<'a> RowSource<'a> {
+    fn new(services: &'a Services, claimed: &'a ClaimedImport) -> Self {
+        match &claimed.sniffed.format {
+            FileFormat::Workbook { sheet, .. } => RowSource::Workbook(WorkbookRows {
+                services,
+                upload_id: &claimed.upload_id,
+                sheet,
+                rows: None,
+            }),
+            _ => RowSource::Text(UploadRows::new(services, claimed)),
+        }
+    }
+
+    /// Appends the next records to `out`; false once the file is exhausted.
+    async fn fill(&mut self, out: &mut Vec<RawRecord>) -> Result<bool, RunError> {
+        match self {
+            RowSource::Text(rows) => rows.fill(out).await,
+            RowSource::Workbook(rows) => rows.fill(out).await,
+        }
+    }
+}
+
+/// A workbook sheet's rows: the upload is copied to disk, then a blocking
+/// thread reads the sheet a bounded number of rows ahead.
+struct WorkbookRows<'a> {
+    services: &'a Services,
+    upload_id: &'a str,
+    sheet: &'a str,
+    rows: Option<tokio::sync::mpsc::Receiver<Result<RawRecord, String>>>,
+}
+
+/// Records taken from a workbook's reading thread per fill.
+const WORKBOOK_ROWS_PER_FILL: usize = 512;
+
+impl WorkbookRows<'_> {
+    async fn fill(&mut self, out: &mut Vec<RawRecord>) -> Result<bool, RunError> {
+        let rows = match &mut self.rows {
+            Some(rows) => rows,
+            None => {
+                let spill = SpilledUpload::from_store(self.services, self.upload_id).await?;
+                let spill = spill.ok_or_else(|| RunError::Upload("The uploaded file is missing.".to_owned()))?;
+                let max_bytes = self.services.config.import_max_upload_bytes;
+                self.rows.insert(spill.rows(self.sheet.to_owned(), max_bytes).await?)
+            }
+        };
+        let Some(first) = rows.recv().await else { return Ok(false) };
+        out.push(first.map_err(RunError::Upload)?);
+        while out.len() < WORKBOOK_ROWS_PER_FILL {
+            match rows.try_recv() {
+                Ok(record) => out.push(record.map_err(RunError::Upload)?),
+                Err(_) => break,
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// The data rows of a text upload, read chunk by chunk from storage.
 struct UploadRows<'a> {
     services: &'a Services,
     upload_id: &'a str,
     /// `None` only while a chunk is parsed on a blocking thread.
-    reader: Option<Box<RecordReader>>,
+    reader: Option<Box<TextRecordReader>>,
     next_chunk: i64,
     done: bool,
 }
@@ -294,7 +368,7 @@ impl<'a> UploadRows<'a> {
         Self {
             services,
             upload_id: &claimed.upload_id,
-            reader: Some(Box::new(RecordReader::new(claimed.sniffed.encoding, claimed.sniffed.delimiter, MAX_FIELD_BYTES))),
+            reader: Some(Box::new(TextRecordReader::new(&claimed.sniffed))),
             next_chunk: 0,
             done: false,
         }
@@ -369,8 +443,8 @@ async fn process_batches(
     lines: &mut BatchLines<'_>,
 ) -> Result<RunEnd, RunError> {
     let batch_rows = services.config.import_batch_rows.max(1);
-    let first_data_record = claimed.sniffed.header_index + 1;
-    let mut rows = UploadRows::new(services, claimed);
+    let first_data_record = claimed.sniffed.first_data_record();
+    let mut rows = RowSource::new(services, claimed);
     let mut records = Vec::new();
     let mut batch = Batch { user_id: claimed.user_id, rows_done: claimed.rows_done, ..Batch::default() };
     // Each rejected row before the checkpoint kept its error until the cap.

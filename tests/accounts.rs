@@ -162,6 +162,7 @@ fn user_data_endpoints() -> Vec<(&'static str, &'static str, serde_json::Value)>
         ("GET", "/api/contacts", serde_json::Value::Null),
         ("SFN", imports::UploadFile::PATH, serde_json::Value::Null),
         ("SFN", imports::StartImport::PATH, serde_json::json!({"upload_id": "{id}", "mapping": {"columns": ["Email"]}})),
+        ("SFN", imports::ChooseSheet::PATH, serde_json::json!({"upload_id": "{id}", "sheet": "Sheet1"})),
         ("SFN", imports::RunningImport::PATH, serde_json::json!({})),
         ("SFN", imports::ImportStatus::PATH, serde_json::json!({"import_id": id})),
         ("SFN", imports::ListImports::PATH, serde_json::json!({})),
@@ -208,7 +209,8 @@ async fn call(client: &Client, method: &str, path: &str, args: &serde_json::Valu
         _ if path == intake::api::imports::UploadFile::PATH => {
             client.upload_for_preview("x.csv", b"Email\r\na@example.com\r\n".to_vec()).await
         }
-        _ if path == intake::api::imports::StartImport::PATH => {
+        // The JSON-encoded server functions.
+        _ if path == intake::api::imports::StartImport::PATH || path == intake::api::imports::ChooseSheet::PATH => {
             let args = serde_json::from_str::<serde_json::Value>(&ids.fill(&args.to_string())).unwrap();
             client.post_json(&path, &args).await
         }

@@ -11,6 +11,8 @@ use std::time::Duration;
 on_both_backends!(
     a_killed_server_resumes_the_import_exactly,
     a_killed_server_resumes_a_merging_import_exactly,
+    a_killed_server_resumes_a_vcard_import_exactly,
+    a_killed_server_resumes_a_workbook_import_exactly,
     a_paused_worker_is_replaced_and_writes_nothing_after,
     the_cli_creates_accounts_and_tokens_for_scripts,
     secrets_never_reach_the_logs,
@@ -23,16 +25,33 @@ on_both_backends!(
 );
 
 async fn a_killed_server_resumes_the_import_exactly(backend: Backend) {
+    killed_and_resumed_exactly(backend, "people.csv", people_csv(3000)).await;
+}
+
+async fn a_killed_server_resumes_a_vcard_import_exactly(backend: Backend) {
+    let (_database, _server, script) = killed_and_resumed_exactly(backend, "people.vcf", people_vcf(3000)).await;
+    let last = script.contacts("p2999@work.example").await;
+    assert_eq!(last.contacts[0].emails, ["person2999@example.com", "p2999@work.example"]);
+}
+
+async fn a_killed_server_resumes_a_workbook_import_exactly(backend: Backend) {
+    killed_and_resumed_exactly(backend, "people.xlsx", people_xlsx(3000)).await;
+}
+
+/// Imports a file of 3000 distinct people through a server killed midway and
+/// checks that every row counted once; the server that finished it serves on.
+async fn killed_and_resumed_exactly(backend: Backend, file_name: &str, bytes: Vec<u8>) -> (TestDatabase, Server, Client) {
     let database = test_database(backend).await;
     let settings = [("IMPORT_BATCH_ROWS", "100"), ("IMPORT_BATCH_PAUSE", "40ms"), ("INSTANCE_LEASE", "2s")];
     let first = launch(&database, &settings).await;
     let script = cli_user(&database, &first, "crash@example.com").await;
-    let started = script.api_import_started("people.csv", people_csv(3000)).await;
-    let (_second, script, done) = kill_mid_import_and_resume(&database, &settings, first, &script, &started.import_id).await;
+    let started = script.api_import_started(file_name, bytes).await;
+    let (second, script, done) = kill_mid_import_and_resume(&database, &settings, first, &script, &started.import_id).await;
     assert_eq!(done.rows_done, 3000);
     // Every row counted once: a row processed twice would show up as unchanged.
     assert_eq!((done.counts.created, done.counts.updated, done.counts.unchanged), (3000, 0, 0));
     assert_eq!(script.contacts("").await.total, 3000);
+    (database, second, script)
 }
 
 /// SIGKILLs `first` once the import has committed 300 rows, starts a second

@@ -63,7 +63,18 @@ pub fn multipart_boundary(content_type: Option<&str>) -> Result<String, ImportEr
     })
 }
 
-async fn create_import(State(state): State<AppState>, caller: Caller, request: Request) -> Result<Response, ImportError> {
+/// `POST /api/imports?sheet=Name` reads that sheet of a workbook instead of the first.
+#[derive(Deserialize)]
+struct CreateImportQuery {
+    sheet: Option<String>,
+}
+
+async fn create_import(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<CreateImportQuery>,
+    request: Request,
+) -> Result<Response, ImportError> {
     let services = &state.services;
     // Not the guard (the insert is), but it spares a doomed upload of a big file.
     if let Some(holder) = services.store.slot_holder(caller.user_id).await? {
@@ -84,7 +95,7 @@ async fn create_import(State(state): State<AppState>, caller: Caller, request: R
             .per_field(upload_limit),
     );
     let multipart = multer::Multipart::with_constraints(request.into_body().into_data_stream(), boundary, constraints);
-    let preview = crate::imports::receive_upload(services, caller.user_id, multipart, cut_short.as_ref()).await?;
+    let preview = crate::imports::receive_upload(services, caller.user_id, multipart, cut_short.as_ref(), query.sheet.as_deref()).await?;
     match crate::imports::start_import(services, caller.user_id, &preview.upload_id, None).await {
         Ok(started) => Ok((StatusCode::ACCEPTED, Json::<StartedImport>(started)).into_response()),
         Err(error) => {

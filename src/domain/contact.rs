@@ -66,7 +66,7 @@ pub fn build_row(record: &RawRecord, mapping: &Mapping, default_code: Option<&Ca
         line: record.line,
         reason,
     };
-    match record.problem {
+    match &record.problem {
         Some(RecordProblem::NulByte { column }) => {
             return reject(format!(
                 "Column {} contains a NUL byte, which is not allowed in text.",
@@ -83,6 +83,7 @@ pub fn build_row(record: &RawRecord, mapping: &Mapping, default_code: Option<&Ca
         Some(RecordProblem::TooManyFields) => {
             return reject("The row has too many columns.".to_owned())
         }
+        Some(RecordProblem::BrokenCard { reason }) => return reject(reason.clone()),
         None => {}
     }
     if record.fields.iter().all(|f| f.trim().is_empty()) {

@@ -67,6 +67,7 @@ pub enum Preset {
     OutlookGerman,
     OutlookFrench,
     LinkedIn,
+    VCard,
     Generic,
 }
 
@@ -79,6 +80,7 @@ impl Preset {
             Preset::OutlookGerman => "Outlook (German)",
             Preset::OutlookFrench => "Outlook (French)",
             Preset::LinkedIn => "LinkedIn Connections",
+            Preset::VCard => "vCard properties",
             Preset::Generic => "Generic spreadsheet",
         }
     }
@@ -301,6 +303,19 @@ const LINKEDIN: Table = &[
     ("connected on", None),
 ];
 
+/// The columns [`super::vcard::VCardReader`] reads a card into.
+const VCARD: Table = &[
+    ("name (fn)", Some(FullName)),
+    ("given name (n)", Some(GivenName)),
+    ("family name (n)", Some(FamilyName)),
+    ("email (email)", Some(Email)),
+    ("phone (tel)", Some(Phone)),
+    ("organization (org)", Some(Organization)),
+    ("title (title)", Some(Title)),
+    ("note (note)", Some(Notes)),
+    ("birthday (bday)", None),
+];
+
 const PRESETS: &[PresetSpec] = &[
     PresetSpec {
         preset: Preset::GoogleCurrent,
@@ -365,6 +380,12 @@ const PRESETS: &[PresetSpec] = &[
         all_of: &["first name", "last name", "connected on"],
         any_of: &["url", "email address", "company", "position"],
         columns: LINKEDIN,
+    },
+    PresetSpec {
+        preset: Preset::VCard,
+        all_of: &["name (fn)", "email (email)"],
+        any_of: &["phone (tel)"],
+        columns: VCARD,
     },
 ];
 

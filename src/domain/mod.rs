@@ -5,6 +5,9 @@ pub mod mapping;
 pub mod records;
 pub mod report;
 pub mod sniff;
+pub mod vcard;
+#[cfg(feature = "ssr")]
+pub mod workbook;
 
 #[cfg(test)]
 mod properties;

@@ -1,8 +1,11 @@
-//! Property tests: random and mutated bytes fed to the sniffer and the record
-//! reader never panic, and what they keep stays within the caps.
+//! Property tests: random and mutated bytes fed to the sniffer, the record
+//! reader, the vCard reader and the workbook reader never panic, and what they
+//! keep stays within the caps.
 
 use super::records::{RawRecord, RecordReader, MAX_FIELDS};
+use super::records::MAX_FIELD_BYTES;
 use super::sniff::{sniff, Delimiter, TextEncoding, SNIFF_BYTES};
+use super::vcard::{VCardReader, VCARD_HEADERS};
 use proptest::prelude::*;
 
 const ENCODINGS: [TextEncoding; 5] =
@@ -13,12 +16,23 @@ const SEED: &[u8] = b"\xef\xbb\xbfFirst Name,Last Name,E-mail Address,Phone,Note
 Ada,Lovelace,ada@example.com ::: ada@work.example,+44 20 7946 0000,\"multi\nline, \"\"quoted\"\"\"\r\n\
 Alan,Turing,alan@example.com,,\r\r\n;;|\t\"unterminated";
 
-/// Bytes near the seed: flipped, inserted and deleted bytes, often delimiters,
+/// vCards of every version to mutate: folding, groups, QUOTED-PRINTABLE soft
+/// breaks, CHARSET, escapes, a tel: URI, a photo, a card without END.
+const VCARD_SEED: &[u8] = b"BEGIN:VCARD\r\nVERSION:2.1\r\nN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:M=C3=BCller;J=\r\n=C3=BCrgen\r\n\
+TEL;CELL;PREF:+49 170 1\r\nNOTE;ENCODING=QUOTED-PRINTABLE;CHARSET=windows-1252:Caf=E9=\r\nEND:VCARD\r\n\
+BEGIN:VCARD\nVERSION:3.0\nFN:Ana\\, L\n item1.EMAIL;type=pref:a@x.io\nPHOTO;ENCODING=b:QUJD\n\tREVG\nEND:VCARD\n\
+BEGIN:VCARD\r\nVERSION:4.0\r\nTEL;VALUE=uri;TYPE=\"work,voice\":tel:+1-418;ext=1\r\nBDAY:--0203\r\nBEGIN:VCARD\r\nORG:A;B\r\n";
+
+/// Bytes near a seed: flipped, inserted and deleted bytes, often delimiters,
 /// quotes, line ends, NUL and high bytes.
 fn mutated_seed() -> impl Strategy<Value = Vec<u8>> {
-    let interesting = prop_oneof![Just(b','), Just(b'"'), Just(b'\n'), Just(b'\r'), Just(0u8), Just(0xff), Just(b';'), any::<u8>()];
-    prop::collection::vec((0..SEED.len() + 1, 0u8..3, interesting), 0..40).prop_map(|edits| {
-        let mut bytes = SEED.to_vec();
+    mutated(SEED)
+}
+
+fn mutated(seed: &'static [u8]) -> impl Strategy<Value = Vec<u8>> {
+    let interesting = prop_oneof![Just(b','), Just(b'"'), Just(b'\n'), Just(b'\r'), Just(0u8), Just(0xff), Just(b';'), Just(b':'), Just(b'='), Just(b' '), any::<u8>()];
+    prop::collection::vec((0..seed.len() + 1, 0u8..3, interesting), 0..40).prop_map(move |edits| {
+        let mut bytes = seed.to_vec();
         for (at, kind, byte) in edits {
             let at = at.min(bytes.len());
             match kind {
@@ -35,7 +49,11 @@ fn mutated_seed() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn any_bytes() -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![prop::collection::vec(any::<u8>(), 0..4096), mutated_seed()]
+    prop_oneof![prop::collection::vec(any::<u8>(), 0..4096), mutated_seed(), mutated(VCARD_SEED)]
+}
+
+fn vcard_bytes() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![prop::collection::vec(any::<u8>(), 0..4096), mutated(VCARD_SEED)]
 }
 
 /// Every record the reader keeps is within its caps.
@@ -93,6 +111,86 @@ proptest! {
             records
         };
         prop_assert_eq!(read(chunk), read(bytes.len().max(1)));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_vcard_reader_never_panics_keeps_its_caps_and_ignores_chunking(
+        bytes in vcard_bytes(),
+        encoding in 0..ENCODINGS.len(),
+        chunk in 1usize..300,
+    ) {
+        let read = |size: usize| {
+            let mut reader = VCardReader::new(ENCODINGS[encoding]);
+            let mut cards = Vec::new();
+            for piece in bytes.chunks(size) {
+                reader.feed(piece, false, &mut cards);
+            }
+            reader.feed(&[], true, &mut cards);
+            cards
+        };
+        let cards = read(chunk);
+        assert_within_caps(&cards, MAX_FIELD_BYTES);
+        prop_assert!(cards.iter().all(|card| card.fields.len() == VCARD_HEADERS.len()));
+        let indexes: Vec<u64> = cards.iter().map(|r| r.index).collect();
+        prop_assert_eq!(indexes, (0..cards.len() as u64).collect::<Vec<_>>());
+        prop_assert_eq!(cards, read(bytes.len().max(1)));
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod workbooks {
+    use super::super::workbook::fixture::{xlsx, Cell::*};
+    use super::super::workbook::{unpack_checked, Workbook};
+    use super::super::sniff::WorkbookKind;
+    use super::*;
+
+    fn seed() -> &'static [u8] {
+        static SEED: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+        SEED.get_or_init(|| {
+            xlsx(&[
+                ("A", vec![vec![Text("Name"), Text("Phone"), Text("Born")], vec![Text("Ana & <Bo>"), Number(4915112345678.0), Date(29221.0)]]),
+                ("B", vec![vec![Text("x")]]),
+            ])
+        })
+    }
+
+    /// Random bytes, the fixture with bytes changed, and the fixture cut short.
+    fn workbook_bytes() -> impl Strategy<Value = Vec<u8>> {
+        let len = seed().len();
+        let flips = prop::collection::vec((0..len, any::<u8>()), 1..20).prop_map(|edits| {
+            let mut bytes = seed().to_vec();
+            for (at, byte) in edits {
+                bytes[at] = byte;
+            }
+            bytes
+        });
+        let cuts = (0..len).prop_map(|at| seed()[..at].to_vec());
+        prop_oneof![prop::collection::vec(any::<u8>(), 0..2048), flips, cuts]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn the_workbook_reader_never_panics_and_keeps_its_caps(bytes in workbook_bytes()) {
+            let dir = tempfile::tempdir().unwrap();
+            let (upload, clean) = (dir.path().join("upload"), dir.path().join("clean"));
+            std::fs::write(&upload, &bytes).unwrap();
+            if unpack_checked(&upload, &clean, 1 << 20).is_err() {
+                return Ok(());
+            }
+            let Ok(mut workbook) = Workbook::open(&clean) else { return Ok(()) };
+            for sheet in workbook.sheet_names() {
+                let mut rows = Vec::new();
+                let _ = workbook.rows(&sheet, |row| { rows.push(row); true });
+                assert_within_caps(&rows, MAX_FIELD_BYTES);
+                let _ = workbook.sniff(WorkbookKind::Xlsx, Some(&sheet));
+            }
+        }
     }
 }
 

@@ -7,7 +7,8 @@
 //! [`MAX_FIELDS`] fields, so no input can make the reader hold more than about
 //! one record of capped fields.
 
-use super::sniff::{Delimiter, TextEncoding};
+use super::sniff::{Delimiter, FileFormat, Sniffed, TextEncoding};
+use super::vcard::VCardReader;
 use csv_core::{ReadFieldResult, Reader, ReaderBuilder};
 use encoding_rs::{CoderResult, Decoder};
 
@@ -39,6 +40,31 @@ pub enum RecordProblem {
     NulByte { column: usize },
     /// The record had more than [`MAX_FIELDS`] fields; the rest were dropped.
     TooManyFields,
+    /// A vCard without its END, or with a line that is not a property; the
+    /// reason names the line.
+    BrokenCard { reason: String },
+}
+
+/// The push reader for a text file's records: delimited rows or vCards.
+pub enum TextRecordReader {
+    Delimited(RecordReader),
+    VCard(VCardReader),
+}
+
+impl TextRecordReader {
+    pub fn new(sniffed: &Sniffed) -> Self {
+        match sniffed.format {
+            FileFormat::VCard { .. } => TextRecordReader::VCard(VCardReader::new(sniffed.encoding)),
+            _ => TextRecordReader::Delimited(RecordReader::new(sniffed.encoding, sniffed.delimiter, MAX_FIELD_BYTES)),
+        }
+    }
+
+    pub fn feed(&mut self, bytes: &[u8], last: bool, out: &mut Vec<RawRecord>) {
+        match self {
+            TextRecordReader::Delimited(reader) => reader.feed(bytes, last, out),
+            TextRecordReader::VCard(reader) => reader.feed(bytes, last, out),
+        }
+    }
 }
 
 pub struct RecordReader {

@@ -5,6 +5,7 @@
 
 use super::mapping;
 use super::records::{RawRecord, RecordReader, MAX_FIELD_BYTES};
+use super::vcard::{self, VCardReader, VCARD_HEADERS};
 use serde::{Deserialize, Serialize};
 
 /// How much of the file's start the caller passes to [`sniff`].
@@ -84,8 +85,65 @@ impl Delimiter {
     }
 }
 
+/// What a file is, recognised by its content.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub enum FileFormat {
+    /// CSV, TSV and other delimited text.
+    #[default]
+    Delimited,
+    /// vCards; `version` is the first card's VERSION.
+    VCard { version: String },
+    /// A workbook read from `sheet`, one of its `sheets`.
+    Workbook { kind: WorkbookKind, sheet: String, sheets: Vec<String> },
+}
+
+impl FileFormat {
+    pub fn label(&self) -> String {
+        match self {
+            FileFormat::Delimited => "Text (CSV, TSV)".to_owned(),
+            FileFormat::VCard { version } if version.is_empty() => "vCard".to_owned(),
+            FileFormat::VCard { version } => format!("vCard {version}"),
+            FileFormat::Workbook { kind, .. } => kind.label().to_owned(),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkbookKind {
+    Xlsx,
+    Xls,
+    Ods,
+}
+
+impl WorkbookKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            WorkbookKind::Xlsx => "Excel workbook (.xlsx)",
+            WorkbookKind::Xls => "Excel 97-2003 workbook (.xls)",
+            WorkbookKind::Ods => "OpenDocument spreadsheet (.ods)",
+        }
+    }
+
+    /// Recognises a workbook by its first bytes: a zip (.xlsx, or .ods when its
+    /// stored `mimetype` says so) or an OLE compound file (.xls).
+    pub fn of(prefix: &[u8]) -> Option<WorkbookKind> {
+        if prefix.starts_with(b"PK\x03\x04") {
+            let ods = b"application/vnd.oasis.opendocument.spreadsheet";
+            let head = &prefix[..prefix.len().min(256)];
+            Some(if head.windows(ods.len()).any(|w| w == ods) { WorkbookKind::Ods } else { WorkbookKind::Xlsx })
+        } else if prefix.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
+            Some(WorkbookKind::Xls)
+        } else {
+            None
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Sniffed {
+    /// Uploads stored before other formats were read are all delimited text.
+    #[serde(default)]
+    pub format: FileFormat,
     pub encoding: TextEncoding,
     pub delimiter: Delimiter,
     /// 0-based index of the header among the file's records; records before
@@ -97,6 +155,17 @@ pub struct Sniffed {
     pub headers: Vec<String>,
     /// Up to 5 non-blank data rows after the header (trimmed), for a preview.
     pub sample_rows: Vec<Vec<String>>,
+}
+
+impl Sniffed {
+    /// Index of the first record that is data: after the header, or the first
+    /// card of a vCard file, which has no header record.
+    pub fn first_data_record(&self) -> u64 {
+        match self.format {
+            FileFormat::VCard { .. } => 0,
+            _ => self.header_index + 1,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -126,6 +195,9 @@ pub fn sniff(prefix: &[u8], is_whole_file: bool) -> Result<Sniffed, SniffError> 
     if clean(&text).is_empty() {
         return Err(SniffError::Empty);
     }
+    if vcard::looks_like_vcard(&text) {
+        return Ok(sniff_vcard(encoding, prefix, is_whole_file));
+    }
     if !looks_like_text(&text) {
         return Err(SniffError::NotText);
     }
@@ -146,8 +218,14 @@ pub fn sniff(prefix: &[u8], is_whole_file: bool) -> Result<Sniffed, SniffError> 
         .expect("Delimiter::ALL is not empty");
     let rows: Vec<&RawRecord> = records.iter().filter(|r| !is_blank(r)).collect();
     let at = find_header(&rows).ok_or(SniffError::NoHeader)?;
+    Ok(headed(encoding, delimiter, &rows, at))
+}
+
+/// The preview of rows whose header is `rows[at]`.
+fn headed(encoding: TextEncoding, delimiter: Delimiter, rows: &[&RawRecord], at: usize) -> Sniffed {
     let header = rows[at];
-    Ok(Sniffed {
+    Sniffed {
+        format: FileFormat::Delimited,
         encoding,
         delimiter,
         header_index: header.index,
@@ -158,7 +236,34 @@ pub fn sniff(prefix: &[u8], is_whole_file: bool) -> Result<Sniffed, SniffError> 
             .take(SAMPLE_ROWS)
             .map(|r| trimmed(r))
             .collect(),
-    })
+    }
+}
+
+/// Finds the header among a sheet's first rows as among a text file's; the
+/// workbook reader gives records as the CSV reader would.
+pub fn sniff_rows(records: &[RawRecord]) -> Result<Sniffed, SniffError> {
+    let rows: Vec<&RawRecord> = records.iter().filter(|r| !is_blank(r)).collect();
+    if rows.is_empty() {
+        return Err(SniffError::Empty);
+    }
+    let at = find_header(&rows).ok_or(SniffError::NoHeader)?;
+    Ok(headed(TextEncoding::Utf8, Delimiter::Comma, &rows, at))
+}
+
+/// A vCard file's preview: its fixed columns and its first cards.
+fn sniff_vcard(encoding: TextEncoding, prefix: &[u8], is_whole_file: bool) -> Sniffed {
+    let mut reader = VCardReader::new(encoding);
+    let mut cards = Vec::new();
+    reader.feed(prefix, is_whole_file, &mut cards);
+    Sniffed {
+        format: FileFormat::VCard { version: reader.version().unwrap_or_default().to_owned() },
+        encoding,
+        delimiter: Delimiter::Comma,
+        header_index: 0,
+        header_line: 0,
+        headers: VCARD_HEADERS.iter().map(|h| (*h).to_owned()).collect(),
+        sample_rows: cards.iter().filter(|c| c.problem.is_none()).take(SAMPLE_ROWS).map(trimmed).collect(),
+    }
 }
 
 fn detect_encoding(prefix: &[u8], is_whole_file: bool) -> TextEncoding {

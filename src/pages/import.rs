@@ -101,6 +101,22 @@ fn ImportFlow() -> impl IntoView {
         error.set(None);
     };
 
+    let choose_sheet = move |sheet: String| {
+        let Some(found) = preview.get_untracked() else { return };
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match crate::api::imports::choose_sheet(found.upload_id, sheet).await {
+                Ok(found) => {
+                    mapping.set(found.mapping.clone());
+                    preview.set(Some(found));
+                }
+                Err(failure) => error.set(Some(failure)),
+            }
+            busy.set(false);
+        });
+    };
+
     view! {
         <h1>"Import contacts"</h1>
         <Transition fallback=|| ()>
@@ -119,8 +135,16 @@ fn ImportFlow() -> impl IntoView {
         </Transition>
         <Show
             when=move || preview.with(Option::is_none)
-            fallback=move || view! {
-                <Preview preview=preview mapping=mapping busy=busy on_start=start.clone() on_back=back />
+            fallback=move || {
+                let start = start.clone();
+                // A chosen sheet brings a new preview: draw it anew.
+                move || {
+                    preview.track();
+                    view! {
+                        <Preview preview=preview mapping=mapping busy=busy on_start=start.clone() on_back=back on_sheet=choose_sheet />
+                    }
+                    .into_any()
+                }
             }
         >
             <FilePicker chosen_name=chosen_name busy=busy on_choose=choose on_upload=upload />
@@ -169,8 +193,8 @@ fn FilePicker(
             on:dragleave=move |_| dragging.set(false)
             on:drop=dropped
         >
-            <label for="file">"Choose a contacts export (.csv, .tsv or .txt), or drop it here"</label>
-            <input id="file" type="file" name="file" accept=".csv,.tsv,.txt,text/csv,text/plain" on:change=picked />
+            <label for="file">"Choose a contacts export (.csv, .tsv, .txt, .vcf, .xlsx, .xls or .ods), or drop it here"</label>
+            <input id="file" type="file" name="file" accept=".csv,.tsv,.txt,.vcf,.vcard,.xlsx,.xls,.ods,text/csv,text/plain,text/vcard,text/x-vcard" on:change=picked />
             {move || chosen_name.get().map(|(name, size)| view! {
                 <p data-testid="chosen-file">{name} " — " {human_bytes(size as u64)}</p>
             })}
@@ -192,21 +216,47 @@ fn Preview(
     busy: RwSignal<bool>,
     on_start: impl Fn(()) + Clone + 'static,
     on_back: impl Fn(()) + Copy + 'static,
+    on_sheet: impl Fn(String) + Copy + 'static,
 ) -> impl IntoView {
     let found = preview.get_untracked().expect("preview shown only when present");
     let headers = found.headers.clone();
     let samples = found.sample_rows.clone();
+    // Type-erased: the preview's view type is otherwise too deep for the compiler.
+    let facts = view! {
+        <dl class="facts">
+            <dt>"File"</dt><dd data-testid="file-format">{found.format.clone()}</dd>
+            {(found.sheets.len() > 1).then(|| {
+                let chosen = found.sheet.clone().unwrap_or_default();
+                view! {
+                    <dt><label for="sheet">"Sheet"</label></dt>
+                    <dd>
+                        <select id="sheet" data-testid="sheet" disabled=move || busy.get() on:change=move |ev| on_sheet(event_target_value(&ev))>
+                            {found.sheets.iter().map(|name| view! {
+                                <option value=name.clone() selected=*name == chosen>{name.clone()}</option>
+                            }).collect_view()}
+                        </select>
+                    </dd>
+                }
+            })}
+            <dt>"Format"</dt><dd data-testid="preset">{found.preset.clone()}</dd>
+            {(!found.encoding.is_empty()).then(|| view! {
+                <dt>"Encoding"</dt><dd data-testid="encoding">{found.encoding.clone()}</dd>
+            })}
+            {(!found.delimiter.is_empty()).then(|| view! {
+                <dt>"Delimiter"</dt><dd data-testid="delimiter">{found.delimiter.clone()}</dd>
+            })}
+            {(found.header_line > 0).then(|| view! {
+                <dt>"Header row"</dt><dd>"line " {found.header_line}</dd>
+            })}
+            <dt>{if found.is_vcard { "Cards" } else { "Rows" }}</dt><dd data-testid="data-rows">{found.data_rows}</dd>
+            <dt>"Size"</dt><dd>{human_bytes(found.byte_size)}</dd>
+        </dl>
+    }
+    .into_any();
     view! {
         <section aria-labelledby="preview-title" data-testid="preview">
             <h2 id="preview-title">"Preview of " {found.file_name.clone()}</h2>
-            <dl class="facts">
-                <dt>"Format"</dt><dd data-testid="preset">{found.preset.clone()}</dd>
-                <dt>"Encoding"</dt><dd data-testid="encoding">{found.encoding.clone()}</dd>
-                <dt>"Delimiter"</dt><dd data-testid="delimiter">{found.delimiter.clone()}</dd>
-                <dt>"Header row"</dt><dd>"line " {found.header_line}</dd>
-                <dt>"Rows"</dt><dd data-testid="data-rows">{found.data_rows}</dd>
-                <dt>"Size"</dt><dd>{human_bytes(found.byte_size)}</dd>
-            </dl>
+            {facts}
             <div class="scroll">
                 <table class="mapping">
                     <caption>"Which column feeds which field"</caption>

@@ -236,6 +236,12 @@ impl Client {
         self.http.post(self.url("/api/imports")).multipart(Self::file_form(file_name, bytes)).send().await.expect("import")
     }
 
+    /// `POST /api/imports?sheet=…`: a workbook's other sheet.
+    pub async fn api_import_sheet(&self, file_name: &str, bytes: Vec<u8>, sheet: &str) -> reqwest::Response {
+        let url = self.url("/api/imports");
+        self.http.post(url).query(&[("sheet", sheet)]).multipart(Self::file_form(file_name, bytes)).send().await.expect("import")
+    }
+
     /// Uploads through the API and expects 202.
     pub async fn api_import_started(&self, file_name: &str, bytes: Vec<u8>) -> StartedImport {
         let response = self.api_import(file_name, bytes).await;
@@ -291,6 +297,34 @@ pub fn people_csv(rows: usize) -> Vec<u8> {
         csv.push_str(&format!("Person{i},Tester,person{i}@example.com,+1 555 {i:06},Acme {}\r\n", i % 7));
     }
     csv.into_bytes()
+}
+
+/// `cards` distinct people as vCard 3.0, each with a work and a home email
+/// (the preferred one second, so it must be put first) and a folded note.
+pub fn people_vcf(cards: usize) -> Vec<u8> {
+    let mut vcf = String::new();
+    for i in 0..cards {
+        vcf.push_str(&format!(
+            "BEGIN:VCARD\r\nVERSION:3.0\r\nN:Tester;Person{i};;;\r\nFN:Person{i} Tester\r\n\
+             EMAIL;TYPE=INTERNET,WORK:p{i}@work.example\r\nitem1.EMAIL;TYPE=INTERNET,pref:person{i}@example.com\r\n\
+             TEL;TYPE=CELL:+1 555 {i:06}\r\nORG:Acme {}\r\nNOTE:card {i}\\, folded\r\n  over a line\r\nEND:VCARD\r\n",
+            i % 7
+        ));
+    }
+    vcf.into_bytes()
+}
+
+/// `rows` distinct people in an .xlsx sheet after a title row, phone numbers
+/// stored as numbers; a second sheet, "Other", holds one more person.
+pub fn people_xlsx(rows: usize) -> Vec<u8> {
+    use intake::domain::workbook::fixture::{xlsx, Cell::*};
+    let names: Vec<(String, String)> = (0..rows).map(|i| (format!("Person{i}"), format!("person{i}@example.com"))).collect();
+    let mut sheet = vec![vec![Text("People export")], vec![Text("First Name"), Text("Last Name"), Text("Email"), Text("Phone")]];
+    for (i, (name, email)) in names.iter().enumerate() {
+        sheet.push(vec![Text(name), Text("Tester"), Text(email), Number(15550000000.0 + i as f64)]);
+    }
+    let other = vec![vec![Text("Name"), Text("E-mail")], vec![Text("Other Person"), Text("other@example.com")]];
+    xlsx(&[("People", sheet), ("Other", other)])
 }
 
 impl Client {
