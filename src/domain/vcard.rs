@@ -564,7 +564,7 @@ mod tests {
         let (preset, mapping) = detect(&VCARD_HEADERS.iter().map(|h| (*h).to_owned()).collect::<Vec<_>>());
         assert_eq!(preset, Preset::VCard);
         match build_row(card, &mapping, None) {
-            RowOutcome::Contact(contact) => contact,
+            RowOutcome::Contact(row) => row.contact,
             other => panic!("not a contact: {other:?}"),
         }
     }
