@@ -5,7 +5,7 @@ use super::identity::{fold, match_name, normalize_email, normalize_phone, Callin
 use super::mapping::{Field, Mapping};
 use super::records::{RawRecord, RecordProblem, MAX_FIELD_BYTES};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 /// Google Contacts packs several values of one kind into a cell with this.
 const MULTI_VALUE_SEPARATOR: &str = ":::";

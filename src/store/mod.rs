@@ -384,7 +384,7 @@ use crate::domain::sniff::Sniffed;
 use crate::model::{ContactsPage, ImportStatus, ImportView, RowErrorView, RowErrorsPage, TokenView};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use std::collections::HashSet;
+use foldhash::{HashSet, HashSetExt};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -1197,9 +1197,18 @@ pub(crate) async fn backfill_identities_chunk(tx: &mut dyn ContactTx, now: DateT
     Ok(taken)
 }
 
-/// Every identity the plan stores, with the id of the contact that holds it.
-pub(crate) fn new_identities<'p>(plan: &'p BatchPlan, ids: &'p [i64]) -> impl Iterator<Item = (&'p Identity, i64)> {
-    plan.contacts.iter().zip(ids).flat_map(|(planned, id)| planned.new_identities.iter().map(move |identity| (identity, *id)))
+/// Every identity the plan stores, with the id of the contact that holds it, in
+/// the unique index's order: each insert lands beside the one before, on pages
+/// already in the cache, instead of hopping between kinds and names.
+pub(crate) fn new_identities<'p>(plan: &'p BatchPlan, ids: &'p [i64]) -> Vec<(&'p Identity, i64)> {
+    let mut identities: Vec<(&Identity, i64)> = plan
+        .contacts
+        .iter()
+        .zip(ids)
+        .flat_map(|(planned, id)| planned.new_identities.iter().map(move |identity| (identity, *id)))
+        .collect();
+    identities.sort_unstable_by(|(a, _), (b, _)| (a.kind.as_str(), &a.value).cmp(&(b.kind.as_str(), &b.value)));
+    identities
 }
 
 /// Each planned contact's id: its survivor's, or the next of `new_ids` for a new one.

@@ -41,7 +41,13 @@ fn push_copy_row(out: &mut Vec<u8>, values: &[&str]) {
         if i > 0 {
             out.push(b'\t');
         }
-        for &byte in value.as_bytes() {
+        let bytes = value.as_bytes();
+        // Most values hold none of the escaped characters: copy them whole.
+        if !bytes.iter().any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r')) {
+            out.extend_from_slice(bytes);
+            continue;
+        }
+        for &byte in bytes {
             match byte {
                 b'\\' => out.extend_from_slice(b"\\\\"),
                 b'\t' => out.extend_from_slice(b"\\t"),

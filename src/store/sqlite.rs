@@ -392,7 +392,7 @@ async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, user_id: i64, 
         }
         upsert.execute(&mut **tx).await?;
     }
-    let identities: Vec<(&Identity, i64)> = new_identities(plan, &ids).collect();
+    let identities = new_identities(plan, &ids);
     for chunk in identities.chunks(ROWS_PER_STATEMENT) {
         let rows = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
         let sql = format!("INSERT INTO contact_identities (user_id, kind, value, contact_id) VALUES {rows}");
