@@ -18,6 +18,7 @@ on_both_backends!(
     api_pages_count_from_one,
     existing_contacts_gain_identities_and_merge_on_upgrade,
     deleting_a_user_deletes_their_contacts_identities,
+    backslashes_in_identities_survive_the_bulk_write,
 );
 
 const HEADER: &str = "Name,Email,Phone\r\n";
@@ -365,5 +366,16 @@ async fn deleting_a_user_deletes_their_contacts_identities(backend: Backend) {
     let remaining = operator_sql(&app.database, &[&delete], identities).await;
     assert_eq!(remaining, 3, "the staying user's identities only");
     assert_eq!(everyone(&second).await.len(), 2);
+    app.stop().await;
+}
+
+/// Postgres writes contacts and identities with COPY, whose text format gives
+/// `\\`, `\N` and `\t` meanings: a name holding them must be stored as written,
+/// and its name-and-phone identity must match the same row again.
+async fn backslashes_in_identities_survive_the_bulk_write(backend: Backend) {
+    let (app, script) = app_with_a_user(backend).await;
+    let row = "Back\\slash \\N \\t,,+1 555 0199\r\n";
+    imports_count(&script, &[(row, (1, 0, 0, 0)), (row, (0, 0, 1, 0))]).await;
+    assert_eq!(the_only_contact(&script).await.name, r"Back\slash \N \t");
     app.stop().await;
 }

@@ -133,6 +133,21 @@ macro_rules! impl_store {
             Ok(())
         }
 
+        async fn heartbeat(&self, instance_id: &str) -> StoreResult<()> {
+            sqlx::query(&heartbeat_sql(NOW)).bind(instance_id).execute(&self.pool).await?;
+            Ok(())
+        }
+
+        async fn recover_orphans(&self, lease: Duration, max_failures: i32) -> StoreResult<Vec<Orphan>> {
+            let sql = recover_sql(NOW, &seconds_ago("$5"), ORPHAN_ROW_LOCK);
+            let rows = bind_recover(&sql, lease, max_failures).fetch_all(&self.pool).await?;
+            sqlx::query(&format!("DELETE FROM instances WHERE heartbeat_at <= {}", seconds_ago("$1")))
+                .bind(lease.as_secs_f64())
+                .execute(&self.pool)
+                .await?;
+            orphans(rows)
+        }
+
         async fn queued_imports(&self) -> StoreResult<u64> {
             let queued: i64 = sqlx::query_scalar(QUEUED_IMPORTS).fetch_one(&self.pool).await?;
             Ok(queued as u64)

@@ -17,6 +17,8 @@ pub struct PostgresStore {
 
 /// The database's clock.
 const NOW: &str = "now()";
+/// SKIP LOCKED: an import whose row a live batch holds is not an orphan.
+const ORPHAN_ROW_LOCK: &str = "FOR UPDATE SKIP LOCKED";
 
 /// The database's clock less the seconds bound as `param`: a lease's or a staleness cutoff.
 fn seconds_ago(param: &str) -> String {
@@ -239,22 +241,6 @@ impl_store!(PostgresStore, Backend::Postgres, times: DateTime<Utc>, written by s
         let ended = drop_upload(&mut tx, upload_id).await?;
         tx.commit().await?;
         Ok(ended)
-    }
-
-    async fn heartbeat(&self, instance_id: &str) -> StoreResult<()> {
-        sqlx::query(&heartbeat_sql(NOW)).bind(instance_id).execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn recover_orphans(&self, lease: Duration, max_failures: i32) -> StoreResult<Vec<Orphan>> {
-        // SKIP LOCKED: an import whose row a live batch holds is not an orphan.
-        let sql = recover_sql(NOW, &seconds_ago("$5"), "FOR UPDATE SKIP LOCKED");
-        let rows = bind_recover(&sql, lease, max_failures).fetch_all(&self.pool).await?;
-        sqlx::query(&format!("DELETE FROM instances WHERE heartbeat_at <= {}", seconds_ago("$1")))
-            .bind(lease.as_secs_f64())
-            .execute(&self.pool)
-            .await?;
-        orphans(rows)
     }
 
     async fn claim_next(&self, instance_id: &str) -> StoreResult<Option<Claim>> {

@@ -15,6 +15,8 @@ pub struct SqliteStore {
 
 /// The database's clock, in the Unix milliseconds the tables keep.
 const NOW: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
+/// No row locks: SQLite runs one writer at a time.
+const ORPHAN_ROW_LOCK: &str = "";
 
 /// The database's clock less the seconds bound as `param`: a lease's or a staleness cutoff.
 fn seconds_ago(param: &str) -> String {
@@ -247,21 +249,6 @@ impl_store!(SqliteStore, Backend::Sqlite, times: i64, written by ms, read by tim
         let ended = drop_upload(&mut tx, upload_id).await?;
         tx.commit().await?;
         Ok(ended)
-    }
-
-    async fn heartbeat(&self, instance_id: &str) -> StoreResult<()> {
-        sqlx::query(&heartbeat_sql(NOW)).bind(instance_id).execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn recover_orphans(&self, lease: Duration, max_failures: i32) -> StoreResult<Vec<Orphan>> {
-        let sql = recover_sql(NOW, &seconds_ago("$5"), "");
-        let rows = bind_recover(&sql, lease, max_failures).fetch_all(&self.pool).await?;
-        sqlx::query(&format!("DELETE FROM instances WHERE heartbeat_at <= {}", seconds_ago("$1")))
-            .bind(lease.as_secs_f64())
-            .execute(&self.pool)
-            .await?;
-        orphans(rows)
     }
 
     async fn claim_next(&self, instance_id: &str) -> StoreResult<Option<Claim>> {
