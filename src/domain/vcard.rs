@@ -504,14 +504,17 @@ fn phone_number(value: &str) -> String {
 fn iso_date(value: &str) -> String {
     let value = value.trim();
     let date = value.split(['T', 't']).next().unwrap_or_default();
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if date.len() == 8 && digits(date) {
+    // Checked as bytes: a range of a non-ASCII value may split a character.
+    // Slicing the str below is safe once its bytes are known to be ASCII digits.
+    let bytes = date.as_bytes();
+    let digits = |range: std::ops::Range<usize>| bytes.get(range).is_some_and(|d| !d.is_empty() && d.iter().all(u8::is_ascii_digit));
+    if bytes.len() == 8 && digits(0..8) {
         return format!("{}-{}-{}", &date[..4], &date[4..6], &date[6..]);
     }
-    if date.len() == 10 && digits(&date[..4]) && date.as_bytes()[4] == b'-' && digits(&date[5..7]) && date.as_bytes()[7] == b'-' && digits(&date[8..]) {
+    if bytes.len() == 10 && digits(0..4) && bytes[4] == b'-' && digits(5..7) && bytes[7] == b'-' && digits(8..10) {
         return date.to_owned();
     }
-    if date.len() == 6 && date.starts_with("--") && digits(&date[2..]) {
+    if bytes.len() == 6 && date.starts_with("--") && digits(2..6) {
         return format!("--{}-{}", &date[2..4], &date[4..]);
     }
     value.to_owned()
@@ -588,6 +591,16 @@ TEL;TYPE=WORK,MSG:+1-415-937-3419\r\nEMAIL;TYPE=INTERNET:howes@netscape.com\r\nE
         let frank = contact(&recs[0]);
         assert_eq!(frank.emails, vec!["frank_dawson@lotus.com", "fdawson@earthlink.net"]);
         assert_eq!(frank.phones.len(), 2);
+    }
+
+    #[test]
+    fn birthdays_become_iso_and_anything_else_stays_as_written() {
+        assert_eq!(iso_date("19960415"), "1996-04-15");
+        assert_eq!(iso_date("1996-04-15T10:00:00Z"), "1996-04-15");
+        assert_eq!(iso_date("--0415"), "--04-15");
+        // Ten bytes whose fifth falls inside a character: found by the property test.
+        assert_eq!(iso_date("--\u{FFFD}20\u{FFFD}"), "--\u{FFFD}20\u{FFFD}");
+        assert_eq!(iso_date("1996-0\u{e9}-1"), "1996-0\u{e9}-1");
     }
 
     #[test]
