@@ -10,8 +10,11 @@ use crate::domain::sniff::FileFormat;
 use crate::imports::{SpillError, SpilledUpload};
 use crate::model::{ImportStatus, RowErrorView};
 use crate::services::Services;
-use crate::store::{Batch, BatchOutcome, Claim, ClaimedImport, Failure, Fence, StoreError, StoreResult};
+use crate::domain::identity::Identity;
+use crate::store::{Batch, BatchOutcome, Claim, ClaimedImport, Failure, Fence, Prefetched, StoreError, StoreResult};
 use crate::telemetry::{self, RequeueCause};
+use foldhash::HashSet;
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -476,7 +479,7 @@ async fn process_batches(
             batch.last_line = record.line;
             in_batch += 1;
             if in_batch >= batch_rows {
-                if let Some(end) = settle(services, in_flight, shutdown).await? {
+                if let ControlFlow::Break(end) = prefetch_and_settle(services, in_flight, shutdown, &mut batch).await? {
                     return Ok(end);
                 }
                 lines.committed();
@@ -489,13 +492,13 @@ async fn process_batches(
             break;
         }
     }
-    if let Some(end) = settle(services, in_flight, shutdown).await? {
+    if let ControlFlow::Break(end) = prefetch_and_settle(services, in_flight, shutdown, &mut batch).await? {
         return Ok(end);
     }
     lines.committed();
     if in_batch > 0 {
         *in_flight = Some(spawn_commit(services, fence, &mut batch));
-        if let Some(end) = settle(services, in_flight, shutdown).await? {
+        if let ControlFlow::Break(end) = settle(services, in_flight, shutdown).await? {
             return Ok(end);
         }
     }
@@ -568,13 +571,31 @@ fn spawn_commit(services: &Services, fence: &Fence, batch: &mut Batch) -> InFlig
     })
 }
 
-/// Waits for the batch in flight; `Some` when the run must end here.
+/// Reads the stored owners of `batch`'s rows while the batch in flight commits,
+/// then waits for that commit; `Break` when the run must end there.
+async fn prefetch_and_settle(
+    services: &Services,
+    in_flight: &mut Option<InFlight>,
+    shutdown: &watch::Receiver<bool>,
+    batch: &mut Batch,
+) -> Result<ControlFlow<RunEnd>, RunError> {
+    let (owners, settled) =
+        tokio::join!(services.store.prefetch_owners(batch.user_id, &batch.contacts), settle(services, in_flight, shutdown));
+    let stale = match settled? {
+        ControlFlow::Break(end) => return Ok(ControlFlow::Break(end)),
+        ControlFlow::Continue(touched) => touched,
+    };
+    batch.prefetched = Some(Prefetched { contacts: owners?, stale });
+    Ok(ControlFlow::Continue(()))
+}
+
+/// Waits for the batch in flight: what it touched, or `Break` when the run must end here.
 async fn settle(
     services: &Services,
     in_flight: &mut Option<InFlight>,
     shutdown: &watch::Receiver<bool>,
-) -> Result<Option<RunEnd>, RunError> {
-    let Some(commit) = in_flight.take() else { return Ok(None) };
+) -> Result<ControlFlow<RunEnd, HashSet<Identity>>, RunError> {
+    let Some(commit) = in_flight.take() else { return Ok(ControlFlow::Continue(HashSet::default())) };
     let outcome = match commit.await {
         Ok(outcome) => outcome?,
         Err(failure) => std::panic::resume_unwind(failure.into_panic()),
@@ -588,16 +609,16 @@ async fn settle(
         BatchOutcome::Replaced => {
             warn!("this attempt was replaced; stopping without writing");
             telemetry::fenced_write("batch");
-            Ok(Some(RunEnd::Replaced))
+            Ok(ControlFlow::Break(RunEnd::Replaced))
         }
-        BatchOutcome::Committed { cancel_requested: true, .. } => Ok(Some(RunEnd::Finished(ImportStatus::Cancelled))),
-        BatchOutcome::Committed { .. } if *shutdown.borrow() => Ok(Some(RunEnd::Requeued)),
-        BatchOutcome::Committed { .. } => {
+        BatchOutcome::Committed { cancel_requested: true, .. } => Ok(ControlFlow::Break(RunEnd::Finished(ImportStatus::Cancelled))),
+        BatchOutcome::Committed { .. } if *shutdown.borrow() => Ok(ControlFlow::Break(RunEnd::Requeued)),
+        BatchOutcome::Committed { touched, .. } => {
             let pause = services.config.import_batch_pause;
             if !pause.is_zero() {
                 tokio::time::sleep(pause).await;
             }
-            Ok(None)
+            Ok(ControlFlow::Continue(touched))
         }
     }
 }

@@ -7,7 +7,7 @@ use common::*;
 use intake::domain::contact::Contact;
 use intake::error::ImportError;
 use intake::model::{ImportStatus, UploadPreview};
-use intake::store::{Batch, BatchOutcome, Claim, Failure, Fence};
+use intake::store::{Batch, BatchOutcome, Claim, Failure, Fence, Prefetched};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -27,6 +27,7 @@ on_both_backends!(
     a_short_upload_fails_the_import,
     an_unreadable_claim_fails_that_import,
     the_server_function_and_rest_answer_409_with_the_typed_body,
+    owners_read_while_the_batch_before_commits_plan_as_if_read_after,
 );
 
 /// No workers, and no lease expiry: the test drives every claim and batch itself.
@@ -447,5 +448,45 @@ async fn the_server_function_and_rest_answer_409_with_the_typed_body(backend: Ba
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body, serde_json::json!({"error": "already_running", "elapsed_minutes": 0, "import_id": rest_first.import_id}));
     assert_eq!(app.services.store.list_imports(user_id, 10).await.unwrap().len(), 1);
+    app.stop().await;
+}
+
+fn person(name: &str, emails: &[&str]) -> Contact {
+    Contact { display_name: name.into(), emails: emails.iter().map(|e| e.to_string()).collect(), ..Contact::default() }
+}
+
+/// The worker reads a batch's stored owners while the batch before it commits.
+/// Here the read is taken before that commit lands, which then updates a contact
+/// the read saw, absorbs another it saw, and creates one it missed: the next
+/// batch must still match all three, exactly as if it had read after.
+async fn owners_read_while_the_batch_before_commits_plan_as_if_read_after(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::configured(web_only)).await;
+    let (user_id, script, claimed) = claimed_import(&app, "prefetch@example.com", 10).await;
+    let fence = Fence { import_id: claimed.import_id.clone(), attempt: claimed.attempt };
+    let store = &app.services.store;
+    let first = vec![person("Ana", &["a@x.io"]), person("Dee", &["d@x.io"])];
+    assert!(matches!(commit(&app, &fence, user_id, first, 2).await, BatchOutcome::Committed { .. }));
+
+    let third: Vec<_> = [person("", &["b@x.io"]), person("", &["d@x.io"]), person("", &["c@x.io"])].map(Into::into).to_vec();
+    let read_early = store.prefetch_owners(user_id, &third).await.unwrap();
+    assert_eq!(read_early.len(), 1, "the early read sees Dee only: {read_early:?}");
+
+    // Ana gains b@x.io and absorbs Dee; Cy is new.
+    let second = vec![person("Ana", &["a@x.io", "b@x.io", "d@x.io"]), person("Cy", &["c@x.io"])];
+    let BatchOutcome::Committed { touched, .. } = commit(&app, &fence, user_id, second, 4).await else { panic!("fenced") };
+    let batch = Batch {
+        user_id,
+        contacts: third,
+        rows_done: 7,
+        prefetched: Some(Prefetched { contacts: read_early, stale: touched }),
+        ..Batch::default()
+    };
+    let outcome = store.commit_batch(&fence, batch, app.services.now()).await.unwrap();
+    let BatchOutcome::Committed { counts, .. } = outcome else { panic!("fenced") };
+    assert_eq!((counts.created, counts.updated, counts.unchanged, counts.merged), (0, 0, 3, 0));
+
+    let contacts = script.contacts("").await.contacts;
+    let emails: Vec<Vec<String>> = contacts.iter().map(|c| c.emails.clone()).collect();
+    assert_eq!(emails, [vec!["a@x.io", "d@x.io", "b@x.io"], vec!["c@x.io"]], "{contacts:?}");
     app.stop().await;
 }

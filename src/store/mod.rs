@@ -158,6 +158,14 @@ macro_rules! impl_store {
             self.end_import(bind_release_one(&sql, fence, failure, max_failures)).await
         }
 
+        async fn prefetch_owners(&self, user_id: i64, rows: &[RowContact]) -> StoreResult<Vec<StoredContact>> {
+            // A read transaction: one snapshot on SQLite, and no lock taken on either backend.
+            let mut tx = self.pool.begin().await?;
+            let owners = prefetch_owners_in(&mut tx, user_id, rows).await?;
+            tx.rollback().await?;
+            Ok(owners)
+        }
+
         async fn ping(&self) -> StoreResult<()> {
             sqlx::query("SELECT 1").execute(&self.pool).await?;
             Ok(())
@@ -612,11 +620,28 @@ pub struct Batch {
     pub rows_done: u64,
     /// The file line where the batch's last row starts.
     pub last_line: u64,
+    /// Its rows' stored owners, read before its transaction (`Store::prefetch_owners`).
+    pub prefetched: Option<Prefetched>,
+}
+
+/// A batch's stored owners, read outside its transaction while the batch before
+/// it was still committing, so that the read runs beside that commit instead of
+/// after it, on its own connection. It holds because a user's contacts and
+/// identities change only through their one running import's batches, in order:
+/// what the read may have missed is what the batch before touched, and
+/// `plan_against_store` asks for that again inside the transaction.
+#[derive(Debug, Clone, Default)]
+pub struct Prefetched {
+    pub contacts: Vec<StoredContact>,
+    /// Every identity of every person the batch before planned (`BatchOutcome::Committed::touched`).
+    pub stale: HashSet<Identity>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BatchOutcome {
-    Committed { counts: Counts, cancel_requested: bool },
+    /// `touched`: every identity of every person the batch planned, which the
+    /// next batch's prefetched owners may not reflect.
+    Committed { counts: Counts, cancel_requested: bool, touched: HashSet<Identity> },
     /// The fence did not hold: another attempt owns the import now. Nothing was written.
     Replaced,
 }
@@ -701,6 +726,9 @@ pub trait Store: Send + Sync + 'static {
     /// Commits the batch with its checkpoint; its progress is stamped with the
     /// database's clock, `now` dates the contacts it writes.
     async fn commit_batch(&self, fence: &Fence, batch: Batch, now: DateTime<Utc>) -> StoreResult<BatchOutcome>;
+    /// The user's stored contacts that hold any identity of `rows`, read on a
+    /// connection of its own, outside any batch's transaction (`Prefetched`).
+    async fn prefetch_owners(&self, user_id: i64, rows: &[RowContact]) -> StoreResult<Vec<StoredContact>>;
     /// Hands a processing import back to the queue. With a `failure`, it counts one
     /// failure at its checkpoint, and the import ends `failed` once `max_failures`
     /// were counted at one checkpoint it did not move from since its claim. A
@@ -1078,18 +1106,34 @@ pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 
 /// `($first, …), (…)`: `rows` tuples of `width` numbered placeholders.
 pub(crate) fn placeholders(first: usize, rows: usize, width: usize) -> String {
-    let mut out = String::with_capacity(rows * width * 6);
+    use std::fmt::Write;
+    let mut out = String::with_capacity(rows * width * 7);
     for row in 0..rows {
         out.push_str(if row == 0 { "(" } else { ", (" });
         for column in 0..width {
             if column > 0 {
                 out.push_str(", ");
             }
-            out.push_str(&format!("${}", first + row * width + column));
+            let _ = write!(out, "${}", first + row * width + column);
         }
         out.push(')');
     }
     out
+}
+
+/// The text of a statement over `rows` rows of values. Every chunk of a batch but
+/// its last is `ROWS_PER_STATEMENT` rows long, so that text is built once per
+/// process (in `full`) instead of once per chunk.
+pub(crate) fn chunk_statement(
+    full: &'static std::sync::OnceLock<String>,
+    rows: usize,
+    build: fn(usize) -> String,
+) -> std::borrow::Cow<'static, str> {
+    if rows == ROWS_PER_STATEMENT {
+        full.get_or_init(|| build(rows)).as_str().into()
+    } else {
+        build(rows).into()
+    }
 }
 
 pub(crate) const STORED_CONTACT_COLUMNS: &str =
@@ -1143,33 +1187,65 @@ pub(crate) trait ContactTx: Send {
     async fn contacts_to_backfill(&mut self, limit: u32) -> StoreResult<Vec<(i64, StoredContact)>>;
 }
 
+/// The contacts holding any of `identities`, leaving out those in `known` (and adding the others to it).
+async fn owners_of(tx: &mut dyn ContactTx, user_id: i64, identities: &[Identity], known: &mut HashSet<i64>) -> StoreResult<Vec<StoredContact>> {
+    let mut found = Vec::new();
+    for chunk in identities.chunks(ROWS_PER_STATEMENT) {
+        let owners = tx.identity_owners(user_id, chunk).await?;
+        let new: Vec<i64> = owners.into_iter().filter(|id| known.insert(*id)).collect();
+        for ids in new.chunks(ROWS_PER_STATEMENT) {
+            found.extend(tx.stored_contacts(user_id, ids).await?);
+        }
+    }
+    Ok(found)
+}
+
+/// Every identity the rows hold, once each.
+fn row_identities(rows: &[RowContact]) -> Vec<Identity> {
+    let mut identities: Vec<Identity> = rows.iter().flat_map(|row| row.identities.iter().cloned()).collect();
+    identities.sort_unstable();
+    identities.dedup();
+    identities
+}
+
+/// `Store::prefetch_owners`, the same on both backends: one round of lookups,
+/// in a read transaction of its own.
+pub(crate) async fn prefetch_owners_in(tx: &mut dyn ContactTx, user_id: i64, rows: &[RowContact]) -> StoreResult<Vec<StoredContact>> {
+    owners_of(tx, user_id, &row_identities(rows), &mut HashSet::new()).await
+}
+
 /// Plans `rows` against the user's stored contacts: fetches every contact that
 /// holds an identity the plan's people hold, and plans again until the plan
-/// holds no identity it has not looked up. `stored` starts the plan off.
+/// holds no identity it has not looked up. `stored` starts the plan off, and so
+/// do the `prefetched` owners, less whatever the batch before touched.
 pub(crate) async fn plan_against_store(
     tx: &mut dyn ContactTx,
     user_id: i64,
     rows: &[RowContact],
     mut stored: Vec<StoredContact>,
+    prefetched: Option<Prefetched>,
 ) -> StoreResult<BatchPlan> {
     let mut asked: HashSet<Identity> = HashSet::new();
+    let mut pending = row_identities(rows);
+    if let Some(Prefetched { contacts, stale }) = prefetched {
+        // A contact holding a touched identity may have changed or gone since the
+        // read: it is read again, and so is the owner of each of its identities.
+        let (changed, unchanged): (Vec<StoredContact>, Vec<StoredContact>) =
+            contacts.into_iter().partition(|c| c.identities.iter().any(|i| stale.contains(i)));
+        let unsure: HashSet<&Identity> = changed.iter().flat_map(|c| &c.identities).chain(&stale).collect();
+        asked.extend(pending.iter().filter(|i| !unsure.contains(i)).cloned());
+        stored.extend(unchanged);
+    }
     let mut known: HashSet<i64> = stored.iter().map(|s| s.id).collect();
-    let mut pending: Vec<Identity> = rows.iter().flat_map(|row| row.identities.iter().cloned()).collect();
     let mut previous: Option<BatchPlan> = None;
     loop {
         pending.sort();
         pending.dedup();
         pending.retain(|identity| asked.insert(identity.clone()));
-        let mut found = false;
-        for chunk in pending.chunks(ROWS_PER_STATEMENT) {
-            let owners = tx.identity_owners(user_id, chunk).await?;
-            let new: Vec<i64> = owners.into_iter().filter(|id| known.insert(*id)).collect();
-            for ids in new.chunks(ROWS_PER_STATEMENT) {
-                stored.extend(tx.stored_contacts(user_id, ids).await?);
-                found = true;
-            }
-        }
-        if let Some(plan) = previous.take().filter(|_| !found) {
+        let found = owners_of(tx, user_id, &pending, &mut known).await?;
+        let found_any = !found.is_empty();
+        stored.extend(found);
+        if let Some(plan) = previous.take().filter(|_| !found_any) {
             return Ok(plan);
         }
         let plan = plan_batch(rows, &stored);
@@ -1179,6 +1255,12 @@ pub(crate) async fn plan_against_store(
         }
         previous = Some(plan);
     }
+}
+
+/// Every identity of every person in the plan: what a prefetch of the next
+/// batch's owners, read while this plan was written, may not reflect.
+pub(crate) fn touched_identities(plan: BatchPlan) -> HashSet<Identity> {
+    plan.contacts.into_iter().flat_map(|c| c.identities).collect()
 }
 
 /// Contacts backfilled per transaction at start-up.
@@ -1199,7 +1281,7 @@ pub(crate) async fn backfill_identities_chunk(tx: &mut dyn ContactTx, now: DateT
         }
     }
     for (user_id, contacts) in users {
-        let mut plan = plan_against_store(tx, user_id, &[], contacts).await?;
+        let mut plan = plan_against_store(tx, user_id, &[], contacts, None).await?;
         // Every contact taken is written (its search text) or absorbed.
         for planned in &mut plan.contacts {
             planned.change = Change::Updated;

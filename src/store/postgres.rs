@@ -266,7 +266,7 @@ impl_store!(PostgresStore, Backend::Postgres, times: DateTime<Utc>, written by s
             return Ok(BatchOutcome::Replaced);
         };
 
-        let plan = plan_against_store(&mut tx, batch.user_id, &batch.contacts, Vec::new()).await?;
+        let plan = plan_against_store(&mut tx, batch.user_id, &batch.contacts, Vec::new(), batch.prefetched).await?;
         tx.write_plan(batch.user_id, &plan, now).await?;
         if !batch.row_errors.is_empty() {
             let lines: Vec<i64> = batch.row_errors.iter().map(|e| e.line as i64).collect();
@@ -295,7 +295,7 @@ impl_store!(PostgresStore, Backend::Postgres, times: DateTime<Utc>, written by s
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(BatchOutcome::Committed { counts, cancel_requested })
+        Ok(BatchOutcome::Committed { counts, cancel_requested, touched: touched_identities(plan) })
     }
 
     async fn finish_import(&self, fence: &Fence, status: ImportStatus, reason: Option<&str>, now: DateTime<Utc>) -> StoreResult<Option<ImportStatus>> {
@@ -343,9 +343,8 @@ impl_contact_tx!(sqlx::Postgres, stored_contact, identity_owners, write_plan);
 async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, user_id: i64, plan: &BatchPlan, now: DateTime<Utc>) -> StoreResult<()> {
     absorb_merged_contacts!(*tx, user_id, plan);
     let new_count = plan.contacts.iter().filter(|c| c.id.is_none()).count() as i64;
-    let new_ids: Vec<i64> = sqlx::query_scalar(
-        "SELECT nextval(pg_get_serial_sequence('contacts', 'id')) FROM generate_series(1, $1)",
-    )
+    // The sequence by name: `pg_get_serial_sequence` per row cost 4 ms a batch.
+    let new_ids: Vec<i64> = sqlx::query_scalar("SELECT nextval('contacts_id_seq'::regclass) FROM generate_series(1, $1)")
     .bind(new_count)
     .fetch_all(&mut **tx)
     .await?;

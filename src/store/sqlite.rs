@@ -7,6 +7,7 @@ use crate::domain::contact::Phone;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use std::str::FromStr;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 pub struct SqliteStore {
@@ -47,9 +48,11 @@ fn query_text(sql: String) -> String {
 
 /// New and changed contacts in one statement per `ROWS_PER_STATEMENT`: a new
 /// contact's id was taken past the largest, so only a changed one conflicts.
+/// `OR FAIL` (no constraint can fail here) spares SQLite the statement journal
+/// that a multi-row statement which may abort halfway keeps.
 fn contact_upsert_sql(rows: usize) -> String {
-    format!(
-        "INSERT INTO contacts (id, user_id, display_name, given_name, family_name, emails, phones,
+    query_text(format!(
+        "INSERT OR FAIL INTO contacts (id, user_id, display_name, given_name, family_name, emails, phones,
              organization, title, notes, search_text, created_at, updated_at)
          VALUES {}
          ON CONFLICT (id) DO UPDATE SET
@@ -58,8 +61,34 @@ fn contact_upsert_sql(rows: usize) -> String {
              organization = excluded.organization, title = excluded.title, notes = excluded.notes,
              search_text = excluded.search_text, updated_at = excluded.updated_at",
         placeholders(1, rows, 13)
+    ))
+}
+
+/// New identities: the planner looked each one up first, so none is held.
+fn identity_insert_sql(rows: usize) -> String {
+    let values = vec!["(?, ?, ?, ?)"; rows].join(", ");
+    format!("INSERT OR FAIL INTO contact_identities (user_id, kind, value, contact_id) VALUES {values}")
+}
+
+/// A join on the whole unique key, not `(kind, value) IN (VALUES …)`, for which
+/// SQLite searches the unique index by user_id alone.
+fn identity_owners_sql(identities: usize) -> String {
+    let wanted = vec!["(?, ?)"; identities].join(", ");
+    format!(
+        "SELECT DISTINCT held.contact_id FROM (VALUES {wanted}) AS wanted
+         JOIN contact_identities held ON held.user_id = ? AND held.kind = wanted.column1 AND held.value = wanted.column2"
     )
 }
+
+fn row_errors_insert_sql(rows: usize) -> String {
+    let values = vec!["(?, ?, ?)"; rows].join(", ");
+    format!("INSERT INTO import_errors (import_id, line, reason) VALUES {values} ON CONFLICT DO NOTHING")
+}
+
+static FULL_CONTACT_UPSERT: OnceLock<String> = OnceLock::new();
+static FULL_IDENTITY_INSERT: OnceLock<String> = OnceLock::new();
+static FULL_IDENTITY_OWNERS: OnceLock<String> = OnceLock::new();
+static FULL_ROW_ERRORS_INSERT: OnceLock<String> = OnceLock::new();
 
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -279,11 +308,10 @@ impl_store!(SqliteStore, Backend::Sqlite, times: i64, written by ms, read by tim
             return Ok(BatchOutcome::Replaced);
         };
 
-        let plan = plan_against_store(&mut tx, batch.user_id, &batch.contacts, Vec::new()).await?;
+        let plan = plan_against_store(&mut tx, batch.user_id, &batch.contacts, Vec::new(), batch.prefetched).await?;
         tx.write_plan(batch.user_id, &plan, now).await?;
         for chunk in batch.row_errors.chunks(ROWS_PER_STATEMENT) {
-            let rows = vec!["(?, ?, ?)"; chunk.len()].join(", ");
-            let sql = format!("INSERT INTO import_errors (import_id, line, reason) VALUES {rows} ON CONFLICT DO NOTHING");
+            let sql = chunk_statement(&FULL_ROW_ERRORS_INSERT, chunk.len(), row_errors_insert_sql);
             let mut insert = sqlx::query(&sql);
             for error in chunk {
                 insert = insert.bind(&fence.import_id).bind(error.line as i64).bind(&error.reason);
@@ -304,7 +332,7 @@ impl_store!(SqliteStore, Backend::Sqlite, times: i64, written by ms, read by tim
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(BatchOutcome::Committed { counts, cancel_requested })
+        Ok(BatchOutcome::Committed { counts, cancel_requested, touched: touched_identities(plan) })
     }
 
     async fn finish_import(&self, fence: &Fence, status: ImportStatus, reason: Option<&str>, now: DateTime<Utc>) -> StoreResult<Option<ImportStatus>> {
@@ -358,7 +386,7 @@ async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, user_id: i64, 
         plan.contacts.iter().zip(&ids).filter(|(c, _)| c.change != Change::Unchanged).map(|(c, id)| (c, *id)).collect();
     // Many rows per statement: each statement is a round trip to sqlx's connection thread.
     for chunk in writes.chunks(ROWS_PER_STATEMENT) {
-        let sql = query_text(contact_upsert_sql(chunk.len()));
+        let sql = chunk_statement(&FULL_CONTACT_UPSERT, chunk.len(), contact_upsert_sql);
         let mut upsert = sqlx::query(&sql);
         for (planned, id) in chunk {
             let contact = &planned.contact;
@@ -381,8 +409,7 @@ async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, user_id: i64, 
     }
     let identities = new_identities(plan, &ids);
     for chunk in identities.chunks(ROWS_PER_STATEMENT) {
-        let rows = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
-        let sql = format!("INSERT INTO contact_identities (user_id, kind, value, contact_id) VALUES {rows}");
+        let sql = chunk_statement(&FULL_IDENTITY_INSERT, chunk.len(), identity_insert_sql);
         let mut insert = sqlx::query(&sql);
         for (identity, contact_id) in chunk {
             insert = insert.bind(user_id).bind(identity.kind.as_str()).bind(&identity.value).bind(contact_id);
@@ -392,14 +419,8 @@ async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, user_id: i64, 
     Ok(())
 }
 
-/// A join on the whole unique key, not `(kind, value) IN (VALUES …)`, for which
-/// SQLite searches the unique index by user_id alone.
 async fn identity_owners(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, user_id: i64, identities: &[Identity]) -> StoreResult<Vec<i64>> {
-    let wanted = vec!["(?, ?)"; identities.len()].join(", ");
-    let sql = format!(
-        "SELECT DISTINCT held.contact_id FROM (VALUES {wanted}) AS wanted
-         JOIN contact_identities held ON held.user_id = ? AND held.kind = wanted.column1 AND held.value = wanted.column2"
-    );
+    let sql = chunk_statement(&FULL_IDENTITY_OWNERS, identities.len(), identity_owners_sql);
     let mut query = sqlx::query_scalar(&sql);
     for identity in identities {
         query = query.bind(identity.kind.as_str()).bind(&identity.value);
