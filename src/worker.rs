@@ -10,7 +10,6 @@ use crate::domain::sniff::FileFormat;
 use crate::imports::{SpillError, SpilledUpload};
 use crate::model::{ImportStatus, RowErrorView};
 use crate::services::Services;
-use crate::domain::identity::Identity;
 use crate::store::{Batch, BatchOutcome, Claim, ClaimedImport, Failure, Fence, Prefetched, StoreError, StoreResult};
 use crate::telemetry::{self, RequeueCause};
 use foldhash::HashSet;
@@ -594,7 +593,7 @@ async fn settle(
     services: &Services,
     in_flight: &mut Option<InFlight>,
     shutdown: &watch::Receiver<bool>,
-) -> Result<ControlFlow<RunEnd, HashSet<Identity>>, RunError> {
+) -> Result<ControlFlow<RunEnd, HashSet<u64>>, RunError> {
     let Some(commit) = in_flight.take() else { return Ok(ControlFlow::Continue(HashSet::default())) };
     let outcome = match commit.await {
         Ok(outcome) => outcome?,

@@ -19,6 +19,7 @@ on_both_backends!(
     existing_contacts_gain_identities_and_merge_on_upgrade,
     deleting_a_user_deletes_their_contacts_identities,
     backslashes_in_identities_survive_the_bulk_write,
+    identities_stored_before_contacts_listed_them_are_listed_on_upgrade,
 );
 
 const HEADER: &str = "Name,Email,Phone\r\n";
@@ -148,6 +149,9 @@ async fn a_row_matching_two_contacts_merges_them_into_the_oldest(backend: Backen
     assert_eq!(counts(&import(&script, "Ana Lima,,+1 555 0101\r\nAna,ana@home.example,\r\n").await), (0, 0, 2, 0));
     let raw: serde_json::Value = script.get(&format!("/api/imports/{}", done.import_id)).await.json().await.unwrap();
     assert_eq!(raw["counts"]["merged"], 1);
+    // The younger contact's identities went with it and were stored again for Ana.
+    assert_eq!(identities_off_their_listing(&app.database).await, 0);
+    assert_eq!(operator_sql(&app.database, &[], "SELECT COUNT(*) FROM contact_identities").await, 4);
     app.stop().await;
 }
 
@@ -178,6 +182,7 @@ async fn rows_sharing_identities_across_batches_become_one_contact(backend: Back
     let lee = script.contacts("lee@").await;
     assert_eq!(lee.contacts.len(), 1);
     assert_eq!(lee.contacts[0].phones, ["+49 30 1"]);
+    assert_eq!(identities_off_their_listing(&app.database).await, 0);
     app.stop().await;
 }
 
@@ -325,6 +330,7 @@ async fn existing_contacts_gain_identities_and_merge_on_upgrade(backend: Backend
     assert_eq!(people[1].phones, ["030 1"]);
     // The migrated contacts are found by their identities and their folded text.
     assert_eq!(counts(&import(&script, "bo,BO@HOME.EXAMPLE,\r\ncy,,+1 555 010 0200\r\n").await), (0, 0, 2, 0));
+    assert_eq!(identities_off_their_listing(&app.database).await, 0);
     assert_eq!(script.contacts("ANA@X").await.total, 1);
     app.stop().await;
 }
@@ -348,6 +354,97 @@ async fn operator_sql(database: &TestDatabase, statements: &[&str], count: &str)
             sqlx::query_scalar(count).fetch_one(&pool).await.unwrap()
         }
     }
+}
+
+/// Identity rows and the lists on their contacts that disagree, counted both
+/// ways: listed on a contact but not held by it, and held but not listed.
+async fn identities_off_their_listing(database: &TestDatabase) -> i64 {
+    let (listed, matched) = match database.backend {
+        Backend::Sqlite => (
+            "SELECT COUNT(*) FROM contacts c, json_each(c.identities) l",
+            "SELECT COUNT(*) FROM contacts c, json_each(c.identities) l WHERE EXISTS (SELECT 1 FROM contact_identities i
+                 WHERE i.user_id = c.user_id AND i.kind = json_extract(l.value, '$[0]')
+                   AND i.value = json_extract(l.value, '$[1]') AND i.contact_id = c.id)",
+        ),
+        Backend::Postgres => (
+            "SELECT COUNT(*) FROM contacts c, json_array_elements(c.identities::json) l",
+            "SELECT COUNT(*) FROM contacts c, json_array_elements(c.identities::json) l WHERE EXISTS (SELECT 1 FROM contact_identities i
+                 WHERE i.user_id = c.user_id AND i.kind = l->>0 AND i.value = l->>1 AND i.contact_id = c.id)",
+        ),
+    };
+    let held = operator_sql(database, &[], "SELECT COUNT(*) FROM contact_identities").await;
+    let (listed, matched) = (operator_sql(database, &[], listed).await, operator_sql(database, &[], matched).await);
+    (listed - matched) + (held - matched)
+}
+
+/// Migrations up to, not including, `first_left_out`, on the test database.
+async fn migrate_until(database: &TestDatabase, first_left_out: &str) {
+    let folder = match database.backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let source = format!("{}/migrations/{folder}", env!("CARGO_MANIFEST_DIR"));
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.as_str() < first_left_out {
+            std::fs::copy(format!("{source}/{name}"), dir.path().join(&name)).unwrap();
+        }
+    }
+    let earlier = sqlx::migrate::Migrator::new(dir.path()).await.unwrap();
+    match database.backend {
+        Backend::Sqlite => {
+            let options = database.url.parse::<sqlx::sqlite::SqliteConnectOptions>().unwrap().create_if_missing(true);
+            let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+            earlier.run(&pool).await.unwrap();
+            pool.close().await;
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&database.url).await.unwrap();
+            earlier.run(&pool).await.unwrap();
+            pool.close().await;
+        }
+    }
+}
+
+/// Contacts stored while identities lived only in their own table gain their
+/// list from it on upgrade, and then match, merge and go by it.
+async fn identities_stored_before_contacts_listed_them_are_listed_on_upgrade(backend: Backend) {
+    let database = test_database(backend).await;
+    migrate_until(&database, "20261130000007").await;
+    let now = match backend {
+        Backend::Sqlite => "0",
+        Backend::Postgres => "now()",
+    };
+    let mut setup = vec![
+        format!("INSERT INTO users (email, password_hash, created_at) VALUES ('old@example.com', 'x', {now})"),
+        format!(
+            "INSERT INTO contacts (id, user_id, display_name, given_name, family_name, emails, phones,
+                 organization, title, notes, search_text, created_at, updated_at)
+             VALUES (1, 1, 'Ana', '', '', '[\"ana@x.example\"]', '[]', '', '', '', 'ana\nana@x.example', {now}, {now}),
+                    (2, 1, 'Bo', '', '', '[\"bo@x.example\"]', '[]', '', '', '', 'bo\nbo@x.example', {now}, {now})"
+        ),
+        "INSERT INTO contact_identities (user_id, kind, value, contact_id)
+         VALUES (1, 'email', 'ana@x.example', 1), (1, 'email', 'bo@x.example', 2)"
+            .to_owned(),
+    ];
+    if backend == Backend::Postgres {
+        setup.push("SELECT setval('contacts_id_seq', 2)".to_owned());
+    }
+    let setup: Vec<&str> = setup.iter().map(String::as_str).collect();
+    assert_eq!(operator_sql(&database, &setup, "SELECT COUNT(*) FROM contact_identities").await, 2);
+
+    let database = std::sync::Arc::new(database);
+    let app = spawn_instance(database, &AppOptions::default()).await;
+    assert_eq!(identities_off_their_listing(&app.database).await, 0, "listed on upgrade");
+    let token = intake::auth::create_token(&app.services, 1, "test").await.expect("token");
+    let script = app.script(&token.token);
+    imports_count(&script, &[("Ana,ana@x.example ::: bo@x.example,\r\n", (0, 1, 0, 1)), ("Bo,bo@x.example,\r\n", (0, 0, 1, 0))]).await;
+    assert_eq!(the_only_contact(&script).await.emails, ["ana@x.example", "bo@x.example"]);
+    assert_eq!(identities_off_their_listing(&app.database).await, 0);
+    let identities = "SELECT COUNT(*) FROM contact_identities";
+    assert_eq!(operator_sql(&app.database, &["DELETE FROM users WHERE id = 1"], identities).await, 0);
+    app.stop().await;
 }
 
 /// Identities hold no foreign key (it cost a lookup per identity written); a

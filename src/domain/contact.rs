@@ -6,6 +6,7 @@ use super::mapping::{Field, Mapping};
 use super::records::{RawRecord, RecordProblem, MAX_FIELD_BYTES};
 use serde::{Deserialize, Serialize};
 use foldhash::{HashMap, HashMapExt, HashSet};
+use std::borrow::Cow;
 
 /// Google Contacts packs several values of one kind into a cell with this.
 const MULTI_VALUE_SEPARATOR: &str = ":::";
@@ -38,18 +39,45 @@ pub struct Contact {
     pub notes: String,
 }
 
-/// A valid row's contact with its identities, worked out once while the file
-/// is read: the batch's commit, which every batch waits for, only looks them up.
+/// A valid row's contact with its identities and stored text, worked out once
+/// while the file is read: the batch's commit, which every batch waits for, only
+/// looks them up.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RowContact {
     pub contact: Contact,
     pub identities: Vec<Identity>,
+    pub text: ContactText,
 }
 
 impl From<Contact> for RowContact {
     fn from(contact: Contact) -> Self {
         let identities = contact.identities();
-        Self { contact, identities }
+        let text = ContactText::of(&contact, &identities);
+        Self { contact, identities, text }
+    }
+}
+
+/// The columns a contact is stored with beyond its plain fields.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ContactText {
+    /// `emails` as a JSON array.
+    pub emails: String,
+    /// `phones` as a JSON array of `{raw, normalized}`.
+    pub phones: String,
+    /// `Contact::search_text`.
+    pub search: String,
+    /// The person's identities (`identity::listing`).
+    pub identities: String,
+}
+
+impl ContactText {
+    pub fn of(contact: &Contact, identities: &[Identity]) -> Self {
+        Self {
+            emails: serde_json::to_string(&contact.emails).expect("a list of strings serialises"),
+            phones: serde_json::to_string(&contact.phones).expect("a list of string pairs serialises"),
+            search: contact.search_text(),
+            identities: super::identity::listing(identities),
+        }
     }
 }
 
@@ -333,32 +361,46 @@ pub struct StoredContact {
 }
 
 /// One person after the batch: a stored contact that rows (and younger stored
-/// contacts) merged into, or a new one.
+/// contacts) merged into, or a new one. It borrows from the batch's rows where a
+/// row is the whole person, as most are.
 #[derive(Clone, Debug, PartialEq)]
-pub struct PlannedContact {
+pub struct PlannedContact<'r> {
     /// The surviving stored contact; `None` for a new one.
     pub id: Option<i64>,
-    pub contact: Contact,
+    pub contact: Cow<'r, Contact>,
     /// Younger stored contacts merged into this one, to be deleted.
     pub absorbed: Vec<i64>,
     pub change: Change,
     /// Every identity of the person: the stored ones, the rows', and those of the merged contact.
-    pub identities: Vec<Identity>,
-    /// The identities no stored member held yet, to be stored.
-    pub new_identities: Vec<Identity>,
+    pub identities: Cow<'r, [Identity]>,
+    /// The identities the surviving stored contact does not hold yet, to be
+    /// stored: the rows' new ones, and those of contacts merged into it.
+    pub new_identities: Cow<'r, [Identity]>,
+    /// The stored text, when the person is one row as read.
+    row_text: Option<&'r ContactText>,
 }
 
-pub struct BatchPlan {
+impl PlannedContact<'_> {
+    /// The columns to store beside the contact's fields.
+    pub fn text(&self) -> Cow<'_, ContactText> {
+        match self.row_text {
+            Some(text) => Cow::Borrowed(text),
+            None => Cow::Owned(ContactText::of(&self.contact, &self.identities)),
+        }
+    }
+}
+
+pub struct BatchPlan<'r> {
     /// Every person the batch touches, in order of their oldest member.
-    pub contacts: Vec<PlannedContact>,
+    pub contacts: Vec<PlannedContact<'r>>,
     /// `created`, `updated`, `unchanged` and `merged`; the caller counts
     /// rejected and skipped rows.
     pub counts: Counts,
 }
 
-impl BatchPlan {
+impl<'r> BatchPlan<'r> {
     /// The contacts to write: created or updated ones.
-    pub fn writes(&self) -> impl Iterator<Item = &PlannedContact> {
+    pub fn writes(&self) -> impl Iterator<Item = &PlannedContact<'r>> {
         self.contacts.iter().filter(|c| c.change != Change::Unchanged)
     }
 }
@@ -396,7 +438,7 @@ impl Sets {
 /// Every row counts once: Created for the first row of a person nobody stored,
 /// otherwise Updated or Unchanged by whether it changed the contact. The first
 /// row of a person that merged stored contacts counts as Updated.
-pub fn plan_batch(rows: &[RowContact], stored: &[StoredContact]) -> BatchPlan {
+pub fn plan_batch<'r>(rows: &'r [RowContact], stored: &[StoredContact]) -> BatchPlan<'r> {
     // Oldest stored contacts first, then rows in file order: a group's first item is its base.
     let mut stored: Vec<&StoredContact> = stored.iter().collect();
     stored.sort_by_key(|s| s.id);
@@ -423,11 +465,11 @@ pub fn plan_batch(rows: &[RowContact], stored: &[StoredContact]) -> BatchPlan {
             });
             members[group].push(i);
         }
-        let identities: Vec<Vec<Identity>> = members
+        let identities: Vec<Cow<'r, [Identity]>> = members
             .iter()
             .map(|group| match group.as_slice() {
                 // A row alone holds just what it is: most rows of a batch.
-                &[row] if row >= stored.len() => own[row].to_vec(),
+                &[row] if row >= stored.len() => Cow::Borrowed(rows[row - stored.len()].identities.as_slice()),
                 _ => {
                     let mut contact = items[group[0]].clone();
                     for &i in &group[1..] {
@@ -437,55 +479,55 @@ pub fn plan_batch(rows: &[RowContact], stored: &[StoredContact]) -> BatchPlan {
                     identities.extend(contact.identities());
                     identities.sort();
                     identities.dedup();
-                    identities
+                    Cow::Owned(identities)
                 }
             })
             .collect();
         let mut joined = false;
         let mut holder: HashMap<&Identity, usize> = HashMap::new();
         for (group, identities) in members.iter().zip(&identities) {
-            for identity in identities {
+            for identity in identities.iter() {
                 let first = *holder.entry(identity).or_insert(group[0]);
                 joined |= sets.join(first, group[0]);
             }
         }
         if !joined {
-            return count_plan(&members, &items, &stored, identities, &own);
+            return count_plan(&members, rows, &stored, identities);
         }
     }
 }
 
 /// Merges each group in order (stored base, then rows), counting every row once.
-fn count_plan(
+fn count_plan<'r>(
     members: &[Vec<usize>],
-    items: &[&Contact],
+    rows: &'r [RowContact],
     stored: &[&StoredContact],
-    group_identities: Vec<Vec<Identity>>,
-    own: &[&[Identity]],
-) -> BatchPlan {
+    group_identities: Vec<Cow<'r, [Identity]>>,
+) -> BatchPlan<'r> {
     let mut counts = Counts::default();
     let mut contacts = Vec::with_capacity(members.len());
     for (group, identities) in members.iter().zip(group_identities) {
-        let stored_ids: Vec<i64> = group.iter().filter(|&&i| i < stored.len()).map(|&i| stored[i].id).collect();
-        let mut rows = group.iter().filter(|&&i| i >= stored.len()).map(|&i| items[i]);
-        let (id, absorbed, mut base, mut change) = match stored_ids.split_first() {
-            Some((&oldest, younger)) => {
-                let mut base = items[group[0]].clone();
-                for &i in &group[1..younger.len() + 1] {
-                    merge(&mut base, items[i]);
+        let stored_members: Vec<&StoredContact> = group.iter().filter(|&&i| i < stored.len()).map(|&i| stored[i]).collect();
+        let mut group_rows = group.iter().filter(|&&i| i >= stored.len()).map(|&i| &rows[i - stored.len()]);
+        let lone_row = group.len() == 1 && stored_members.is_empty();
+        let (id, absorbed, mut base, mut change): (_, _, Cow<'r, Contact>, _) = match stored_members.split_first() {
+            Some((oldest, younger)) => {
+                let mut base = oldest.contact.clone();
+                for other in younger {
+                    merge(&mut base, &other.contact);
                 }
                 let change = if younger.is_empty() { Change::Unchanged } else { Change::Updated };
-                (Some(oldest), younger.to_vec(), base, change)
+                (Some(oldest.id), younger.iter().map(|s| s.id).collect(), Cow::Owned(base), change)
             }
             None => {
-                let Some(first) = rows.next() else { continue };
+                let Some(first) = group_rows.next() else { continue };
                 counts.created += 1;
-                (None, Vec::new(), first.clone(), Change::Created)
+                (None, Vec::new(), Cow::Borrowed(&first.contact), Change::Created)
             }
         };
         let mut first_row = id.is_some();
-        for row in rows {
-            if merge(&mut base, row) || (first_row && !absorbed.is_empty()) {
+        for row in group_rows {
+            if merge(base.to_mut(), &row.contact) || (first_row && !absorbed.is_empty()) {
                 counts.updated += 1;
                 if change == Change::Unchanged {
                     change = Change::Updated;
@@ -496,9 +538,16 @@ fn count_plan(
             first_row = false;
         }
         counts.merged += absorbed.len() as u64;
-        let held: HashSet<&Identity> = group.iter().filter(|&&i| i < stored.len()).flat_map(|&i| own[i]).collect();
-        let new_identities = identities.iter().filter(|i| !held.contains(i)).cloned().collect();
-        contacts.push(PlannedContact { id, contact: base, absorbed, change, identities, new_identities });
+        // The survivor's own: an absorbed contact's identities are deleted with it.
+        let new_identities = match stored_members.first() {
+            Some(survivor) => {
+                let held: HashSet<&Identity> = survivor.identities.iter().collect();
+                Cow::Owned(identities.iter().filter(|i| !held.contains(i)).cloned().collect())
+            }
+            None => identities.clone(),
+        };
+        let row_text = lone_row.then(|| &rows[group[0] - stored.len()].text);
+        contacts.push(PlannedContact { id, contact: base, absorbed, change, identities, new_identities, row_text });
     }
     BatchPlan { contacts, counts }
 }
@@ -893,11 +942,11 @@ mod tests {
 
     /// What a batch's plan leaves stored, as the store would: survivors keep
     /// their id, new contacts take the next ones, absorbed ones are gone.
-    fn apply(stored: &mut Vec<StoredContact>, plan: &BatchPlan) {
+    fn apply(stored: &mut Vec<StoredContact>, plan: &BatchPlan<'_>) {
         for planned in &plan.contacts {
             stored.retain(|s| !planned.absorbed.contains(&s.id) && Some(s.id) != planned.id);
             let id = planned.id.unwrap_or_else(|| stored.iter().map(|s| s.id).max().unwrap_or(0) + 1);
-            stored.push(StoredContact { id, contact: planned.contact.clone(), identities: planned.identities.clone() });
+            stored.push(StoredContact { id, contact: planned.contact.clone().into_owned(), identities: planned.identities.to_vec() });
         }
     }
 
@@ -921,7 +970,8 @@ mod tests {
         let mut counts = Counts::default();
         for chunk in rows.chunks(batch) {
             // The store hands the planner every contact owning an identity the rows hold.
-            let plan = plan_batch(&row_contacts(chunk), stored);
+            let batch = row_contacts(chunk);
+            let plan = plan_batch(&batch, stored);
             counts.add(&plan.counts);
             apply(stored, &plan);
         }
@@ -938,7 +988,8 @@ mod tests {
             second,
             person("a@x.io", "Ana"),
         ];
-        let plan = plan_batch(&row_contacts(&rows), &[]);
+        let batch = row_contacts(&rows);
+        let plan = plan_batch(&batch, &[]);
         assert_eq!(plan.counts, Counts { created: 2, updated: 1, unchanged: 1, ..Counts::default() });
         let writes: Vec<&PlannedContact> = plan.writes().collect();
         assert_eq!(writes.len(), 2);
@@ -953,7 +1004,8 @@ mod tests {
         let rows = vec![person("a@x.io", "Ana"), person("b@x.io", "Bo"), person("a@x.io", "Ana Lima")];
         let mut stored = Vec::new();
         assert_eq!(import(&mut stored, &rows, 100).created, 2);
-        let plan = plan_batch(&row_contacts(&rows), &stored);
+        let batch = row_contacts(&rows);
+        let plan = plan_batch(&batch, &stored);
         assert_eq!(plan.counts, Counts { unchanged: 3, ..Counts::default() });
         assert_eq!(plan.writes().count(), 0);
     }
@@ -966,7 +1018,8 @@ mod tests {
         ];
         let mut richer = person("a@x.io", "Ana");
         richer.organization = "Acme".into();
-        let plan = plan_batch(&row_contacts(&[person("b@x.io", "Bo"), person("a@x.io", "Ana"), richer]), &stored);
+        let batch = row_contacts(&[person("b@x.io", "Bo"), person("a@x.io", "Ana"), richer]);
+        let plan = plan_batch(&batch, &stored);
         assert_eq!(plan.counts, Counts { updated: 1, unchanged: 2, ..Counts::default() });
         let writes: Vec<&PlannedContact> = plan.writes().collect();
         assert_eq!(writes.len(), 1);
@@ -985,7 +1038,8 @@ mod tests {
             // Another name with Cy's phone is someone else.
             with_phone(person("", "Dee"), "+1666"),
         ];
-        let plan = plan_batch(&row_contacts(&rows), &stored);
+        let batch = row_contacts(&rows);
+        let plan = plan_batch(&batch, &stored);
         assert_eq!(plan.counts, Counts { created: 1, updated: 1, unchanged: 1, ..Counts::default() });
         let cy = &plan.contacts[1];
         assert_eq!((cy.id, cy.contact.emails.as_slice()), (Some(2), ["cy@x.io".to_owned()].as_slice()));
@@ -999,7 +1053,8 @@ mod tests {
         let mut younger = with_phone(person("b@x.io", "Ana Lima"), "+1555");
         younger.title = "CTO".into();
         let stored = vec![stored(9, younger), stored(4, older)];
-        let plan = plan_batch(&row_contacts(&[with_email(person("b@x.io", ""), "a@x.io")]), &stored);
+        let batch = row_contacts(&[with_email(person("b@x.io", ""), "a@x.io")]);
+        let plan = plan_batch(&batch, &stored);
         assert_eq!(plan.counts, Counts { updated: 1, merged: 1, ..Counts::default() });
         let [survivor] = plan.contacts.as_slice() else { panic!("one person: {:?}", plan.contacts) };
         assert_eq!((survivor.id, survivor.absorbed.as_slice(), survivor.change), (Some(4), [9].as_slice(), Change::Updated));
@@ -1041,7 +1096,8 @@ mod tests {
             person("cy@x.io", "Cy"),
             with_phone(person("", "cy"), "+1666"),
         ];
-        let plan = plan_batch(&row_contacts(&rows), &[]);
+        let batch = row_contacts(&rows);
+        let plan = plan_batch(&batch, &[]);
         assert_eq!(plan.contacts.len(), 1, "{:?}", plan.contacts);
         assert_eq!(plan.counts.created, 1);
     }
@@ -1053,7 +1109,8 @@ mod tests {
         import(&mut stored_people, &first, 100);
         assert_eq!(stored_people.len(), 1);
         // The contact is named "Ana", yet a row as "Ana Lima" with that phone is her.
-        let plan = plan_batch(&row_contacts(&[with_phone(person("", "ana  lima"), "+1555")]), &stored_people);
+        let batch = row_contacts(&[with_phone(person("", "ana  lima"), "+1555")]);
+        let plan = plan_batch(&batch, &stored_people);
         assert_eq!(plan.counts, Counts { unchanged: 1, ..Counts::default() });
         assert!(plan.contacts[0].new_identities.is_empty());
     }
@@ -1083,7 +1140,8 @@ mod tests {
     #[test]
     fn every_row_counts_once() {
         let rows: Vec<Contact> = (0..20).map(|i| person(&format!("p{}@x.io", i % 7), "P")).collect();
-        let plan = plan_batch(&row_contacts(&rows), &[]);
+        let batch = row_contacts(&rows);
+        let plan = plan_batch(&batch, &[]);
         assert_eq!(plan.counts.total(), 20);
         assert_eq!(plan.counts.created, 7);
         let mut total = Counts { rejected: 2, skipped: 1, ..Counts::default() };

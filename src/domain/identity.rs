@@ -107,6 +107,25 @@ impl IdentityKind {
             IdentityKind::Name => "name",
         }
     }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [IdentityKind::Email, IdentityKind::NamePhone, IdentityKind::Name].into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
+/// Identities as a contact's stored row lists them: `[[kind, value], …]` in JSON.
+pub fn listing(identities: &[Identity]) -> String {
+    let pairs: Vec<(&str, &str)> = identities.iter().map(|i| (i.kind.as_str(), i.value.as_str())).collect();
+    serde_json::to_string(&pairs).expect("string pairs serialise")
+}
+
+/// A `listing` read back.
+pub fn from_listing(listing: &str) -> Result<Vec<Identity>, String> {
+    let pairs: Vec<(String, String)> = serde_json::from_str(listing).map_err(|e| e.to_string())?;
+    pairs
+        .into_iter()
+        .map(|(kind, value)| Ok(Identity { kind: IdentityKind::parse(&kind).ok_or(format!("identity kind {kind}"))?, value }))
+        .collect()
 }
 
 /// One thing that identifies a person: a row and a contact sharing one are the same person.
@@ -134,6 +153,14 @@ impl Identity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listing_reads_back_as_written() {
+        let identities = vec![Identity::email("a\"b@x.io"), Identity::name_phone("zoë", "+1555"), Identity::name("bo")];
+        assert_eq!(listing(&identities), r#"[["email","a\"b@x.io"],["name_phone","zoë|+1555"],["name","bo"]]"#);
+        assert_eq!(from_listing(&listing(&identities)), Ok(identities));
+        assert!(from_listing(r#"[["phone","1"]]"#).is_err());
+    }
 
     #[test]
     fn folding_goes_beyond_ascii_and_ignores_composition() {

@@ -26,33 +26,29 @@ macro_rules! impl_contact_tx {
     ($database:ty, $decode:path, $identity_owners:path, $write_plan:path) => {
     #[async_trait]
     impl ContactTx for sqlx::Transaction<'_, $database> {
-        async fn write_plan(&mut self, user_id: i64, plan: &BatchPlan, now: DateTime<Utc>) -> StoreResult<()> {
+        async fn write_plan(&mut self, user_id: i64, plan: &BatchPlan<'_>, now: DateTime<Utc>) -> StoreResult<()> {
             $write_plan(self, user_id, plan, now).await
         }
 
-        async fn identity_owners(&mut self, user_id: i64, identities: &[Identity]) -> StoreResult<Vec<i64>> {
+        async fn identity_owners(&mut self, user_id: i64, identities: &[&Identity]) -> StoreResult<Vec<i64>> {
             $identity_owners(self, user_id, identities).await
         }
 
         async fn stored_contacts(&mut self, user_id: i64, ids: &[i64]) -> StoreResult<Vec<StoredContact>> {
-            let (contacts_sql, identities_sql) =
-                (query_text(contacts_by_id_sql(ids.len())), query_text(identities_of_sql(ids.len())));
-            let (mut contacts, mut identities) = (sqlx::query(&contacts_sql).bind(user_id), sqlx::query(&identities_sql).bind(user_id));
+            let sql = query_text(contacts_by_id_sql(ids.len()));
+            let mut contacts = sqlx::query(&sql).bind(user_id);
             for id in ids {
-                (contacts, identities) = (contacts.bind(id), identities.bind(id));
+                contacts = contacts.bind(id);
             }
-            let mut stored: Vec<StoredContact> = Vec::with_capacity(ids.len());
-            for row in contacts.fetch_all(&mut **self).await? {
-                stored.push(StoredContact { id: row.try_get("id")?, contact: $decode(&row)?, identities: Vec::new() });
-            }
-            for row in identities.fetch_all(&mut **self).await? {
-                let (contact_id, kind, value): (i64, String, String) =
-                    (row.try_get("contact_id")?, row.try_get("kind")?, row.try_get("value")?);
-                if let Some(owner) = stored.iter_mut().find(|s| s.id == contact_id) {
-                    owner.identities.push(Identity { kind: identity_kind(&kind)?, value });
-                }
-            }
-            Ok(stored)
+            contacts
+                .fetch_all(&mut **self)
+                .await?
+                .iter()
+                .map(|row| {
+                    let listed: Option<String> = row.try_get("identities")?;
+                    Ok(StoredContact { id: row.try_get("id")?, contact: $decode(row)?, identities: listed_identities(listed.as_deref())? })
+                })
+                .collect()
         }
 
         async fn contacts_to_backfill(&mut self, limit: u32) -> StoreResult<Vec<(i64, StoredContact)>> {
@@ -73,19 +69,28 @@ macro_rules! impl_contact_tx {
     };
 }
 
-/// `write_plan`'s first step, the same on both backends: merges absorbed
-/// contacts into their survivors before the contacts are written.
+/// `write_plan`'s first step, the same on both backends: deletes the contacts
+/// merged into a survivor, with their identities, before the survivors are
+/// written and store those identities again; and relists the identities of
+/// stored contacts that gained some without changing a field.
 macro_rules! absorb_merged_contacts {
     ($conn:expr, $user_id:expr, $plan:expr) => {
         for planned in $plan.contacts.iter().filter(|c| !c.absorbed.is_empty()) {
-            let [move_identities, delete_contacts] = absorb_sql(planned.absorbed.len()).map(query_text);
-            let mut moving = sqlx::query(&move_identities).bind(planned.id).bind($user_id);
-            let mut deleting = sqlx::query(&delete_contacts).bind($user_id);
+            let sql = query_text(absorb_sql(planned.absorbed.len()));
+            let mut deleting = sqlx::query(&sql).bind($user_id);
             for id in &planned.absorbed {
-                (moving, deleting) = (moving.bind(id), deleting.bind(id));
+                deleting = deleting.bind(id);
             }
-            moving.execute(&mut *$conn).await?;
             deleting.execute(&mut *$conn).await?;
+        }
+        let relisted = $plan.contacts.iter().filter(|c| c.change == Change::Unchanged && !c.new_identities.is_empty());
+        for planned in relisted {
+            sqlx::query(RELIST_IDENTITIES_SQL)
+                .bind(crate::domain::identity::listing(&planned.identities))
+                .bind($user_id)
+                .bind(planned.id)
+                .execute(&mut *$conn)
+                .await?;
         }
     };
 }
@@ -400,7 +405,7 @@ mod postgres;
 mod sqlite;
 
 use crate::domain::contact::{plan_batch, BatchPlan, Change, Contact, Counts, PlannedContact, RowContact, StoredContact};
-use crate::domain::identity::{Identity, IdentityKind};
+use crate::domain::identity::Identity;
 use crate::domain::guard::ActiveImport;
 use crate::domain::mapping::Mapping;
 use crate::domain::sniff::Sniffed;
@@ -634,14 +639,14 @@ pub struct Batch {
 pub struct Prefetched {
     pub contacts: Vec<StoredContact>,
     /// Every identity of every person the batch before planned (`BatchOutcome::Committed::touched`).
-    pub stale: HashSet<Identity>,
+    pub stale: HashSet<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BatchOutcome {
-    /// `touched`: every identity of every person the batch planned, which the
-    /// next batch's prefetched owners may not reflect.
-    Committed { counts: Counts, cancel_requested: bool, touched: HashSet<Identity> },
+    /// `touched`: every identity of every person the batch planned
+    /// (`identity_hash`), which the next batch's prefetched owners may not reflect.
+    Committed { counts: Counts, cancel_requested: bool, touched: HashSet<u64> },
     /// The fence did not hold: another attempt owns the import now. Nothing was written.
     Replaced,
 }
@@ -1141,54 +1146,44 @@ pub(crate) const STORED_CONTACT_COLUMNS: &str =
 
 /// Binds $1 = user id, then contact ids.
 pub(crate) fn contacts_by_id_sql(ids: usize) -> String {
-    format!("SELECT {STORED_CONTACT_COLUMNS} FROM contacts WHERE user_id = $1 AND id IN {}", placeholders(2, 1, ids))
-}
-
-/// Binds $1 = user id, then contact ids.
-pub(crate) fn identities_of_sql(ids: usize) -> String {
     format!(
-        "SELECT contact_id, kind, value FROM contact_identities WHERE user_id = $1 AND contact_id IN {}",
+        "SELECT {STORED_CONTACT_COLUMNS}, identities FROM contacts WHERE user_id = $1 AND id IN {}",
         placeholders(2, 1, ids)
     )
 }
 
-/// Moves the identities of absorbed contacts to the survivor (binds the survivor,
-/// the user id, the absorbed ids), then deletes them (binds the user id, the
-/// absorbed ids).
-pub(crate) fn absorb_sql(absorbed: usize) -> [String; 2] {
-    [
-        format!(
-            "UPDATE contact_identities SET contact_id = $1 WHERE user_id = $2 AND contact_id IN {}",
-            placeholders(3, 1, absorbed)
-        ),
-        format!("DELETE FROM contacts WHERE user_id = $1 AND id IN {}", placeholders(2, 1, absorbed)),
-    ]
+/// The `identities` column read back; `NULL` (a contact from before identities) lists none.
+fn listed_identities(listing: Option<&str>) -> StoreResult<Vec<Identity>> {
+    listing.map_or(Ok(Vec::new()), |listing| crate::domain::identity::from_listing(listing).map_err(StoreError::Corrupt))
 }
 
-pub(crate) fn identity_kind(text: &str) -> StoreResult<IdentityKind> {
-    [IdentityKind::Email, IdentityKind::NamePhone, IdentityKind::Name]
-        .into_iter()
-        .find(|kind| kind.as_str() == text)
-        .ok_or_else(|| StoreError::Corrupt(format!("identity kind {text}")))
+/// Deletes absorbed contacts (binds the user id, then their ids); the trigger
+/// deletes the identities they list, which the survivor then stores as its own.
+pub(crate) fn absorb_sql(absorbed: usize) -> String {
+    format!("DELETE FROM contacts WHERE user_id = $1 AND id IN {}", placeholders(2, 1, absorbed))
 }
+
+/// A stored contact that changed no field but gained identities lists them (binds the listing, the user id, its id).
+pub(crate) const RELIST_IDENTITIES_SQL: &str = "UPDATE contacts SET identities = $1 WHERE user_id = $2 AND id = $3";
+
 
 /// The identity and contact reads and writes of a batch, inside its transaction.
 #[async_trait]
 pub(crate) trait ContactTx: Send {
     /// The ids of the user's contacts holding any of `identities`.
-    async fn identity_owners(&mut self, user_id: i64, identities: &[Identity]) -> StoreResult<Vec<i64>>;
+    async fn identity_owners(&mut self, user_id: i64, identities: &[&Identity]) -> StoreResult<Vec<i64>>;
     /// These contacts of the user, with their stored identities.
     async fn stored_contacts(&mut self, user_id: i64, ids: &[i64]) -> StoreResult<Vec<StoredContact>>;
     /// Merges absorbed contacts, writes created and updated contacts (with
     /// their search text) and stores every new identity.
-    async fn write_plan(&mut self, user_id: i64, plan: &BatchPlan, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn write_plan(&mut self, user_id: i64, plan: &BatchPlan<'_>, now: DateTime<Utc>) -> StoreResult<()>;
     /// Up to `limit` contacts from before the identity migration, oldest first,
     /// with their user; they hold no identities yet.
     async fn contacts_to_backfill(&mut self, limit: u32) -> StoreResult<Vec<(i64, StoredContact)>>;
 }
 
 /// The contacts holding any of `identities`, leaving out those in `known` (and adding the others to it).
-async fn owners_of(tx: &mut dyn ContactTx, user_id: i64, identities: &[Identity], known: &mut HashSet<i64>) -> StoreResult<Vec<StoredContact>> {
+async fn owners_of(tx: &mut dyn ContactTx, user_id: i64, identities: &[&Identity], known: &mut HashSet<i64>) -> StoreResult<Vec<StoredContact>> {
     let mut found = Vec::new();
     for chunk in identities.chunks(ROWS_PER_STATEMENT) {
         let owners = tx.identity_owners(user_id, chunk).await?;
@@ -1200,67 +1195,80 @@ async fn owners_of(tx: &mut dyn ContactTx, user_id: i64, identities: &[Identity]
     Ok(found)
 }
 
-/// Every identity the rows hold, once each.
-fn row_identities(rows: &[RowContact]) -> Vec<Identity> {
-    let mut identities: Vec<Identity> = rows.iter().flat_map(|row| row.identities.iter().cloned()).collect();
-    identities.sort_unstable();
-    identities.dedup();
-    identities
-}
-
 /// `Store::prefetch_owners`, the same on both backends: one round of lookups,
 /// in a read transaction of its own.
 pub(crate) async fn prefetch_owners_in(tx: &mut dyn ContactTx, user_id: i64, rows: &[RowContact]) -> StoreResult<Vec<StoredContact>> {
-    owners_of(tx, user_id, &row_identities(rows), &mut HashSet::new()).await
+    let mut seen: HashSet<&Identity> = HashSet::new();
+    let identities: Vec<&Identity> = rows.iter().flat_map(|row| &row.identities).filter(|i| seen.insert(*i)).collect();
+    owners_of(tx, user_id, &identities, &mut HashSet::new()).await
 }
 
 /// Plans `rows` against the user's stored contacts: fetches every contact that
 /// holds an identity the plan's people hold, and plans again until the plan
 /// holds no identity it has not looked up. `stored` starts the plan off, and so
 /// do the `prefetched` owners, less whatever the batch before touched.
-pub(crate) async fn plan_against_store(
+pub(crate) async fn plan_against_store<'r>(
     tx: &mut dyn ContactTx,
     user_id: i64,
-    rows: &[RowContact],
+    rows: &'r [RowContact],
     mut stored: Vec<StoredContact>,
     prefetched: Option<Prefetched>,
-) -> StoreResult<BatchPlan> {
-    let mut asked: HashSet<Identity> = HashSet::new();
-    let mut pending = row_identities(rows);
-    if let Some(Prefetched { contacts, stale }) = prefetched {
-        // A contact holding a touched identity may have changed or gone since the
-        // read: it is read again, and so is the owner of each of its identities.
-        let (changed, unchanged): (Vec<StoredContact>, Vec<StoredContact>) =
-            contacts.into_iter().partition(|c| c.identities.iter().any(|i| stale.contains(i)));
-        let unsure: HashSet<&Identity> = changed.iter().flat_map(|c| &c.identities).chain(&stale).collect();
-        asked.extend(pending.iter().filter(|i| !unsure.contains(i)).cloned());
-        stored.extend(unchanged);
-    }
+) -> StoreResult<BatchPlan<'r>> {
+    // A contact holding a touched identity may have changed or gone since the
+    // read: it is read again, and so is the owner of each of its identities.
+    let mut unsure: HashSet<Identity> = HashSet::new();
+    let stale = match prefetched {
+        Some(Prefetched { contacts, stale }) => {
+            for contact in contacts {
+                if contact.identities.iter().any(|i| stale.contains(&identity_hash(i))) {
+                    unsure.extend(contact.identities);
+                } else {
+                    stored.push(contact);
+                }
+            }
+            Some(stale)
+        }
+        None => None,
+    };
+    let answered = |identity: &Identity| {
+        stale.as_ref().is_some_and(|stale| !stale.contains(&identity_hash(identity)) && !unsure.contains(identity))
+    };
+    // Every identity the rows hold is asked for once, here or by the prefetch.
+    let mut asked_rows: HashSet<&Identity> = HashSet::new();
+    let first: Vec<&Identity> =
+        rows.iter().flat_map(|row| &row.identities).filter(|i| asked_rows.insert(*i) && !answered(i)).collect();
     let mut known: HashSet<i64> = stored.iter().map(|s| s.id).collect();
-    let mut previous: Option<BatchPlan> = None;
+    stored.extend(owners_of(tx, user_id, &first, &mut known).await?);
+    // Then those the plan's people hold beyond the rows' (a merged contact's).
+    let mut asked: HashSet<Identity> = HashSet::new();
     loop {
-        pending.sort();
-        pending.dedup();
-        pending.retain(|identity| asked.insert(identity.clone()));
-        let found = owners_of(tx, user_id, &pending, &mut known).await?;
-        let found_any = !found.is_empty();
-        stored.extend(found);
-        if let Some(plan) = previous.take().filter(|_| !found_any) {
-            return Ok(plan);
-        }
         let plan = plan_batch(rows, &stored);
-        pending = plan.contacts.iter().flat_map(|c| &c.identities).filter(|i| !asked.contains(*i)).cloned().collect();
-        if pending.is_empty() {
+        let pending: Vec<&Identity> = plan
+            .contacts
+            .iter()
+            .flat_map(|c| c.identities.iter())
+            .filter(|i| !asked_rows.contains(i) && asked.insert((*i).clone()))
+            .collect();
+        let found = owners_of(tx, user_id, &pending, &mut known).await?;
+        if found.is_empty() {
             return Ok(plan);
         }
-        previous = Some(plan);
+        stored.extend(found);
     }
 }
 
-/// Every identity of every person in the plan: what a prefetch of the next
-/// batch's owners, read while this plan was written, may not reflect.
-pub(crate) fn touched_identities(plan: BatchPlan) -> HashSet<Identity> {
-    plan.contacts.into_iter().flat_map(|c| c.identities).collect()
+/// Every identity of every person in the plan, by `identity_hash`: what a
+/// prefetch of the next batch's owners, read while this plan was written, may
+/// not reflect.
+pub(crate) fn touched_identities(plan: &BatchPlan<'_>) -> HashSet<u64> {
+    plan.contacts.iter().flat_map(|c| c.identities.iter()).map(identity_hash).collect()
+}
+
+/// An identity as a touched set holds it: a collision only makes a batch ask
+/// for an owner once more.
+pub fn identity_hash(identity: &Identity) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0).hash_one(identity)
 }
 
 /// Contacts backfilled per transaction at start-up.
@@ -1297,7 +1305,7 @@ pub(crate) async fn backfill_identities_chunk(tx: &mut dyn ContactTx, now: DateT
 /// Every identity the plan stores, with the id of the contact that holds it, in
 /// the unique index's order: each insert lands beside the one before, on pages
 /// already in the cache, instead of hopping between kinds and names.
-pub(crate) fn new_identities<'p>(plan: &'p BatchPlan, ids: &'p [i64]) -> Vec<(&'p Identity, i64)> {
+pub(crate) fn new_identities<'p>(plan: &'p BatchPlan<'_>, ids: &'p [i64]) -> Vec<(&'p Identity, i64)> {
     let mut identities: Vec<(&Identity, i64)> = plan
         .contacts
         .iter()

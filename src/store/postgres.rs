@@ -282,6 +282,7 @@ impl_store!(PostgresStore, Backend::Postgres, times: DateTime<Utc>, written by s
             .await?;
         }
         let counts = Counts { rejected: batch.rejected, skipped: batch.skipped, ..plan.counts };
+        let touched = touched_identities(&plan);
         sqlx::query(CHECKPOINT_SQL)
         .bind(batch.rows_done as i64)
         .bind(batch.last_line as i64)
@@ -295,7 +296,7 @@ impl_store!(PostgresStore, Backend::Postgres, times: DateTime<Utc>, written by s
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(BatchOutcome::Committed { counts, cancel_requested, touched: touched_identities(plan) })
+        Ok(BatchOutcome::Committed { counts, cancel_requested, touched })
     }
 
     async fn finish_import(&self, fence: &Fence, status: ImportStatus, reason: Option<&str>, now: DateTime<Utc>) -> StoreResult<Option<ImportStatus>> {
@@ -340,7 +341,7 @@ impl_contact_tx!(sqlx::Postgres, stored_contact, identity_owners, write_plan);
 
 /// Merges absorbed contacts, writes created and updated contacts with their
 /// search text, and stores the new identities.
-async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, user_id: i64, plan: &BatchPlan, now: DateTime<Utc>) -> StoreResult<()> {
+async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, user_id: i64, plan: &BatchPlan<'_>, now: DateTime<Utc>) -> StoreResult<()> {
     absorb_merged_contacts!(*tx, user_id, plan);
     let new_count = plan.contacts.iter().filter(|c| c.id.is_none()).count() as i64;
     // The sequence by name: `pg_get_serial_sequence` per row cost 4 ms a batch.
@@ -361,46 +362,40 @@ async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, user_id: i64
         let mut rows = Vec::with_capacity(created.len() * 256);
         let (user_id, stamp) = (user_id.to_string(), now.to_rfc3339());
         for (planned, id) in created {
-            let contact = &planned.contact;
-            let (id, emails, phones) =
-                (id.to_string(), serde_json::to_string(&contact.emails)?, serde_json::to_string(&contact.phones)?);
-            let search_text = contact.search_text();
-            let values: [&str; 13] = [&id, &user_id, &contact.display_name, &contact.given_name, &contact.family_name, &emails,
-                &phones, &contact.organization, &contact.title, &contact.notes, &search_text, &stamp, &stamp];
+            let (contact, text, id) = (&planned.contact, planned.text(), id.to_string());
+            let values: [&str; 14] = [&id, &user_id, &contact.display_name, &contact.given_name, &contact.family_name,
+                &text.emails, &text.phones, &contact.organization, &contact.title, &contact.notes, &text.search,
+                &text.identities, &stamp, &stamp];
             push_copy_row(&mut rows, &values);
         }
         let mut copy = tx
             .copy_in_raw(
                 "COPY contacts (id, user_id, display_name, given_name, family_name, emails, phones,
-                     organization, title, notes, search_text, created_at, updated_at) FROM STDIN",
+                     organization, title, notes, search_text, identities, created_at, updated_at) FROM STDIN",
             )
             .await?;
         copy.send(rows).await?;
         copy.finish().await?;
     }
     if !updated.is_empty() {
-        // Borrowed columns: only the values made here are owned.
-        let computed: Vec<[String; 4]> = updated
-            .iter()
-            .map(|(planned, id)| {
-                let c = &planned.contact;
-                Ok([id.to_string(), serde_json::to_string(&c.emails)?, serde_json::to_string(&c.phones)?, c.search_text()])
-            })
-            .collect::<StoreResult<_>>()?;
-        let mut columns: [Vec<&str>; 10] = Default::default();
-        for ((planned, _), [id, emails, phones, search_text]) in updated.iter().zip(&computed) {
+        // Borrowed columns: only the ids are made here.
+        let ids: Vec<String> = updated.iter().map(|(_, id)| id.to_string()).collect();
+        let texts: Vec<_> = updated.iter().map(|(planned, _)| planned.text()).collect();
+        let mut columns: [Vec<&str>; 11] = Default::default();
+        for (((planned, _), id), text) in updated.iter().zip(&ids).zip(&texts) {
             let contact = &planned.contact;
             let values = [
                 id.as_str(),
                 &contact.display_name,
                 &contact.given_name,
                 &contact.family_name,
-                emails,
-                phones,
+                &text.emails,
+                &text.phones,
                 &contact.organization,
                 &contact.title,
                 &contact.notes,
-                search_text,
+                &text.search,
+                &text.identities,
             ];
             for (column, value) in columns.iter_mut().zip(values) {
                 column.push(value);
@@ -408,10 +403,11 @@ async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, user_id: i64
         }
         let mut update = sqlx::query(
             "UPDATE contacts SET display_name = dn, given_name = gn, family_name = fnm, emails = e::jsonb,
-                 phones = p::jsonb, organization = o, title = t, notes = n, search_text = st, updated_at = $12
+                 phones = p::jsonb, organization = o, title = t, notes = n, search_text = st, identities = i,
+                 updated_at = $13
              FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                         $8::text[], $9::text[], $10::text[], $11::text[])
-                  AS batch(k, dn, gn, fnm, e, p, o, t, n, st)
+                         $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
+                  AS batch(k, dn, gn, fnm, e, p, o, t, n, st, i)
              WHERE contacts.user_id = $1 AND contacts.id = batch.k::bigint",
         )
         .bind(user_id);
@@ -436,7 +432,7 @@ async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, user_id: i64
 /// One probe of the unique index per wanted identity: `LIMIT 1` keeps each
 /// lookup a parameterised subquery, where a plain join let the planner hash
 /// all of the user's identities (a scan per batch, so imports slowed as they grew).
-async fn identity_owners(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, user_id: i64, identities: &[Identity]) -> StoreResult<Vec<i64>> {
+async fn identity_owners(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, user_id: i64, identities: &[&Identity]) -> StoreResult<Vec<i64>> {
     let (kinds, values): (Vec<&str>, Vec<&str>) = identities.iter().map(|i| (i.kind.as_str(), i.value.as_str())).unzip();
     Ok(sqlx::query_scalar(
         "SELECT DISTINCT held.contact_id FROM UNNEST($2::text[], $3::text[]) AS wanted(kind, value)

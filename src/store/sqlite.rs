@@ -53,14 +53,14 @@ fn query_text(sql: String) -> String {
 fn contact_upsert_sql(rows: usize) -> String {
     query_text(format!(
         "INSERT OR FAIL INTO contacts (id, user_id, display_name, given_name, family_name, emails, phones,
-             organization, title, notes, search_text, created_at, updated_at)
+             organization, title, notes, search_text, identities, created_at, updated_at)
          VALUES {}
          ON CONFLICT (id) DO UPDATE SET
              display_name = excluded.display_name, given_name = excluded.given_name,
              family_name = excluded.family_name, emails = excluded.emails, phones = excluded.phones,
              organization = excluded.organization, title = excluded.title, notes = excluded.notes,
-             search_text = excluded.search_text, updated_at = excluded.updated_at",
-        placeholders(1, rows, 13)
+             search_text = excluded.search_text, identities = excluded.identities, updated_at = excluded.updated_at",
+        placeholders(1, rows, 14)
     ))
 }
 
@@ -319,6 +319,7 @@ impl_store!(SqliteStore, Backend::Sqlite, times: i64, written by ms, read by tim
             insert.execute(&mut *tx).await?;
         }
         let counts = Counts { rejected: batch.rejected, skipped: batch.skipped, ..plan.counts };
+        let touched = touched_identities(&plan);
         sqlx::query(CHECKPOINT_SQL)
         .bind(batch.rows_done as i64)
         .bind(batch.last_line as i64)
@@ -332,7 +333,7 @@ impl_store!(SqliteStore, Backend::Sqlite, times: i64, written by ms, read by tim
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(BatchOutcome::Committed { counts, cancel_requested, touched: touched_identities(plan) })
+        Ok(BatchOutcome::Committed { counts, cancel_requested, touched })
     }
 
     async fn finish_import(&self, fence: &Fence, status: ImportStatus, reason: Option<&str>, now: DateTime<Utc>) -> StoreResult<Option<ImportStatus>> {
@@ -377,7 +378,7 @@ impl_contact_tx!(sqlx::Sqlite, stored_contact, identity_owners, write_plan);
 
 /// Merges absorbed contacts, writes created and updated contacts with their
 /// search text, and stores the new identities.
-async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, user_id: i64, plan: &BatchPlan, now: DateTime<Utc>) -> StoreResult<()> {
+async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, user_id: i64, plan: &BatchPlan<'_>, now: DateTime<Utc>) -> StoreResult<()> {
     absorb_merged_contacts!(*tx, user_id, plan);
     // The batch holds SQLite's write lock: ids past the largest are free.
     let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM contacts").fetch_one(&mut **tx).await?;
@@ -387,21 +388,23 @@ async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, user_id: i64, 
     // Many rows per statement: each statement is a round trip to sqlx's connection thread.
     for chunk in writes.chunks(ROWS_PER_STATEMENT) {
         let sql = chunk_statement(&FULL_CONTACT_UPSERT, chunk.len(), contact_upsert_sql);
+        let texts: Vec<_> = chunk.iter().map(|(planned, _)| planned.text()).collect();
         let mut upsert = sqlx::query(&sql);
-        for (planned, id) in chunk {
+        for ((planned, id), text) in chunk.iter().zip(&texts) {
             let contact = &planned.contact;
             upsert = upsert
                 .bind(id)
                 .bind(user_id)
-                .bind(&contact.display_name)
-                .bind(&contact.given_name)
-                .bind(&contact.family_name)
-                .bind(serde_json::to_string(&contact.emails)?)
-                .bind(serde_json::to_string(&contact.phones)?)
-                .bind(&contact.organization)
-                .bind(&contact.title)
-                .bind(&contact.notes)
-                .bind(contact.search_text())
+                .bind(contact.display_name.as_str())
+                .bind(contact.given_name.as_str())
+                .bind(contact.family_name.as_str())
+                .bind(text.emails.as_str())
+                .bind(text.phones.as_str())
+                .bind(contact.organization.as_str())
+                .bind(contact.title.as_str())
+                .bind(contact.notes.as_str())
+                .bind(text.search.as_str())
+                .bind(text.identities.as_str())
                 .bind(ms(now))
                 .bind(ms(now));
         }
@@ -419,11 +422,11 @@ async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, user_id: i64, 
     Ok(())
 }
 
-async fn identity_owners(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, user_id: i64, identities: &[Identity]) -> StoreResult<Vec<i64>> {
+async fn identity_owners(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, user_id: i64, identities: &[&Identity]) -> StoreResult<Vec<i64>> {
     let sql = chunk_statement(&FULL_IDENTITY_OWNERS, identities.len(), identity_owners_sql);
     let mut query = sqlx::query_scalar(&sql);
     for identity in identities {
-        query = query.bind(identity.kind.as_str()).bind(&identity.value);
+        query = query.bind(identity.kind.as_str()).bind(identity.value.as_str());
     }
     Ok(query.bind(user_id).fetch_all(&mut **tx).await?)
 }
