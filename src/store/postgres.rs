@@ -45,7 +45,7 @@ fn push_copy_row(out: &mut Vec<u8>, values: &[&str]) {
         }
         let bytes = value.as_bytes();
         // Most values hold none of the escaped characters: copy them whole.
-        if !bytes.iter().any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r')) {
+        if memchr::memchr3(b'\\', b'\t', b'\n', bytes).is_none() && memchr::memchr(b'\r', bytes).is_none() {
             out.extend_from_slice(bytes);
             continue;
         }
