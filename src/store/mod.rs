@@ -351,6 +351,7 @@ macro_rules! impl_store {
                 .bind(data)
                 .execute(&self.pool)
                 .await?;
+            self.wrote();
             Ok(())
         }
 
@@ -1329,3 +1330,4 @@ pub(crate) fn planned_ids(plan: &BatchPlan, mut new_ids: impl Iterator<Item = i6
         })
         .collect()
 }
+

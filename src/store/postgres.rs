@@ -100,6 +100,9 @@ async fn drop_upload(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, ended_uploa
 
 
 impl PostgresStore {
+    /// Data was committed: Postgres checkpoints on its own.
+    fn wrote(&self) {}
+
     /// Runs a statement that ends an import or hands it back (`RETURNING upload_id,
     /// status`) and drops the upload of an import that ended, in one transaction.
     /// The state reached, or `None` when the fence did not hold.

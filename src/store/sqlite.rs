@@ -7,11 +7,37 @@ use crate::domain::contact::Phone;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use std::str::FromStr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+use tokio::sync::Notify;
 use std::time::Duration;
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Asks `checkpoint_after_writes` for a checkpoint.
+    checkpoint_wanted: Arc<Notify>,
+}
+
+/// Frames the WAL may hold before a committing writer checkpoints it itself:
+/// a bound for when `checkpoint_after_writes` falls behind (SQLite's default is 1,000).
+const WAL_AUTOCHECKPOINT_PAGES: &str = "10000";
+
+/// Copies committed pages from the WAL into the database file on a connection
+/// of its own, beside the writer. Left to SQLite, the checkpoint runs inside
+/// the COMMIT that crosses its threshold, on the path every batch waits for.
+async fn checkpoint_after_writes(pool: SqlitePool, wanted: Arc<Notify>) {
+    loop {
+        wanted.notified().await;
+        if pool.is_closed() {
+            return;
+        }
+        // PASSIVE: copies what no reader still needs, and neither waits for nor blocks the writer.
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+            if pool.is_closed() {
+                return;
+            }
+            tracing::warn!(%error, "background WAL checkpoint failed; the committing writer checkpoints instead");
+        }
+    }
 }
 
 /// The database's clock, in the Unix milliseconds the tables keep.
@@ -153,7 +179,8 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(timeouts.sqlite_busy)
             .foreign_keys(true)
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES);
         if let Some(dir) = options.get_filename().parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
@@ -173,7 +200,14 @@ impl SqliteStore {
                 break;
             }
         }
-        Ok(Self { pool })
+        let checkpoint_wanted = Arc::new(Notify::new());
+        tokio::spawn(checkpoint_after_writes(pool.clone(), checkpoint_wanted.clone()));
+        Ok(Self { pool, checkpoint_wanted })
+    }
+
+    /// Data was committed: the WAL wants checkpointing.
+    fn wrote(&self) {
+        self.checkpoint_wanted.notify_one();
     }
 }
 
@@ -333,6 +367,7 @@ impl_store!(SqliteStore, Backend::Sqlite, times: i64, written by ms, read by tim
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.wrote();
         Ok(BatchOutcome::Committed { counts, cancel_requested, touched })
     }
 
