@@ -584,7 +584,14 @@ async fn prefetch_and_settle(
         ControlFlow::Break(end) => return Ok(ControlFlow::Break(end)),
         ControlFlow::Continue(touched) => touched,
     };
-    batch.prefetched = Some(Prefetched { contacts: owners?, stale });
+    // Only a head start: without it the batch reads its owners in its own transaction.
+    batch.prefetched = match owners {
+        Ok(contacts) => Some(Prefetched { contacts, stale }),
+        Err(error) => {
+            warn!(%error, "could not read the next batch's stored contacts ahead; its commit reads them");
+            None
+        }
+    };
     Ok(ControlFlow::Continue(()))
 }
 
