@@ -168,6 +168,9 @@ macro_rules! impl_store {
         }
 
         async fn prefetch_owners(&self, user_id: i64, rows: &[RowContact]) -> StoreResult<Vec<StoredContact>> {
+            if rows.is_empty() {
+                return Ok(Vec::new());
+            }
             // A read transaction: one snapshot on SQLite, and no lock taken on either backend.
             let mut tx = self.pool.begin().await?;
             let owners = prefetch_owners_in(&mut tx, user_id, rows).await?;
@@ -1171,7 +1174,6 @@ pub(crate) fn absorb_sql(absorbed: usize) -> String {
 /// A stored contact that changed no field but gained identities lists them (binds the listing, the user id, its id).
 pub(crate) const RELIST_IDENTITIES_SQL: &str = "UPDATE contacts SET identities = $1 WHERE user_id = $2 AND id = $3";
 
-
 /// The identity and contact reads and writes of a batch, inside its transaction.
 #[async_trait]
 pub(crate) trait ContactTx: Send {
@@ -1271,7 +1273,7 @@ pub(crate) fn touched_identities(plan: &BatchPlan<'_>) -> HashSet<u64> {
 
 /// An identity as a touched set holds it: a collision only makes a batch ask
 /// for an owner once more.
-pub fn identity_hash(identity: &Identity) -> u64 {
+pub(crate) fn identity_hash(identity: &Identity) -> u64 {
     use std::hash::BuildHasher;
     foldhash::fast::FixedState::with_seed(0).hash_one(identity)
 }
@@ -1330,4 +1332,3 @@ pub(crate) fn planned_ids(plan: &BatchPlan, mut new_ids: impl Iterator<Item = i6
         })
         .collect()
 }
-
