@@ -10,7 +10,7 @@ use crate::domain::sniff::FileFormat;
 use crate::imports::{SpillError, SpilledUpload};
 use crate::model::{ImportStatus, RowErrorView};
 use crate::services::Services;
-use crate::store::{Batch, BatchOutcome, Claim, ClaimedImport, Failure, Fence, Prefetched, StoreError, StoreResult};
+use crate::store::{Batch, BatchOutcome, Claim, ClaimedImport, Failure, Fence, HeldIdentities, Prefetched, StoreError, StoreResult};
 use crate::telemetry::{self, RequeueCause};
 use foldhash::HashSet;
 use std::ops::ControlFlow;
@@ -454,6 +454,11 @@ async fn process_batches(
     let rejected_before = services.store.get_import(claimed.user_id, &claimed.import_id).await?.map_or(0, |v| v.counts.rejected);
     let mut errors_kept = rejected_before.min(error_cap);
     let mut in_batch = 0usize;
+    let mut held = if services.store.user_has_contacts(claimed.user_id).await? {
+        None
+    } else {
+        Some(HeldIdentities::for_rows(claimed.rows_total.saturating_sub(claimed.rows_done)))
+    };
 
     loop {
         records.clear();
@@ -478,7 +483,7 @@ async fn process_batches(
             batch.last_line = record.line;
             in_batch += 1;
             if in_batch >= batch_rows {
-                if let ControlFlow::Break(end) = prefetch_and_settle(services, in_flight, shutdown, &mut batch).await? {
+                if let ControlFlow::Break(end) = prefetch_and_settle(services, in_flight, shutdown, &mut batch, &mut held).await? {
                     return Ok(end);
                 }
                 lines.committed();
@@ -491,7 +496,7 @@ async fn process_batches(
             break;
         }
     }
-    if let ControlFlow::Break(end) = prefetch_and_settle(services, in_flight, shutdown, &mut batch).await? {
+    if let ControlFlow::Break(end) = prefetch_and_settle(services, in_flight, shutdown, &mut batch, &mut held).await? {
         return Ok(end);
     }
     lines.committed();
@@ -571,19 +576,27 @@ fn spawn_commit(services: &Services, fence: &Fence, batch: &mut Batch) -> InFlig
 }
 
 /// Reads the stored owners of `batch`'s rows while the batch in flight commits,
-/// then waits for that commit; `Break` when the run must end there.
+/// then waits for that commit; `Break` when the run must end there. `held`, on
+/// a first import, spares the read the identities no contact can hold yet: those
+/// the batch in flight stores are in what it touched, which the batch asks for again.
 async fn prefetch_and_settle(
     services: &Services,
     in_flight: &mut Option<InFlight>,
     shutdown: &watch::Receiver<bool>,
     batch: &mut Batch,
+    held: &mut Option<HeldIdentities>,
 ) -> Result<ControlFlow<RunEnd>, RunError> {
-    let (owners, settled) =
-        tokio::join!(services.store.prefetch_owners(batch.user_id, &batch.contacts), settle(services, in_flight, shutdown));
+    let (owners, settled) = tokio::join!(
+        services.store.prefetch_owners(batch.user_id, &batch.contacts, held.as_ref()),
+        settle(services, in_flight, shutdown)
+    );
     let stale = match settled? {
         ControlFlow::Break(end) => return Ok(ControlFlow::Break(end)),
         ControlFlow::Continue(touched) => touched,
     };
+    if let Some(held) = held {
+        held.add(&stale);
+    }
     // Only a head start: without it the batch reads its owners in its own transaction.
     batch.prefetched = match owners {
         Ok(contacts) => Some(Prefetched { contacts, stale }),

@@ -468,7 +468,7 @@ async fn owners_read_while_the_batch_before_commits_plan_as_if_read_after(backen
     assert!(matches!(commit(&app, &fence, user_id, first, 2).await, BatchOutcome::Committed { .. }));
 
     let third: Vec<_> = [person("", &["b@x.io"]), person("", &["d@x.io"]), person("", &["c@x.io"])].map(Into::into).to_vec();
-    let read_early = store.prefetch_owners(user_id, &third).await.unwrap();
+    let read_early = store.prefetch_owners(user_id, &third, None).await.unwrap();
     assert_eq!(read_early.len(), 1, "the early read sees Dee only: {read_early:?}");
 
     // Ana gains b@x.io and absorbs Dee; Cy is new.

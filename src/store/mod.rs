@@ -167,15 +167,23 @@ macro_rules! impl_store {
             self.end_import(bind_release_one(&sql, fence, failure, max_failures)).await
         }
 
-        async fn prefetch_owners(&self, user_id: i64, rows: &[RowContact]) -> StoreResult<Vec<StoredContact>> {
-            if rows.is_empty() {
+        async fn prefetch_owners(&self, user_id: i64, rows: &[RowContact], held: Option<&HeldIdentities>) -> StoreResult<Vec<StoredContact>> {
+            let asked = identities_to_prefetch(rows, held);
+            if asked.is_empty() {
                 return Ok(Vec::new());
             }
             // A read transaction: one snapshot on SQLite, and no lock taken on either backend.
             let mut tx = self.pool.begin().await?;
-            let owners = prefetch_owners_in(&mut tx, user_id, rows).await?;
+            let owners = owners_of(&mut tx, user_id, &asked, &mut HashSet::new()).await?;
             tx.rollback().await?;
             Ok(owners)
+        }
+
+        async fn user_has_contacts(&self, user_id: i64) -> StoreResult<bool> {
+            Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM contacts WHERE user_id = $1)")
+                .bind(user_id)
+                .fetch_one(&self.pool)
+                .await?)
         }
 
         async fn ping(&self) -> StoreResult<()> {
@@ -741,7 +749,9 @@ pub trait Store: Send + Sync + 'static {
     async fn commit_batch(&self, fence: &Fence, batch: Batch, now: DateTime<Utc>) -> StoreResult<BatchOutcome>;
     /// The user's stored contacts that hold any identity of `rows`, read on a
     /// connection of its own, outside any batch's transaction (`Prefetched`).
-    async fn prefetch_owners(&self, user_id: i64, rows: &[RowContact]) -> StoreResult<Vec<StoredContact>>;
+    /// With `held`, only the identities it may hold are asked for.
+    async fn prefetch_owners(&self, user_id: i64, rows: &[RowContact], held: Option<&HeldIdentities>) -> StoreResult<Vec<StoredContact>>;
+    async fn user_has_contacts(&self, user_id: i64) -> StoreResult<bool>;
     /// Hands a processing import back to the queue. With a `failure`, it counts one
     /// failure at its checkpoint, and the import ends `failed` once `max_failures`
     /// were counted at one checkpoint it did not move from since its claim. A
@@ -1202,12 +1212,53 @@ async fn owners_of(tx: &mut dyn ContactTx, user_id: i64, identities: &[&Identity
     Ok(found)
 }
 
-/// `Store::prefetch_owners`, the same on both backends: one round of lookups,
-/// in a read transaction of its own.
-pub(crate) async fn prefetch_owners_in(tx: &mut dyn ContactTx, user_id: i64, rows: &[RowContact]) -> StoreResult<Vec<StoredContact>> {
+/// What `Store::prefetch_owners` asks for: each identity of the rows once, less
+/// those `held` shows no contact can hold.
+fn identities_to_prefetch<'r>(rows: &'r [RowContact], held: Option<&HeldIdentities>) -> Vec<&'r Identity> {
     let mut seen: HashSet<&Identity> = HashSet::new();
-    let identities: Vec<&Identity> = rows.iter().flat_map(|row| &row.identities).filter(|i| seen.insert(*i)).collect();
-    owners_of(tx, user_id, &identities, &mut HashSet::new()).await
+    rows.iter()
+        .flat_map(|row| &row.identities)
+        .filter(|i| held.is_none_or(|held| held.may_hold(i)) && seen.insert(*i))
+        .collect()
+}
+
+/// A superset of the identities a user's contacts hold, kept by a run that began
+/// when the user had no contacts. Their identities can then come only from the
+/// run's own batches (a user's contacts change only through their one running
+/// import), and each batch adds all it touched once it commits. An identity it
+/// does not hold is stored nowhere, so the owners' read need not ask for it: on a
+/// first import, the usual case, that is nearly every identity.
+///
+/// A Bloom filter of bounded size: a false positive costs one lookup, and a file
+/// with more identities than it was sized for only makes them more frequent.
+pub struct HeldIdentities(fastbloom::BloomFilter);
+
+/// The filter's bits per identity expected: about 2 % false positives.
+const HELD_BITS_PER_IDENTITY: u64 = 8;
+/// Identities a row is expected to hold: an email, and the name with a phone.
+const HELD_IDENTITIES_PER_ROW: u64 = 2;
+/// 2 MiB per running import, enough for 2,000,000 identities at the rate above.
+const HELD_MAX_BITS: u64 = 1 << 24;
+const HELD_MIN_BITS: u64 = 1 << 12;
+
+impl HeldIdentities {
+    /// An empty filter sized for a file of `rows` data rows.
+    pub fn for_rows(rows: u64) -> Self {
+        let expected = rows.saturating_mul(HELD_IDENTITIES_PER_ROW).max(1);
+        let bits = expected.saturating_mul(HELD_BITS_PER_IDENTITY).clamp(HELD_MIN_BITS, HELD_MAX_BITS);
+        Self(fastbloom::BloomFilter::with_num_bits(bits as usize).expected_items(expected as usize))
+    }
+
+    /// Adds a committed batch's `touched` set (`identity_hash`es).
+    pub fn add(&mut self, touched: &HashSet<u64>) {
+        for hash in touched {
+            self.0.insert_hash(*hash);
+        }
+    }
+
+    pub fn may_hold(&self, identity: &Identity) -> bool {
+        self.0.contains_hash(identity_hash(identity))
+    }
 }
 
 /// Plans `rows` against the user's stored contacts: fetches every contact that
@@ -1331,4 +1382,42 @@ pub(crate) fn planned_ids(plan: &BatchPlan, mut new_ids: impl Iterator<Item = i6
             planned.id.or_else(|| new_ids.next()).ok_or_else(|| StoreError::Corrupt("too few new contact ids".into()))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(emails: &[&str]) -> RowContact {
+        Contact { display_name: "Ana".into(), emails: emails.iter().map(|e| e.to_string()).collect(), ..Contact::default() }.into()
+    }
+
+    #[test]
+    fn held_identities_hold_every_touched_identity_and_few_others() {
+        let mut held = HeldIdentities::for_rows(1000);
+        let stored: Vec<Identity> = (0..2000).map(|i| Identity::email(&format!("p{i}@x.io"))).collect();
+        held.add(&stored.iter().map(identity_hash).collect());
+        assert!(stored.iter().all(|i| held.may_hold(i)), "a Bloom filter has no false negatives");
+        let others = (0..10_000).filter(|i| held.may_hold(&Identity::email(&format!("q{i}@x.io")))).count();
+        assert!(others < 500, "{others} of 10,000 identities never added were held");
+    }
+
+    #[test]
+    fn held_identities_stay_within_their_bound_however_long_the_file() {
+        assert_eq!(HeldIdentities::for_rows(u64::MAX).0.num_bits() as u64, HELD_MAX_BITS);
+        assert_eq!(HeldIdentities::for_rows(0).0.num_bits() as u64, HELD_MIN_BITS);
+    }
+
+    #[test]
+    fn the_early_read_asks_once_for_each_identity_that_may_be_held() {
+        let rows = [row(&["a@x.io", "b@x.io"]), row(&["b@x.io", "c@x.io"])];
+        let asked = |held: Option<&HeldIdentities>| -> Vec<String> {
+            identities_to_prefetch(&rows, held).iter().map(|i| i.value.clone()).collect()
+        };
+        assert_eq!(asked(None), ["a@x.io", "b@x.io", "c@x.io"], "without a filter, each identity once");
+        let mut held = HeldIdentities::for_rows(2);
+        assert!(asked(Some(&held)).is_empty(), "an empty filter holds nothing");
+        held.add(&[identity_hash(&Identity::email("b@x.io"))].into_iter().collect());
+        assert_eq!(asked(Some(&held)), ["b@x.io"]);
+    }
 }
