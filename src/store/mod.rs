@@ -420,7 +420,7 @@ macro_rules! impl_store {
 mod postgres;
 mod sqlite;
 
-use crate::domain::contact::{plan_batch, BatchPlan, Change, Contact, Counts, PlannedContact, RowContact, StoredContact};
+use crate::domain::contact::{plan_batch, BatchPlan, Change, Contact, Counts, Phone, PlannedContact, RowContact, StoredContact};
 use crate::domain::identity::Identity;
 use crate::domain::guard::ActiveImport;
 use crate::domain::mapping::Mapping;
@@ -1168,6 +1168,26 @@ pub(crate) const STORED_CONTACT_COLUMNS: &str =
 /// checks the owner.
 pub(crate) fn contacts_by_id_sql(ids: usize) -> String {
     format!("SELECT user_id, {STORED_CONTACT_COLUMNS}, identities FROM contacts WHERE id IN {}", placeholders(1, 1, ids))
+}
+
+/// A stored contact's fields; its emails and phones are JSON text on both backends.
+pub(crate) fn stored_contact<R: sqlx::Row>(row: &R) -> StoreResult<Contact>
+where
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'v> String: sqlx::Decode<'v, R::Database> + sqlx::Type<R::Database>,
+{
+    let emails: String = row.try_get("emails")?;
+    let phones: String = row.try_get("phones")?;
+    Ok(Contact {
+        display_name: row.try_get("display_name")?,
+        given_name: row.try_get("given_name")?,
+        family_name: row.try_get("family_name")?,
+        emails: serde_json::from_str(&emails)?,
+        phones: serde_json::from_str::<Vec<Phone>>(&phones)?,
+        organization: row.try_get("organization")?,
+        title: row.try_get("title")?,
+        notes: row.try_get("notes")?,
+    })
 }
 
 /// The `identities` column read back; `NULL` (a contact from before identities) lists none.

@@ -4,7 +4,6 @@
 //! takeover waits for the batch and then judges fresh progress.
 
 use super::*;
-use crate::domain::contact::Phone;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use std::str::FromStr;
 use sqlx::types::Json;
@@ -74,21 +73,6 @@ fn same_time(t: DateTime<Utc>) -> DateTime<Utc> {
 
 fn time_column(row: &PgRow, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     row.try_get(column)
-}
-
-fn stored_contact(row: &PgRow) -> StoreResult<Contact> {
-    let Json(emails): Json<Vec<String>> = row.try_get("emails")?;
-    let Json(phones): Json<Vec<Phone>> = row.try_get("phones")?;
-    Ok(Contact {
-        display_name: row.try_get("display_name")?,
-        given_name: row.try_get("given_name")?,
-        family_name: row.try_get("family_name")?,
-        emails,
-        phones,
-        organization: row.try_get("organization")?,
-        title: row.try_get("title")?,
-        notes: row.try_get("notes")?,
-    })
 }
 
 /// Drops the upload of an import that just ended; false when none ended.
@@ -359,25 +343,32 @@ async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, user_id: i64
         .zip(&ids)
         .filter(|(c, _)| c.change != Change::Unchanged)
         .partition(|(c, _)| c.change == Change::Created);
+    // COPY, the bulk path: the ids are fresh from the sequence, and the fence's
+    // row lock on the import keeps every other writer of this user's contacts out.
+    // Rows go out as they are made, and the identities are made while Postgres
+    // writes the contacts, so the two sides work at once.
+    let mut identities = None;
     if !created.is_empty() {
-        // COPY, the bulk path: the ids are fresh from the sequence, and the fence's
-        // row lock on the import keeps every other writer of this user's contacts out.
-        let mut rows = Vec::with_capacity(created.len() * 256);
-        let (user_id, stamp) = (user_id.to_string(), now.to_rfc3339());
-        for (planned, id) in created {
-            let (contact, text, id) = (&planned.contact, planned.text(), id.to_string());
-            let values: [&str; 14] = [&id, &user_id, &contact.display_name, &contact.given_name, &contact.family_name,
-                &text.emails, &text.phones, &contact.organization, &contact.title, &contact.notes, &text.search,
-                &text.identities, &stamp, &stamp];
-            push_copy_row(&mut rows, &values);
-        }
         let mut copy = tx
             .copy_in_raw(
                 "COPY contacts (id, user_id, display_name, given_name, family_name, emails, phones,
                      organization, title, notes, search_text, identities, created_at, updated_at) FROM STDIN",
             )
             .await?;
-        copy.send(rows).await?;
+        let (user_text, stamp) = (user_id.to_string(), now.to_rfc3339());
+        let mut rows = Vec::with_capacity(COPY_ROWS_PER_SEND * 512);
+        for chunk in created.chunks(COPY_ROWS_PER_SEND) {
+            rows.clear();
+            for (planned, id) in chunk {
+                let (contact, text, id) = (&planned.contact, planned.text(), id.to_string());
+                let values: [&str; 14] = [&id, &user_text, &contact.display_name, &contact.given_name, &contact.family_name,
+                    &text.emails, &text.phones, &contact.organization, &contact.title, &contact.notes, &text.search,
+                    &text.identities, &stamp, &stamp];
+                push_copy_row(&mut rows, &values);
+            }
+            copy.send(rows.as_slice()).await?;
+        }
+        identities = Some(identity_copy_rows(user_id, plan, &ids));
         copy.finish().await?;
     }
     if !updated.is_empty() {
@@ -405,8 +396,8 @@ async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, user_id: i64
             }
         }
         let mut update = sqlx::query(
-            "UPDATE contacts SET display_name = dn, given_name = gn, family_name = fnm, emails = e::jsonb,
-                 phones = p::jsonb, organization = o, title = t, notes = n, search_text = st, identities = i,
+            "UPDATE contacts SET display_name = dn, given_name = gn, family_name = fnm, emails = e,
+                 phones = p, organization = o, title = t, notes = n, search_text = st, identities = i,
                  updated_at = $13
              FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                          $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
@@ -419,17 +410,26 @@ async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, user_id: i64
         }
         update.bind(now).execute(&mut **tx).await?;
     }
-    let mut rows = Vec::new();
-    let user_id = user_id.to_string();
-    for (identity, contact_id) in new_identities(plan, &ids) {
-        push_copy_row(&mut rows, &[&user_id, identity.kind.as_str(), &identity.value, &contact_id.to_string()]);
-    }
+    let rows = identities.unwrap_or_else(|| identity_copy_rows(user_id, plan, &ids));
     if !rows.is_empty() {
         let mut copy = tx.copy_in_raw("COPY contact_identities (user_id, kind, value, contact_id) FROM STDIN").await?;
         copy.send(rows).await?;
         copy.finish().await?;
     }
     Ok(())
+}
+
+/// Contact rows per message of a `COPY`: Postgres starts on them while the next are made.
+const COPY_ROWS_PER_SEND: usize = 250;
+
+/// The plan's new identities as `COPY contact_identities` rows.
+fn identity_copy_rows(user_id: i64, plan: &BatchPlan<'_>, ids: &[i64]) -> Vec<u8> {
+    let mut rows = Vec::new();
+    let user_id = user_id.to_string();
+    for (identity, contact_id) in new_identities(plan, ids) {
+        push_copy_row(&mut rows, &[&user_id, identity.kind.as_str(), &identity.value, &contact_id.to_string()]);
+    }
+    rows
 }
 
 /// One probe of the unique index per wanted identity: `LIMIT 1` keeps each

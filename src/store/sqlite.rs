@@ -3,7 +3,6 @@
 //! instead of failing to upgrade a read lock.
 
 use super::*;
-use crate::domain::contact::Phone;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use std::str::FromStr;
@@ -130,21 +129,6 @@ fn opt_time(ms: Option<i64>) -> Option<DateTime<Utc>> {
 
 fn time_column(row: &SqliteRow, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     Ok(opt_time(row.try_get(column)?))
-}
-
-fn stored_contact(row: &SqliteRow) -> StoreResult<Contact> {
-    let emails: String = row.try_get("emails")?;
-    let phones: String = row.try_get("phones")?;
-    Ok(Contact {
-        display_name: row.try_get("display_name")?,
-        given_name: row.try_get("given_name")?,
-        family_name: row.try_get("family_name")?,
-        emails: serde_json::from_str(&emails)?,
-        phones: serde_json::from_str::<Vec<Phone>>(&phones)?,
-        organization: row.try_get("organization")?,
-        title: row.try_get("title")?,
-        notes: row.try_get("notes")?,
-    })
 }
 
 /// Drops the upload of an import that just ended; false when none ended.
