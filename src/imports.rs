@@ -159,7 +159,7 @@ struct RowCounter {
 
 impl RowCounter {
     fn new(sniffed: &Sniffed) -> Self {
-        Self { reader: TextRecordReader::new(sniffed), records: 0, scratch: Vec::new() }
+        Self { reader: TextRecordReader::counting(sniffed), records: 0, scratch: Vec::new() }
     }
 
     fn feed(&mut self, bytes: &[u8], last: bool) {

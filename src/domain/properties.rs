@@ -100,6 +100,25 @@ proptest! {
     }
 
     #[test]
+    fn counting_finds_the_records_reading_does(
+        bytes in any_bytes(),
+        encoding in 0..ENCODINGS.len(),
+        delimiter in 0..Delimiter::ALL.len(),
+        chunk in 1usize..700,
+    ) {
+        let places = |mut reader: RecordReader| {
+            let mut records = Vec::new();
+            for piece in bytes.chunks(chunk) {
+                reader.feed(piece, false, &mut records);
+            }
+            reader.feed(&[], true, &mut records);
+            records.iter().map(|r| (r.index, r.line)).collect::<Vec<_>>()
+        };
+        let (encoding, delimiter) = (ENCODINGS[encoding], Delimiter::ALL[delimiter]);
+        prop_assert_eq!(places(RecordReader::counting(encoding, delimiter)), places(RecordReader::new(encoding, delimiter, 1024)));
+    }
+
+    #[test]
     fn chunking_never_changes_what_is_read(bytes in any_bytes(), chunk in 1usize..300) {
         let read = |size: usize| {
             let mut reader = RecordReader::new(TextEncoding::Utf8, Delimiter::Comma, 1024);

@@ -59,6 +59,14 @@ impl TextRecordReader {
         }
     }
 
+    /// Finds the records `new` would, keeping no delimited fields (`RecordReader::counting`).
+    pub fn counting(sniffed: &Sniffed) -> Self {
+        match sniffed.format {
+            FileFormat::VCard { .. } => TextRecordReader::new(sniffed),
+            _ => TextRecordReader::Delimited(RecordReader::counting(sniffed.encoding, sniffed.delimiter)),
+        }
+    }
+
     pub fn feed(&mut self, bytes: &[u8], last: bool, out: &mut Vec<RawRecord>) {
         match self {
             TextRecordReader::Delimited(reader) => reader.feed(bytes, last, out),
@@ -71,6 +79,8 @@ pub struct RecordReader {
     decoder: Decoder,
     parser: Reader,
     max_field_bytes: usize,
+    /// False when only the records' places are wanted (`counting`): no field is kept.
+    keep_fields: bool,
     field: Vec<u8>,
     field_truncated: bool,
     field_has_nul: bool,
@@ -91,6 +101,7 @@ impl RecordReader {
             decoder: encoding.encoding().new_decoder_with_bom_removal(),
             parser: ReaderBuilder::new().delimiter(delimiter.byte()).build(),
             max_field_bytes,
+            keep_fields: true,
             field: Vec::new(),
             field_truncated: false,
             field_has_nul: false,
@@ -103,6 +114,13 @@ impl RecordReader {
             record_line: 0,
             finished: false,
         }
+    }
+
+    /// A reader that finds the same records, with their index and line, but
+    /// keeps none of their fields: an upload is counted as it arrives, and a
+    /// String per field was most of that count's cost.
+    pub fn counting(encoding: TextEncoding, delimiter: Delimiter) -> Self {
+        RecordReader { keep_fields: false, ..RecordReader::new(encoding, delimiter, 0) }
     }
 
     /// Push raw (undecoded) bytes in chunks of any size/alignment (a chunk may
@@ -170,6 +188,9 @@ impl RecordReader {
     }
 
     fn push_field_bytes(&mut self, bytes: &[u8]) {
+        if !self.keep_fields {
+            return;
+        }
         if bytes.contains(&0) {
             self.field_has_nul = true;
         }
@@ -182,6 +203,9 @@ impl RecordReader {
     }
 
     fn end_field(&mut self) {
+        if !self.keep_fields {
+            return;
+        }
         let column = self.fields.len();
         if self.problem.is_none() {
             if self.field_has_nul {
