@@ -57,6 +57,15 @@ fn vcard_bytes() -> impl Strategy<Value = Vec<u8>> {
 }
 
 /// Every record the reader keeps is within its caps.
+fn read_in_chunks(mut reader: RecordReader, bytes: &[u8], chunk: usize) -> Vec<RawRecord> {
+    let mut records = Vec::new();
+    for piece in bytes.chunks(chunk) {
+        reader.feed(piece, false, &mut records);
+    }
+    reader.feed(&[], true, &mut records);
+    records
+}
+
 fn assert_within_caps(records: &[RawRecord], max_field_bytes: usize) {
     for record in records {
         assert!(record.fields.len() <= MAX_FIELDS, "{} fields", record.fields.len());
@@ -106,13 +115,8 @@ proptest! {
         delimiter in 0..Delimiter::ALL.len(),
         chunk in 1usize..700,
     ) {
-        let places = |mut reader: RecordReader| {
-            let mut records = Vec::new();
-            for piece in bytes.chunks(chunk) {
-                reader.feed(piece, false, &mut records);
-            }
-            reader.feed(&[], true, &mut records);
-            records.iter().map(|r| (r.index, r.line)).collect::<Vec<_>>()
+        let places = |reader: RecordReader| {
+            read_in_chunks(reader, &bytes, chunk).iter().map(|r| (r.index, r.line)).collect::<Vec<_>>()
         };
         let (encoding, delimiter) = (ENCODINGS[encoding], Delimiter::ALL[delimiter]);
         prop_assert_eq!(places(RecordReader::counting(encoding, delimiter)), places(RecordReader::new(encoding, delimiter, 1024)));
@@ -120,15 +124,7 @@ proptest! {
 
     #[test]
     fn chunking_never_changes_what_is_read(bytes in any_bytes(), chunk in 1usize..300) {
-        let read = |size: usize| {
-            let mut reader = RecordReader::new(TextEncoding::Utf8, Delimiter::Comma, 1024);
-            let mut records = Vec::new();
-            for piece in bytes.chunks(size) {
-                reader.feed(piece, false, &mut records);
-            }
-            reader.feed(&[], true, &mut records);
-            records
-        };
+        let read = |size: usize| read_in_chunks(RecordReader::new(TextEncoding::Utf8, Delimiter::Comma, 1024), &bytes, size);
         prop_assert_eq!(read(chunk), read(bytes.len().max(1)));
     }
 }
