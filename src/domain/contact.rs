@@ -456,14 +456,14 @@ pub fn plan_batch<'r>(rows: &'r [RowContact], stored: &[StoredContact]) -> Batch
     }
     loop {
         let mut members: Vec<Vec<usize>> = Vec::new();
-        let mut group_of_root: HashMap<usize, usize> = HashMap::new();
+        let mut group_of_root = vec![usize::MAX; items.len()];
         for i in 0..items.len() {
             let root = sets.root(i);
-            let group = *group_of_root.entry(root).or_insert_with(|| {
+            if group_of_root[root] == usize::MAX {
+                group_of_root[root] = members.len();
                 members.push(Vec::new());
-                members.len() - 1
-            });
-            members[group].push(i);
+            }
+            members[group_of_root[root]].push(i);
         }
         let identities: Vec<Cow<'r, [Identity]>> = members
             .iter()
@@ -483,11 +483,19 @@ pub fn plan_batch<'r>(rows: &'r [RowContact], stored: &[StoredContact]) -> Batch
                 }
             })
             .collect();
+        // A lone row holds just its own identities, all joined above. Any other
+        // group may hold one that none of its members held (a name from one
+        // row with a phone from another, or what a stored contact's fields
+        // imply but it did not list): that joins it with whoever holds it, an
+        // item or another such group.
         let mut joined = false;
-        let mut holder: HashMap<&Identity, usize> = HashMap::new();
-        for (group, identities) in members.iter().zip(&identities) {
+        let mut gained: HashMap<&Identity, usize> = HashMap::new();
+        for (group, identities) in members.iter().zip(&identities).filter(|(_, identities)| matches!(identities, Cow::Owned(_))) {
             for identity in identities.iter() {
-                let first = *holder.entry(identity).or_insert(group[0]);
+                let first = match holder.get(identity) {
+                    Some(&item) => item,
+                    None => *gained.entry(identity).or_insert(group[0]),
+                };
                 joined |= sets.join(first, group[0]);
             }
         }
@@ -1100,6 +1108,35 @@ mod tests {
         let plan = plan_batch(&batch, &[]);
         assert_eq!(plan.contacts.len(), 1, "{:?}", plan.contacts);
         assert_eq!(plan.counts.created, 1);
+    }
+
+    #[test]
+    fn two_merged_people_who_gain_one_identity_are_one_person() {
+        // Each pair is one person by its email, named Cy by its first row and
+        // given +1666 by its second: both gain "cy" with +1666, which no row
+        // holds by itself, and are then one person.
+        let rows = vec![
+            person("b@x.io", "Cy"),
+            with_phone(person("b@x.io", "Bo"), "+1666"),
+            person("c@x.io", "Cy"),
+            with_phone(person("c@x.io", "Di"), "+1666"),
+            person("z@x.io", "Zed"),
+        ];
+        let batch = row_contacts(&rows);
+        let plan = plan_batch(&batch, &[]);
+        assert_eq!(plan.contacts.len(), 2, "{:?}", plan.contacts);
+        assert_eq!(plan.counts.created, 2);
+    }
+
+    #[test]
+    fn stored_contacts_that_listed_no_identities_merge_by_what_their_fields_hold() {
+        // Contacts from before identities list none; their fields still say who they are.
+        let unlisted = |id: i64, contact: Contact| StoredContact { id, contact, identities: Vec::new() };
+        let stored = [unlisted(1, person("a@x.io", "Ana")), unlisted(2, person("b@x.io", "Bo")), unlisted(3, person("a@x.io", "Ana"))];
+        let plan = plan_batch(&[], &stored);
+        assert_eq!(plan.contacts.len(), 2, "{:?}", plan.contacts);
+        assert_eq!(plan.contacts[0].absorbed, [3]);
+        assert_eq!(plan.counts.merged, 1);
     }
 
     #[test]
