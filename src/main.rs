@@ -18,10 +18,12 @@ fn main() -> ExitCode {
 /// import spreads its allocations over the runtime's threads and SQLite's, so a
 /// 1,000,000-row import peaked at 83 to 102 MiB of RSS with the default, and at
 /// 65 to 69 MiB with two arenas (BENCHMARKS.md). An operator's own
-/// `MALLOC_ARENA_MAX` wins.
+/// `MALLOC_ARENA_MAX`, or `arena_max` in `GLIBC_TUNABLES`, wins.
 fn cap_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none()
+        && !std::env::var("GLIBC_TUNABLES").is_ok_and(|tunables| tunables.contains("arena_max"))
+    {
         // SAFETY: mallopt only sets a tunable; it runs before any other thread exists.
         unsafe {
             libc::mallopt(libc::M_ARENA_MAX, MALLOC_ARENAS);

@@ -19,6 +19,7 @@ on_both_backends!(
     existing_contacts_gain_identities_and_merge_on_upgrade,
     deleting_a_user_deletes_their_contacts_identities,
     backslashes_in_identities_survive_the_bulk_write,
+    a_batch_larger_than_one_bulk_message_is_written_whole,
     identities_stored_before_contacts_listed_them_are_listed_on_upgrade,
 );
 
@@ -465,6 +466,26 @@ async fn deleting_a_user_deletes_their_contacts_identities(backend: Backend) {
     let remaining = operator_sql(&app.database, &[&delete], identities).await;
     assert_eq!(remaining, 3, "the staying user's identities only");
     assert_eq!(everyone(&second).await.len(), 2);
+    app.stop().await;
+}
+
+/// Postgres sends a batch's new contacts in `COPY` messages of 250 rows; here one
+/// batch of 700 rows spans three, with rows that `COPY` must escape in each.
+async fn a_batch_larger_than_one_bulk_message_is_written_whole(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::configured(|config| config.import_batch_rows = 1000)).await;
+    let (_, script) = app.script_for_new_user("owner@example.com").await;
+    let rows: String = (0..700)
+        .map(|i| match i {
+            10 | 260 | 510 => format!("Back\\slash\\t{i},b{i}@example.com,+1 555 {i:04}\r\n"),
+            _ => format!("Person {i},p{i}@example.com,+1 555 {i:04}\r\n"),
+        })
+        .collect();
+    imports_count(&script, &[(&rows, (700, 0, 0, 0)), (&rows, (0, 0, 700, 0))]).await;
+    let escaped = script.contacts("back").await.contacts;
+    let names: Vec<&str> = escaped.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, [r"Back\slash\t10", r"Back\slash\t260", r"Back\slash\t510"]);
+    assert_eq!(operator_sql(&app.database, &[], "SELECT COUNT(*) FROM contact_identities").await, 1400);
+    assert_eq!(identities_off_their_listing(&app.database).await, 0);
     app.stop().await;
 }
 

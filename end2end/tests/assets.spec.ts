@@ -43,9 +43,13 @@ test('the client arrives hashed, Brotli-compressed, cacheable for good and withi
 
 test('a browser without Brotli gets gzip, and one with neither gets the plain file', async ({ page, request }) => {
   await page.goto('/');
-  const wasm = await page.evaluate(() =>
-    performance.getEntriesByType('resource').map((entry) => entry.name).find((name) => name.endsWith('.wasm')),
-  );
+  // The client may fetch its module after the load event (it did on a slow CI
+  // machine), so wait for the entry instead of reading the list once.
+  const wasm = await page
+    .waitForFunction(() =>
+      performance.getEntriesByType('resource').map((entry) => entry.name).find((name) => name.endsWith('.wasm')),
+    )
+    .then((found) => found.jsonValue());
   expect(wasm).toBeTruthy();
   const gzip = await request.get(wasm!, { headers: { 'accept-encoding': 'gzip' } });
   expect(gzip.headers()['content-encoding']).toBe('gzip');

@@ -56,7 +56,7 @@ fn vcard_bytes() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![prop::collection::vec(any::<u8>(), 0..4096), mutated(VCARD_SEED)]
 }
 
-/// Every record the reader keeps is within its caps.
+/// What the reader finds in `bytes` fed `chunk` bytes at a time.
 fn read_in_chunks(mut reader: RecordReader, bytes: &[u8], chunk: usize) -> Vec<RawRecord> {
     let mut records = Vec::new();
     for piece in bytes.chunks(chunk) {
@@ -66,6 +66,7 @@ fn read_in_chunks(mut reader: RecordReader, bytes: &[u8], chunk: usize) -> Vec<R
     records
 }
 
+/// Every record the reader keeps is within its caps.
 fn assert_within_caps(records: &[RawRecord], max_field_bytes: usize) {
     for record in records {
         assert!(record.fields.len() <= MAX_FIELDS, "{} fields", record.fields.len());

@@ -751,6 +751,8 @@ pub trait Store: Send + Sync + 'static {
     /// connection of its own, outside any batch's transaction (`Prefetched`).
     /// With `held`, only the identities it may hold are asked for.
     async fn prefetch_owners(&self, user_id: i64, rows: &[RowContact], held: Option<&HeldIdentities>) -> StoreResult<Vec<StoredContact>>;
+    /// Whether the user has any contact, with identities listed or not: a run
+    /// keeps `HeldIdentities` only when they have none.
     async fn user_has_contacts(&self, user_id: i64) -> StoreResult<bool>;
     /// Hands a processing import back to the queue. With a `failure`, it counts one
     /// failure at its checkpoint, and the import ends `failed` once `max_failures`
@@ -1242,12 +1244,15 @@ fn identities_to_prefetch<'r>(rows: &'r [RowContact], held: Option<&HeldIdentiti
         .collect()
 }
 
-/// A superset of the identities a user's contacts hold, kept by a run that began
-/// when the user had no contacts. Their identities can then come only from the
-/// run's own batches (a user's contacts change only through their one running
-/// import), and each batch adds all it touched once it commits. An identity it
-/// does not hold is stored nowhere, so the owners' read need not ask for it: on a
-/// first import, the usual case, that is nearly every identity.
+/// The identities a user's contacts may hold, kept by a run that began when the
+/// user had no contacts. Their identities can then come only from the run's own
+/// batches (a user's contacts change only through their one running import), and
+/// each batch's touched set is added once it commits. While a batch is in
+/// flight, the filter covers every batch before it; what the batch in flight
+/// stores comes back to the next one as `Prefetched::stale`, which it asks for
+/// again in its transaction. So an identity the filter rules out was stored by
+/// no batch the early read could have missed, and the read need not ask for it:
+/// on a first import, the usual case, that is nearly every identity.
 ///
 /// A Bloom filter of bounded size: a false positive costs one lookup, and a file
 /// with more identities than it was sized for only makes them more frequent.
@@ -1266,7 +1271,9 @@ impl HeldIdentities {
     pub fn for_rows(rows: u64) -> Self {
         let expected = rows.saturating_mul(HELD_IDENTITIES_PER_ROW).max(1);
         let bits = expected.saturating_mul(HELD_BITS_PER_IDENTITY).clamp(HELD_MIN_BITS, HELD_MAX_BITS);
-        Self(fastbloom::BloomFilter::with_num_bits(bits as usize).expected_items(expected as usize))
+        // Hashes for the bits as clamped: for the expected count, a tiny file
+        // would get thousands per identity, a huge one a single hash.
+        Self(fastbloom::BloomFilter::with_num_bits(bits as usize).expected_items((bits / HELD_BITS_PER_IDENTITY) as usize))
     }
 
     /// Adds a committed batch's `touched` set (`identity_hash`es).
@@ -1424,8 +1431,12 @@ mod tests {
 
     #[test]
     fn held_identities_stay_within_their_bound_however_long_the_file() {
-        assert_eq!(HeldIdentities::for_rows(u64::MAX).0.num_bits() as u64, HELD_MAX_BITS);
-        assert_eq!(HeldIdentities::for_rows(0).0.num_bits() as u64, HELD_MIN_BITS);
+        for (rows, bits) in [(u64::MAX, HELD_MAX_BITS), (0, HELD_MIN_BITS), (1, HELD_MIN_BITS), (1000, 16_000)] {
+            let held = HeldIdentities::for_rows(rows);
+            assert_eq!(held.0.num_bits() as u64, bits.next_multiple_of(64), "{rows} rows");
+            // About ln 2 × bits per identity, whatever the clamp did to the bits.
+            assert!((4..=8).contains(&held.0.num_hashes()), "{rows} rows: {} hashes", held.0.num_hashes());
+        }
     }
 
     #[test]
