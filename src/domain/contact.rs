@@ -1,7 +1,7 @@
 //! Turning mapped records into contacts, validating them, and planning how a
 //! batch of rows merges into what is already stored.
 
-use super::identity::{fold, match_name, normalize_email, normalize_phone, CallingCode, Identity};
+use super::identity::{fold_into, match_name, normalize_email, normalize_phone, CallingCode, Identity};
 use super::mapping::{Field, Mapping};
 use super::records::{RawRecord, RecordProblem, MAX_FIELD_BYTES};
 use serde::{Deserialize, Serialize};
@@ -275,7 +275,7 @@ impl Contact {
             .chain(self.phones.iter().flat_map(|p| [&p.raw, &p.normalized]))
         {
             // Value by value: most are ASCII, which folds without Unicode tables.
-            text.push_str(&fold(value));
+            fold_into(&mut text, value);
             text.push('\n');
         }
         text

@@ -2,16 +2,36 @@
 //! names, and the identities a contact holds (each one unique per user in the store).
 
 use caseless::Caseless;
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
 /// Unicode default case folding of the canonical (NFC) form: `ZOË`, `zoë` and its
 /// decomposed spelling fold alike, and `Straße` folds to `strasse`.
 pub fn fold(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    fold_into(&mut out, s);
+    out
+}
+
+/// `fold(s)`, appended to `out`.
+pub fn fold_into(out: &mut String, s: &str) {
+    let start = out.len();
     if s.is_ascii() {
         // Folding and NFC change nothing in ASCII but its capitals; most values are ASCII.
-        return s.to_ascii_lowercase();
+        out.push_str(s);
+        out[start..].make_ascii_lowercase();
+        return;
     }
-    s.nfd().default_case_fold().nfc().collect()
+    // Most other values are NFC already ("Müller", "Zoë"), and fold char by char to
+    // what the detour through NFD gives, when the folded text is NFC too
+    // (`fold_of_nfc_text_needs_no_detour` checks every character).
+    if is_nfc_quick(s.chars()) == IsNormalized::Yes {
+        out.extend(s.chars().default_case_fold());
+        if is_nfc_quick(out[start..].chars()) == IsNormalized::Yes {
+            return;
+        }
+        out.truncate(start);
+    }
+    out.extend(s.nfd().default_case_fold().nfc());
 }
 
 /// Trimmed, without a `mailto:` prefix, NFC and case-folded, with the domain in
@@ -169,6 +189,23 @@ mod tests {
         assert_eq!(fold("STRASSE"), fold("Straße"));
         assert_eq!(fold("ΣΊΣΥΦΟΣ"), fold("σίσυφος"));
         assert_eq!(fold("Plain ASCII"), "plain ascii");
+    }
+
+    #[test]
+    fn fold_of_nfc_text_needs_no_detour() {
+        let by_nfd = |s: &str| -> String { s.nfd().default_case_fold().nfc().collect() };
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let text = c.to_string();
+            assert_eq!(fold(&text), by_nfd(&text), "U+{:04X}", c as u32);
+        }
+        // Neighbours that compose or reorder: bases with the combining marks after them.
+        let marks = ['\u{300}', '\u{301}', '\u{308}', '\u{327}', '\u{345}', '\u{307}', '\u{3099}'];
+        for c in (0..0x2000u32).chain(0x1E00..0x2000).filter_map(char::from_u32) {
+            for mark in marks {
+                let text = format!("{c}{mark}");
+                assert_eq!(fold(&text), by_nfd(&text), "U+{:04X} U+{:04X}", c as u32, mark as u32);
+            }
+        }
     }
 
     #[test]
