@@ -487,7 +487,7 @@ async fn process_batches(
                     return Ok(end);
                 }
                 lines.committed();
-                *in_flight = Some(spawn_commit(services, fence, &mut batch));
+                *in_flight = Some(spawn_commit(services, fence, &mut batch).await);
                 lines.sent();
                 in_batch = 0;
             }
@@ -501,7 +501,7 @@ async fn process_batches(
     }
     lines.committed();
     if in_batch > 0 {
-        *in_flight = Some(spawn_commit(services, fence, &mut batch));
+        *in_flight = Some(spawn_commit(services, fence, &mut batch).await);
         if let ControlFlow::Break(end) = settle(services, in_flight, shutdown).await? {
             return Ok(end);
         }
@@ -559,12 +559,12 @@ fn data_row_index(record_index: u64, first_data_record: u64, checkpoint: u64) ->
 type InFlight = tokio::task::JoinHandle<StoreResult<BatchOutcome>>;
 
 /// Starts committing the batch with its checkpoint, leaving an empty batch that carries the checkpoint on.
-fn spawn_commit(services: &Services, fence: &Fence, batch: &mut Batch) -> InFlight {
+async fn spawn_commit(services: &Services, fence: &Fence, batch: &mut Batch) -> InFlight {
     let next = Batch { user_id: batch.user_id, rows_done: batch.rows_done, ..Batch::default() };
     let full = std::mem::replace(batch, next);
     let (services, fence) = (services.clone(), fence.clone());
     let rows = full.contacts.len() as u64 + full.rejected + full.skipped;
-    tokio::spawn(async move {
+    let commit = tokio::spawn(async move {
         let now = services.now();
         let started = std::time::Instant::now();
         let outcome = services.store.commit_batch(&fence, full, now).await;
@@ -572,7 +572,12 @@ fn spawn_commit(services: &Services, fence: &Fence, batch: &mut Batch) -> InFlig
             telemetry::batch_committed(rows, started.elapsed());
         }
         outcome
-    })
+    });
+    // A task spawned on a runtime thread waits in that thread's LIFO slot, which
+    // no other thread may take, until the spawner yields: the loop that builds
+    // the next batch would hold the commit back for a whole batch.
+    tokio::task::yield_now().await;
+    commit
 }
 
 /// Reads the stored owners of `batch`'s rows while the batch in flight commits,

@@ -1342,6 +1342,12 @@ pub(crate) async fn plan_against_store<'r>(
     }
 }
 
+/// Frees a committed batch's rows on a blocking thread: thousands of small
+/// allocations that the next batch's commit need not wait for.
+pub(crate) fn free_beside<T: Send + 'static>(spent: T) {
+    tokio::task::spawn_blocking(move || drop(spent));
+}
+
 /// Every identity of every person in the plan, by `identity_hash`: what a
 /// prefetch of the next batch's owners, read while this plan was written, may
 /// not reflect.

@@ -283,6 +283,8 @@ impl_store!(PostgresStore, Backend::Postgres, times: DateTime<Utc>, written by s
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        drop(plan);
+        free_beside(batch.contacts);
         Ok(BatchOutcome::Committed { counts, cancel_requested, touched })
     }
 

@@ -3,8 +3,8 @@
 //! instead of failing to upgrade a read lock.
 
 use super::*;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Arguments, Row, SqlitePool};
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::Notify;
@@ -73,26 +73,35 @@ fn query_text(sql: String) -> String {
 
 /// New and changed contacts in one statement per `ROWS_PER_STATEMENT`: a new
 /// contact's id was taken past the largest, so only a changed one conflicts.
-/// `OR FAIL` (no constraint can fail here) spares SQLite the statement journal
-/// that a multi-row statement which may abort halfway keeps.
+/// The user and the time are bound once per statement, each row's own values
+/// after them. `OR FAIL` (no constraint can fail here) spares SQLite the
+/// statement journal that a multi-row statement which may abort halfway keeps.
 fn contact_upsert_sql(rows: usize) -> String {
     query_text(format!(
         "INSERT OR FAIL INTO contacts (id, user_id, display_name, given_name, family_name, emails, phones,
              organization, title, notes, search_text, identities, created_at, updated_at)
-         VALUES {}
+         SELECT column1, $1, column2, column3, column4, column5, column6, column7, column8, column9,
+                column10, column11, $2, $3
+         FROM (VALUES {}) WHERE true
          ON CONFLICT (id) DO UPDATE SET
              display_name = excluded.display_name, given_name = excluded.given_name,
              family_name = excluded.family_name, emails = excluded.emails, phones = excluded.phones,
              organization = excluded.organization, title = excluded.title, notes = excluded.notes,
              search_text = excluded.search_text, identities = excluded.identities, updated_at = excluded.updated_at",
-        placeholders(1, rows, 14)
+        placeholders(4, rows, CONTACT_ROW_VALUES)
     ))
 }
 
-/// New identities: the planner looked each one up first, so none is held.
+/// What `contact_upsert_sql` binds for each row.
+const CONTACT_ROW_VALUES: usize = 11;
+
+/// New identities of one kind: the planner looked each one up first, so none is held.
 fn identity_insert_sql(rows: usize) -> String {
-    let values = vec!["(?, ?, ?, ?)"; rows].join(", ");
-    format!("INSERT OR FAIL INTO contact_identities (user_id, kind, value, contact_id) VALUES {values}")
+    query_text(format!(
+        "INSERT OR FAIL INTO contact_identities (user_id, kind, value, contact_id)
+         SELECT $1, $2, column1, column2 FROM (VALUES {})",
+        placeholders(3, rows, 2)
+    ))
 }
 
 /// A join on the whole unique key, not `(kind, value) IN (VALUES …)`, for which
@@ -172,6 +181,9 @@ impl SqliteStore {
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // A connection is a thread in this process: a ping before each use
+            // cannot find it gone, and costs every transaction a round trip.
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(60))
             .connect_with(options)
             .await?;
@@ -352,6 +364,8 @@ impl_store!(SqliteStore, Backend::Sqlite, times: i64, written by ms, read by tim
         .await?;
         tx.commit().await?;
         self.wrote();
+        drop(plan);
+        free_beside(batch.contacts);
         Ok(BatchOutcome::Committed { counts, cancel_requested, touched })
     }
 
@@ -404,39 +418,75 @@ async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, user_id: i64, 
     let ids = planned_ids(plan, next..)?;
     let writes: Vec<(&PlannedContact, i64)> =
         plan.contacts.iter().zip(&ids).filter(|(c, _)| c.change != Change::Unchanged).map(|(c, id)| (c, *id)).collect();
-    // Many rows per statement: each statement is a round trip to sqlx's connection thread.
-    for chunk in writes.chunks(ROWS_PER_STATEMENT) {
-        let sql = chunk_statement(&FULL_CONTACT_UPSERT, chunk.len(), contact_upsert_sql);
-        let texts: Vec<_> = chunk.iter().map(|(planned, _)| planned.text()).collect();
-        let mut upsert = sqlx::query(&sql);
-        for ((planned, id), text) in chunk.iter().zip(&texts) {
+    let contacts = writes.chunks(ROWS_PER_STATEMENT).map(|chunk| {
+        let mut values = Values::with_capacity(3 + chunk.len() * CONTACT_ROW_VALUES);
+        values.add(user_id)?.add(ms(now))?.add(ms(now))?;
+        for (planned, id) in chunk {
             let contact = &planned.contact;
-            upsert = upsert
-                .bind(id)
-                .bind(user_id)
-                .bind(contact.display_name.as_str())
-                .bind(contact.given_name.as_str())
-                .bind(contact.family_name.as_str())
-                .bind(text.emails.as_str())
-                .bind(text.phones.as_str())
-                .bind(contact.organization.as_str())
-                .bind(contact.title.as_str())
-                .bind(contact.notes.as_str())
-                .bind(text.search.as_str())
-                .bind(text.identities.as_str())
-                .bind(ms(now))
-                .bind(ms(now));
+            let text = planned.text().into_owned();
+            values
+                .add(*id)?
+                .add(contact.display_name.clone())?
+                .add(contact.given_name.clone())?
+                .add(contact.family_name.clone())?
+                .add(text.emails)?
+                .add(text.phones)?
+                .add(contact.organization.clone())?
+                .add(contact.title.clone())?
+                .add(contact.notes.clone())?
+                .add(text.search)?
+                .add(text.identities)?;
         }
-        upsert.execute(&mut **tx).await?;
-    }
+        Ok((chunk_statement(&FULL_CONTACT_UPSERT, chunk.len(), contact_upsert_sql), values.0))
+    });
+    // In the unique index's order, one statement per kind and chunk.
     let identities = new_identities(plan, &ids);
-    for chunk in identities.chunks(ROWS_PER_STATEMENT) {
-        let sql = chunk_statement(&FULL_IDENTITY_INSERT, chunk.len(), identity_insert_sql);
-        let mut insert = sqlx::query(&sql);
+    let identities = identities.chunk_by(|(a, _), (b, _)| a.kind == b.kind).flat_map(|run| run.chunks(ROWS_PER_STATEMENT)).map(|chunk| {
+        let mut values = Values::with_capacity(2 + chunk.len() * 2);
+        values.add(user_id)?.add(chunk[0].0.kind.as_str())?;
         for (identity, contact_id) in chunk {
-            insert = insert.bind(user_id).bind(identity.kind.as_str()).bind(&identity.value).bind(contact_id);
+            values.add(identity.value.clone())?.add(*contact_id)?;
         }
-        insert.execute(&mut **tx).await?;
+        Ok((chunk_statement(&FULL_IDENTITY_INSERT, chunk.len(), identity_insert_sql), values.0))
+    });
+    execute_in_turn(tx, contacts.chain(identities)).await
+}
+
+/// Arguments owned by the statement, so that sqlx has nothing to copy when it
+/// hands them to SQLite's thread: the copies are made while binding, beside.
+struct Values(SqliteArguments<'static>);
+
+impl Values {
+    fn with_capacity(values: usize) -> Self {
+        let mut arguments = SqliteArguments::default();
+        arguments.reserve(values, 0);
+        Self(arguments)
+    }
+
+    fn add<T: sqlx::Encode<'static, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + 'static>(&mut self, value: T) -> StoreResult<&mut Self> {
+        self.0.add(value).map_err(sqlx::Error::Encode)?;
+        Ok(self)
+    }
+}
+
+/// Runs statements in order, binding each next one while SQLite runs the one
+/// before: binding thousands of values is the async side's work, which SQLite's
+/// thread would otherwise wait for.
+async fn execute_in_turn(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    mut statements: impl Iterator<Item = StoreResult<(std::borrow::Cow<'static, str>, SqliteArguments<'static>)>>,
+) -> StoreResult<()> {
+    let mut next = statements.next().transpose()?;
+    while let Some((sql, arguments)) = next {
+        let mut running = std::pin::pin!(sqlx::query_with(&sql, arguments).execute(&mut **tx));
+        // The first poll hands the statement to SQLite's thread.
+        let started = futures::poll!(running.as_mut());
+        let built = statements.next().transpose();
+        match started {
+            std::task::Poll::Ready(done) => done?,
+            std::task::Poll::Pending => running.await?,
+        };
+        next = built?;
     }
     Ok(())
 }
