@@ -183,7 +183,7 @@ pub struct Config {
     #[arg(long, env = "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", default_value = "15s", value_parser = parse_duration)]
     pub database_idle_in_transaction_timeout: Duration,
 
-    /// SQLite's busy timeout: the longest a write waits for the write lock.
+    /// SQLite: the longest a write waits for its turn (and for another process's write lock).
     #[arg(long, env = "DATABASE_BUSY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub database_busy_timeout: Duration,
 

@@ -28,6 +28,7 @@ on_both_backends!(
     an_unreadable_claim_fails_that_import,
     the_server_function_and_rest_answer_409_with_the_typed_body,
     owners_read_while_the_batch_before_commits_plan_as_if_read_after,
+    writes_beside_an_import_committing_without_pause_get_their_turn,
 );
 
 /// No workers, and no lease expiry: the test drives every claim and batch itself.
@@ -488,5 +489,42 @@ async fn owners_read_while_the_batch_before_commits_plan_as_if_read_after(backen
     let contacts = script.contacts("").await.contacts;
     let emails: Vec<Vec<String>> = contacts.iter().map(|c| c.emails.clone()).collect();
     assert_eq!(emails, [vec!["a@x.io", "d@x.io", "b@x.io"], vec!["c@x.io"]], "{contacts:?}");
+    app.stop().await;
+}
+
+/// SQLite runs one writer at a time, and a writer that waits in its busy handler
+/// sleeps between tries: an import committing batch after batch took the lock
+/// again before the others woke, for longer than their timeout. Each write
+/// beside such an import must get its turn within a timeout of a few batches.
+async fn writes_beside_an_import_committing_without_pause_get_their_turn(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        AppOptions::configured(|config| {
+            web_only(config);
+            config.database_busy_timeout = Duration::from_secs(2);
+        }),
+    )
+    .await;
+    let (user_id, _script, claimed) = claimed_import(&app, "busy@example.com", 10).await;
+    let fence = Fence { import_id: claimed.import_id.clone(), attempt: claimed.attempt };
+    let batches: Vec<Batch> = (0..80)
+        .map(|b| Batch {
+            user_id,
+            contacts: (b * 500..(b + 1) * 500).map(|n| contact(n).into()).collect(),
+            ..Batch::default()
+        })
+        .collect();
+    let (store, now) = (app.services.store.clone(), app.services.now());
+    let busy = tokio::spawn(async move {
+        for batch in batches {
+            assert!(matches!(store.commit_batch(&fence, batch, now).await.unwrap(), BatchOutcome::Committed { .. }));
+        }
+    });
+    for n in 0..10 {
+        let created = app.services.store.create_user(&format!("other{n}@example.com"), "not a hash", now).await;
+        assert!(matches!(created, Ok(Some(_))), "write {n} beside the import: {created:?}");
+    }
+    assert!(!busy.is_finished(), "the writes ran beside the import, not after it");
+    busy.await.unwrap();
     app.stop().await;
 }

@@ -138,21 +138,21 @@ macro_rules! impl_store {
         }
 
         async fn remove_instance(&self, instance_id: &str) -> StoreResult<()> {
-            sqlx::query("DELETE FROM instances WHERE id = $1").bind(instance_id).execute(&self.pool).await?;
+            sqlx::query("DELETE FROM instances WHERE id = $1").bind(instance_id).execute(self.writer()).await?;
             Ok(())
         }
 
         async fn heartbeat(&self, instance_id: &str) -> StoreResult<()> {
-            sqlx::query(&heartbeat_sql(NOW)).bind(instance_id).execute(&self.pool).await?;
+            sqlx::query(&heartbeat_sql(NOW)).bind(instance_id).execute(self.writer()).await?;
             Ok(())
         }
 
         async fn recover_orphans(&self, lease: Duration, max_failures: i32) -> StoreResult<Vec<Orphan>> {
             let sql = recover_sql(NOW, &seconds_ago("$5"), ORPHAN_ROW_LOCK);
-            let rows = bind_recover(&sql, lease, max_failures).fetch_all(&self.pool).await?;
+            let rows = bind_recover(&sql, lease, max_failures).fetch_all(self.writer()).await?;
             sqlx::query(&format!("DELETE FROM instances WHERE heartbeat_at <= {}", seconds_ago("$1")))
                 .bind(lease.as_secs_f64())
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await?;
             orphans(rows)
         }
@@ -192,6 +192,7 @@ macro_rules! impl_store {
         }
 
         async fn close(&self) {
+            self.writer().close().await;
             self.pool.close().await;
         }
 
@@ -213,7 +214,7 @@ macro_rules! impl_store {
                 .bind(token_hash)
                 .bind(user_id)
                 .bind($to(now))
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await?;
             Ok(())
         }
@@ -230,7 +231,7 @@ macro_rules! impl_store {
                 sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
                     .bind($to(now))
                     .bind(token_hash)
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
             }
             Ok(Some(user_id))
@@ -242,7 +243,7 @@ macro_rules! impl_store {
                     .bind($to(now))
                     .bind(token_id)
                     .bind(user_id)
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
             Ok(done.rows_affected() == 1)
         }
@@ -258,7 +259,7 @@ macro_rules! impl_store {
                 sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2")
                     .bind($to(now))
                     .bind(token_hash)
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
             }
             Ok(Some(user_id))
@@ -270,7 +271,7 @@ macro_rules! impl_store {
                 .bind($to(now))
                 .bind($to(window_cutoff))
                 .bind(i64::from(limit))
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.writer())
                 .await?;
             if counted.is_some() {
                 return Ok(ThrottleClaim::Allowed);
@@ -281,11 +282,11 @@ macro_rules! impl_store {
 
         async fn prune_expired(&self, window_cutoff: DateTime<Utc>, sessions: &SessionCutoffs) -> StoreResult<Pruned> {
             let throttle_windows =
-                sqlx::query(PRUNE_THROTTLE_WINDOWS).bind($to(window_cutoff)).execute(&self.pool).await?.rows_affected();
+                sqlx::query(PRUNE_THROTTLE_WINDOWS).bind($to(window_cutoff)).execute(self.writer()).await?.rows_affected();
             let sessions = sqlx::query(PRUNE_SESSIONS)
                 .bind($to(sessions.last_seen_after))
                 .bind($to(sessions.created_after))
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await?
                 .rows_affected();
             Ok(Pruned { throttle_windows, sessions })
@@ -297,7 +298,7 @@ macro_rules! impl_store {
                 .bind(user_id)
                 .bind(file_name)
                 .bind($to(now))
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await?;
             Ok(())
         }
@@ -337,21 +338,21 @@ macro_rules! impl_store {
         }
 
         async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
-            sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await?;
+            sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(self.writer()).await?;
             Ok(())
         }
 
         async fn delete_user_sessions(&self, user_id: i64) -> StoreResult<u64> {
-            Ok(sqlx::query(DELETE_USER_SESSIONS).bind(user_id).execute(&self.pool).await?.rows_affected())
+            Ok(sqlx::query(DELETE_USER_SESSIONS).bind(user_id).execute(self.writer()).await?.rows_affected())
         }
 
         async fn forgive_sign_in_attempt(&self, key: &str) -> StoreResult<()> {
-            sqlx::query(FORGIVE_SIGN_IN_ATTEMPT).bind(key).execute(&self.pool).await?;
+            sqlx::query(FORGIVE_SIGN_IN_ATTEMPT).bind(key).execute(self.writer()).await?;
             Ok(())
         }
 
         async fn clear_sign_in_attempts(&self, key: &str) -> StoreResult<()> {
-            sqlx::query(CLEAR_SIGN_IN_ATTEMPTS).bind(key).execute(&self.pool).await?;
+            sqlx::query(CLEAR_SIGN_IN_ATTEMPTS).bind(key).execute(self.writer()).await?;
             Ok(())
         }
 
@@ -360,14 +361,14 @@ macro_rules! impl_store {
                 .bind(upload_id)
                 .bind(seq)
                 .bind(data)
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await?;
             self.wrote();
             Ok(())
         }
 
         async fn delete_upload(&self, upload_id: &str) -> StoreResult<()> {
-            sqlx::query("DELETE FROM uploads WHERE id = $1").bind(upload_id).execute(&self.pool).await?;
+            sqlx::query("DELETE FROM uploads WHERE id = $1").bind(upload_id).execute(self.writer()).await?;
             Ok(())
         }
 
@@ -380,7 +381,7 @@ macro_rules! impl_store {
         }
 
         async fn delete_uploads_of_ended_imports(&self) -> StoreResult<u64> {
-            Ok(sqlx::query(DELETE_UPLOADS_OF_ENDED_IMPORTS).execute(&self.pool).await?.rows_affected())
+            Ok(sqlx::query(DELETE_UPLOADS_OF_ENDED_IMPORTS).execute(self.writer()).await?.rows_affected())
         }
 
         async fn user_upload_bytes(&self, user_id: i64) -> StoreResult<u64> {

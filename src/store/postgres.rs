@@ -14,6 +14,13 @@ pub struct PostgresStore {
     pool: PgPool,
 }
 
+impl PostgresStore {
+    /// Postgres queues writers row by row: they share the one pool.
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
 /// The database's clock.
 const NOW: &str = "now()";
 /// SKIP LOCKED: an import whose row a live batch holds is not an orphan.

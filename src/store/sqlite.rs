@@ -11,7 +11,13 @@ use tokio::sync::Notify;
 use std::time::Duration;
 
 pub struct SqliteStore {
+    /// Reads, beside the writer (WAL).
     pool: SqlitePool,
+    /// The one connection that writes. SQLite runs one writer at a time, and
+    /// writers that wait in its busy handler sleep and retry: one that
+    /// commits batch after batch takes the lock again before they wake, for
+    /// seconds. Waiting for this connection instead is first come, first served.
+    writer: SqlitePool,
     /// Asks `checkpoint_after_writes` for a checkpoint.
     checkpoint_wanted: Arc<Notify>,
 }
@@ -155,7 +161,7 @@ impl SqliteStore {
         &self,
         statement: sqlx::query::QueryAs<'q, sqlx::Sqlite, (String, String), sqlx::sqlite::SqliteArguments<'q>>,
     ) -> StoreResult<Option<ImportStatus>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let Some((upload_id, status)) = statement.fetch_optional(&mut *tx).await? else { return Ok(None) };
         let status = parse_status(&status)?;
         if !status.is_active() {
@@ -179,17 +185,24 @@ impl SqliteStore {
                 std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
             }
         }
+        // A connection is a thread in this process: a ping before each use cannot
+        // find it gone, and would cost every transaction a round trip.
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            // A connection is a thread in this process: a ping before each use
-            // cannot find it gone, and costs every transaction a round trip.
             .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(60))
+            .connect_with(options.clone())
+            .await?;
+        // Waiting for the writer stands in for waiting in SQLite's busy handler.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
+            .acquire_timeout(timeouts.sqlite_busy)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        sqlx::migrate!("migrations/sqlite").run(&writer).await?;
         loop {
-            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
             let taken = backfill_identities_chunk(&mut tx, Utc::now()).await?;
             tx.commit().await?;
             if taken == 0 {
@@ -198,7 +211,11 @@ impl SqliteStore {
         }
         let checkpoint_wanted = Arc::new(Notify::new());
         tokio::spawn(checkpoint_after_writes(pool.clone(), checkpoint_wanted.clone()));
-        Ok(Self { pool, checkpoint_wanted })
+        Ok(Self { pool, writer, checkpoint_wanted })
+    }
+
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
     }
 
     /// Data was committed: the WAL wants checkpointing.
@@ -216,7 +233,7 @@ impl_store!(SqliteStore, Backend::Sqlite, times: i64, written by ms, read by tim
         .bind(email)
         .bind(password_hash)
         .bind(ms(now))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         Ok(id)
     }
@@ -229,7 +246,7 @@ impl_store!(SqliteStore, Backend::Sqlite, times: i64, written by ms, read by tim
         .bind(name)
         .bind(token_hash)
         .bind(ms(now))
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?;
         Ok(TokenView { id, name: name.to_owned(), created_at: time(ms(now)), last_used_at: None })
     }
@@ -240,7 +257,7 @@ impl_store!(SqliteStore, Backend::Sqlite, times: i64, written by ms, read by tim
             .bind(meta.data_rows as i64)
             .bind(serde_json::to_string(&meta.sniffed)?)
             .bind(upload_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -271,7 +288,7 @@ impl_store!(SqliteStore, Backend::Sqlite, times: i64, written by ms, read by tim
              AND id NOT IN (SELECT upload_id FROM imports WHERE status IN ('queued', 'processing'))",
         )
         .bind(ms(older_than))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected())
     }
@@ -288,7 +305,7 @@ impl_store!(SqliteStore, Backend::Sqlite, times: i64, written by ms, read by tim
         .bind(serde_json::to_string(&new.sniffed)?)
         .bind(serde_json::to_string(&new.mapping)?)
         .bind(new.rows_total as i64)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await;
         match inserted {
             Ok(_) => Ok(InsertOutcome::Inserted),
@@ -298,7 +315,7 @@ impl_store!(SqliteStore, Backend::Sqlite, times: i64, written by ms, read by tim
     }
 
     async fn abandon_if_stale(&self, holder: &SlotHolder, stale_after: Duration) -> StoreResult<bool> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let upload_id: Option<String> = sqlx::query_scalar(&abandon_sql(NOW, &seconds_ago("$3")))
             .bind(&holder.import_id)
             .bind(holder.attempt)
@@ -321,13 +338,13 @@ impl_store!(SqliteStore, Backend::Sqlite, times: i64, written by ms, read by tim
         // One statement, so the pick and the claim are atomic under SQLite's single writer.
         let row = sqlx::query(&claim_sql("SELECT id FROM imports WHERE status = 'queued' ORDER BY created_at LIMIT 1", NOW))
             .bind(instance_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.writer)
             .await?;
         row.map(|r| claim_from_row(&r, decode_settings)).transpose()
     }
 
     async fn commit_batch(&self, fence: &Fence, batch: Batch, now: DateTime<Utc>) -> StoreResult<BatchOutcome> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let cancel_requested: Option<bool> = sqlx::query_scalar(&progress_sql(NOW))
         .bind(&fence.import_id)
         .bind(fence.attempt)
@@ -381,7 +398,7 @@ impl_store!(SqliteStore, Backend::Sqlite, times: i64, written by ms, read by tim
 
     async fn request_cancel(&self, user_id: i64, import_id: &str, now: DateTime<Utc>) -> StoreResult<Option<ImportView>> {
         // A queued import has no worker to notice the flag, so it is cancelled at once.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let upload_id: Option<String> = sqlx::query_scalar(
             "UPDATE imports SET status = 'cancelled', finished_at = ? WHERE id = ? AND user_id = ? AND status = 'queued'
              RETURNING upload_id",

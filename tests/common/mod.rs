@@ -118,7 +118,7 @@ pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
 pub async fn spawn_instance(database: Arc<TestDatabase>, options: &AppOptions) -> TestApp {
     let mut config = test_config(&database.url);
     (options.configure)(&mut config);
-    let store = intake::store::connect(&database.url).await.expect("open the test database");
+    let store = intake::store::connect_with(&database.url, &config.timeouts()).await.expect("open the test database");
     let clock: Arc<dyn Clock> = match &options.clock {
         Some(clock) => Arc::new(clock.clone()),
         None => Arc::new(SystemClock),
