@@ -1,6 +1,7 @@
-//! SQLite: one file in WAL mode. Multi-statement writes take the write lock up
-//! front (`BEGIN IMMEDIATE`) so concurrent writers queue on the busy timeout
-//! instead of failing to upgrade a read lock.
+//! SQLite: one file in WAL mode. Reads share a pool; writes take turns on one
+//! connection (`SqliteStore::writer`). Multi-statement writes still take the write
+//! lock up front (`BEGIN IMMEDIATE`), so that a writer in another process (the
+//! CLI) queues on the busy timeout instead of failing to upgrade a read lock.
 
 use super::*;
 use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
