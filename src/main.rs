@@ -12,29 +12,44 @@ use tracing_subscriber::EnvFilter;
 /// runtime's threads and frees on others: glibc's malloc made them queue for
 /// its arenas when capped at two, and kept memory freed into one arena from
 /// the others when not. With mimalloc a 1,000,000-row import on SQLite took
-/// about a quarter less time, for a few MiB more peak RSS above idle (BENCHMARKS.md).
+/// about a quarter less time (BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    shorten_purge_delay();
     cap_malloc_arenas();
     run()
 }
 
-/// `mi_option_purge_delay` in `mimalloc.h`'s `mi_option_e` (the version is
-/// pinned by Cargo.lock; a test below checks its default).
+/// Indexes into `mimalloc.h`'s `mi_option_e`, whose version Cargo.lock pins.
+const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-/// Milliseconds before freed memory goes back to the system. mimalloc's default
-/// (1 s, ten times that for whole arenas) let a 1,000,000-row import peak at up
-/// to 110 MiB of RSS, where 10 ms kept it near 80 MiB at the same speed.
+/// Milliseconds before memory freed goes back to the system (mimalloc: 1,000).
 const PURGE_DELAY_MS: libc::c_long = 10;
 
-/// Sets mimalloc's purge delay, unless the operator's `MIMALLOC_PURGE_DELAY` does.
-fn shorten_purge_delay() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        // SAFETY: sets one of mimalloc's options, which it reads atomically.
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) }
+/// mimalloc reads its options as the process starts, in a constructor of its
+/// own, so they are set in one that runs before it (prioritised constructors
+/// run before plain ones). Its defaults commit whole arenas up front, which
+/// transparent huge pages back in 2 MiB steps, and keep freed memory for a
+/// second or more: a 1,000,000-row import peaked 20 to 35 MiB higher with them
+/// (BENCHMARKS.md). An operator's own `MIMALLOC_*` variables win.
+#[used]
+#[link_section = ".init_array.00100"]
+static SET_MIMALLOC_OPTIONS: extern "C" fn() = set_mimalloc_options;
+
+extern "C" fn set_mimalloc_options() {
+    for (option, variable, value) in [
+        (MI_OPTION_ARENA_EAGER_COMMIT, c"MIMALLOC_ARENA_EAGER_COMMIT", 0),
+        (MI_OPTION_PURGE_DELAY, c"MIMALLOC_PURGE_DELAY", PURGE_DELAY_MS),
+    ] {
+        // SAFETY: getenv reads the environment the process started with (nothing
+        // has run to change it), and allocates nothing; mi_option_set writes
+        // one entry of mimalloc's option table.
+        unsafe {
+            if libc::getenv(variable.as_ptr()).is_null() {
+                libmimalloc_sys::mi_option_set(option, value);
+            }
+        }
     }
 }
 
@@ -113,14 +128,17 @@ async fn add_token(config: Config, email: &str, name: &str) -> Result<(), Box<dy
 
 #[cfg(test)]
 mod tests {
-    use super::MI_OPTION_PURGE_DELAY;
+    use super::*;
 
     #[test]
-    fn the_option_set_is_mimallocs_purge_delay() {
+    fn mimallocs_options_are_set_as_the_process_starts() {
+        // SAFETY: reads entries of mimalloc's option table.
+        let option = |option| unsafe { libmimalloc_sys::mi_option_get(option) };
+        if std::env::var_os("MIMALLOC_ARENA_EAGER_COMMIT").is_none() {
+            assert_eq!(option(MI_OPTION_ARENA_EAGER_COMMIT), 0);
+        }
         if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-            // SAFETY: reads one of mimalloc's options.
-            let default = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
-            assert_eq!(default, 1000, "mimalloc's option {MI_OPTION_PURGE_DELAY} is not the purge delay of its v3 header");
+            assert_eq!(option(MI_OPTION_PURGE_DELAY), PURGE_DELAY_MS);
         }
     }
 }
