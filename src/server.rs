@@ -123,7 +123,7 @@ impl RunningServer {
     pub async fn start(services: Services, leptos_options: LeptosOptions, listener: TcpListener) -> std::io::Result<Self> {
         let addr = listener.local_addr()?;
         let shutdown_timeout = services.config.shutdown_timeout;
-        let instance_id = uuid::Uuid::new_v4().to_string();
+        let instance_id = services.store.instance_id().to_owned();
         let (shutdown, stopped) = watch::channel(false);
         worker::beat(&services, &instance_id).await.map_err(std::io::Error::other)?;
         let mut tasks = worker::spawn(services.clone(), instance_id.clone(), stopped.clone());

@@ -192,7 +192,16 @@ async fn sigstop_past_the_lease_then_sigcont() {
         (view.attempt > before.attempt && (view.rows_done > before.rows_done + 10_000 || !view.status.is_active())).then_some(view)
     })
     .await;
-    assert!(resumed.is_some(), "another instance resumed the import");
+    if resumed.is_none() {
+        let tail = |index: usize| {
+            let logs = cluster.servers[index].logs();
+            logs.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+        };
+        let (first, second) = (tail(others[0]), tail(others[1]));
+        let view = script.import_view(&cluster.import_id).await;
+        let owner_now = scalar(&cluster.database, "SELECT COALESCE(owner, '') FROM imports WHERE id = $1", &cluster.import_id).await;
+        panic!("no other instance resumed the import: {view:?}, owner {owner_now:?} (frozen: {:?}); before {before:?}\n{first}\n---\n{second}", ids[owner]);
+    }
     cluster.servers[owner].signal("-CONT");
     let woken = &cluster.servers[owner];
     wait_until(Duration::from_secs(60), || async { woken.logs().contains("replaced").then_some(()) })

@@ -31,6 +31,36 @@ on_both_backends!(
     writes_beside_an_import_committing_without_pause_get_their_turn,
 );
 
+/// An instance frozen while sending `COPY` data keeps its transaction open, and
+/// Postgres ends a session idle in a transaction but not one in the middle of a
+/// `COPY`: the transaction's lock on the import's row would keep the import from
+/// every other instance until the frozen one woke. Recovery ends the sessions of
+/// the instances it presumes dead. (SQLite: no sessions; see the chaos tests.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_an_import_whose_owner_froze_inside_a_copy_is_recovered() {
+    use sqlx::{ConnectOptions, Connection};
+    use std::str::FromStr;
+    let app = spawn_app_with(Backend::Postgres, AppOptions::configured(web_only)).await;
+    let (_user_id, _script, claimed) = claimed_import(&app, "frozen@example.com", 10).await;
+    // The owner's session, as `Store::instance_id` names it.
+    let options = sqlx::postgres::PgConnectOptions::from_str(&app.database.url).unwrap().application_name("intake test-worker");
+    let mut owner = options.connect().await.unwrap();
+    sqlx::query("BEGIN").execute(&mut owner).await.unwrap();
+    sqlx::query("UPDATE imports SET attempt = attempt WHERE id = $1").bind(&claimed.import_id).execute(&mut owner).await.unwrap();
+    let frozen = owner.copy_in_raw("COPY import_errors (import_id, line, reason) FROM STDIN").await.unwrap();
+
+    // Only a transaction older than the lease is ended, once the owner's heartbeat lapsed.
+    let (store, lease) = (&app.services.store, Duration::from_secs(1));
+    let recovered = wait_until(Duration::from_secs(30), || async {
+        let orphans = store.recover_orphans(lease, 3).await.unwrap();
+        orphans.iter().any(|orphan| orphan.import_id == claimed.import_id).then_some(())
+    })
+    .await;
+    assert!(recovered.is_some(), "the frozen session kept the import from recovery");
+    assert!(frozen.finish().await.is_err(), "the frozen session was ended");
+    app.stop().await;
+}
+
 /// No workers, and no lease expiry: the test drives every claim and batch itself.
 fn web_only(config: &mut intake::config::Config) {
     config.import_workers = 0;

@@ -137,6 +137,10 @@ macro_rules! impl_store {
             $backend
         }
 
+        fn instance_id(&self) -> &str {
+            &self.instance_id
+        }
+
         async fn remove_instance(&self, instance_id: &str) -> StoreResult<()> {
             sqlx::query("DELETE FROM instances WHERE id = $1").bind(instance_id).execute(self.writer()).await?;
             Ok(())
@@ -148,6 +152,7 @@ macro_rules! impl_store {
         }
 
         async fn recover_orphans(&self, lease: Duration, max_failures: i32) -> StoreResult<Vec<Orphan>> {
+            self.end_sessions_of_lapsed_owners(lease).await?;
             let sql = recover_sql(NOW, &seconds_ago("$5"), ORPHAN_ROW_LOCK);
             let rows = bind_recover(&sql, lease, max_failures).fetch_all(self.writer()).await?;
             sqlx::query(&format!("DELETE FROM instances WHERE heartbeat_at <= {}", seconds_ago("$1")))
@@ -681,6 +686,10 @@ pub struct Orphan {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> Backend;
+    /// This process's id among the instances that share the database. Its
+    /// Postgres sessions are named after it (`application_name` `intake ID`),
+    /// so that once its heartbeat lapses the others can end them (`recover_orphans`).
+    fn instance_id(&self) -> &str;
     async fn ping(&self) -> StoreResult<()>;
     /// Closes the pool, waiting for connections in use; later calls fail.
     async fn close(&self);

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 pub struct PostgresStore {
     pool: PgPool,
+    instance_id: String,
 }
 
 impl PostgresStore {
@@ -112,7 +113,8 @@ impl PostgresStore {
     }
 
     pub async fn connect(url: &str, timeouts: &Timeouts) -> StoreResult<Self> {
-        let options = PgConnectOptions::from_str(url)?.options([
+        let instance_id = uuid::Uuid::new_v4().to_string();
+        let options = PgConnectOptions::from_str(url)?.application_name(&session_name(&instance_id)).options([
             ("lock_timeout", millis(timeouts.lock)),
             ("statement_timeout", millis(timeouts.statement)),
             ("idle_in_transaction_session_timeout", millis(timeouts.idle_in_transaction)),
@@ -133,9 +135,47 @@ impl PostgresStore {
                 break;
             }
         }
-        Ok(Self { pool })
+        Ok(Self { pool, instance_id })
+    }
+
+    /// Ends the transactions older than the lease of the instances whose
+    /// imports are about to be recovered. A frozen instance keeps its
+    /// transaction open, and Postgres ends a session idle in one
+    /// (`idle_in_transaction_session_timeout`), but not one frozen in the middle
+    /// of sending `COPY` data: no timeout applies there, and its lock on the
+    /// import's row would keep the import from every other instance until the
+    /// frozen one woke. Younger transactions are left alone: after an outage
+    /// every instance's heartbeat lapsed, and their new requests must not fail.
+    async fn end_sessions_of_lapsed_owners(&self, lease: Duration) -> StoreResult<()> {
+        // Ended in the select list, so only for the sessions the query found.
+        let ended: Vec<(String, bool)> = sqlx::query_as(&format!(
+            "WITH lapsed AS MATERIALIZED (
+                 SELECT activity.pid, activity.application_name FROM pg_stat_activity activity
+                 WHERE activity.datname = current_database() AND activity.pid <> pg_backend_pid()
+                   AND activity.xact_start <= {cutoff}
+                   AND activity.application_name IN (
+                       SELECT {SESSION_NAME_SQL} FROM imports
+                       WHERE status = 'processing' AND owner IS NOT NULL
+                         AND owner NOT IN (SELECT id FROM instances WHERE heartbeat_at > {cutoff})))
+             SELECT application_name, pg_terminate_backend(pid) FROM lapsed",
+            cutoff = seconds_ago("$1")
+        ))
+        .bind(lease.as_secs_f64())
+        .fetch_all(&self.pool)
+        .await?;
+        for (session, _) in ended {
+            tracing::warn!(session, "ended a database session of an instance presumed dead");
+        }
+        Ok(())
     }
 }
+
+/// Sessions are named after their instance (`Store::instance_id`).
+fn session_name(instance_id: &str) -> String {
+    format!("intake {instance_id}")
+}
+/// `session_name` of an import's `owner`, in SQL.
+const SESSION_NAME_SQL: &str = "'intake ' || owner";
 
 impl_store!(PostgresStore, Backend::Postgres, times: DateTime<Utc>, written by same_time, read by same_time, {
     async fn create_user(&self, email: &str, password_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<i64>> {

@@ -21,6 +21,7 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Asks `checkpoint_after_writes` for a checkpoint.
     checkpoint_wanted: Arc<Notify>,
+    instance_id: String,
 }
 
 /// Frames the WAL may hold before a committing writer checkpoints it itself:
@@ -212,11 +213,18 @@ impl SqliteStore {
         }
         let checkpoint_wanted = Arc::new(Notify::new());
         tokio::spawn(checkpoint_after_writes(pool.clone(), checkpoint_wanted.clone()));
-        Ok(Self { pool, writer, checkpoint_wanted })
+        Ok(Self { pool, writer, checkpoint_wanted, instance_id: uuid::Uuid::new_v4().to_string() })
     }
 
     fn writer(&self) -> &SqlitePool {
         &self.writer
+    }
+
+    /// Nothing to end: SQLite has no sessions another process could end, and
+    /// instances share a file only on one machine, where a frozen writer
+    /// holds the only write lock (see the chaos tests).
+    async fn end_sessions_of_lapsed_owners(&self, _lease: Duration) -> StoreResult<()> {
+        Ok(())
     }
 
     /// Data was committed: the WAL wants checkpointing.
