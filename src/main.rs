@@ -22,9 +22,12 @@ fn main() -> ExitCode {
 }
 
 /// Indexes into `mimalloc.h`'s `mi_option_e`, whose version Cargo.lock pins.
+#[cfg(target_os = "linux")]
 const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+#[cfg(target_os = "linux")]
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// Milliseconds before memory freed goes back to the system (mimalloc: 1,000).
+#[cfg(target_os = "linux")]
 const PURGE_DELAY_MS: libc::c_long = 10;
 
 /// mimalloc reads its options as the process starts, in a constructor of its
@@ -33,10 +36,12 @@ const PURGE_DELAY_MS: libc::c_long = 10;
 /// transparent huge pages back in 2 MiB steps, and keep freed memory for a
 /// second or more: a 1,000,000-row import peaked 20 to 35 MiB higher with them
 /// (BENCHMARKS.md). An operator's own `MIMALLOC_*` variables win.
+#[cfg(target_os = "linux")]
 #[used]
 #[link_section = ".init_array.00100"]
 static SET_MIMALLOC_OPTIONS: extern "C" fn() = set_mimalloc_options;
 
+#[cfg(target_os = "linux")]
 extern "C" fn set_mimalloc_options() {
     for (option, variable, value) in [
         (MI_OPTION_ARENA_EAGER_COMMIT, c"MIMALLOC_ARENA_EAGER_COMMIT", 0),
@@ -130,6 +135,7 @@ async fn add_token(config: Config, email: &str, name: &str) -> Result<(), Box<dy
 mod tests {
     use super::*;
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn mimallocs_options_are_set_as_the_process_starts() {
         // SAFETY: reads entries of mimalloc's option table.

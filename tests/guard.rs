@@ -38,7 +38,7 @@ on_both_backends!(
 /// the instances it presumes dead. (SQLite: no sessions; see the chaos tests.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_an_import_whose_owner_froze_inside_a_copy_is_recovered() {
-    use sqlx::{ConnectOptions, Connection};
+    use sqlx::ConnectOptions;
     use std::str::FromStr;
     let app = spawn_app_with(Backend::Postgres, AppOptions::configured(web_only)).await;
     let (_user_id, _script, claimed) = claimed_import(&app, "frozen@example.com", 10).await;
