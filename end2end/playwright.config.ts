@@ -47,6 +47,8 @@ export default defineConfig({
       IMPORT_BATCH_ROWS: '250',
       IMPORT_BATCH_PAUSE: '60ms',
       INTAKE_LOG: 'info,sqlx=warn',
+      // Every test signs up a new account from 127.0.0.1.
+      INTAKE_SIGN_UPS_PER_CLIENT: '1000',
     },
   },
 });

@@ -47,6 +47,8 @@ pub enum Credential {
 pub enum AuthFailure {
     Missing,
     Storage,
+    /// An API token where only a browser session is taken (the server functions).
+    TokenNotAccepted,
 }
 
 pub fn normalize_email(email: &str) -> String {
@@ -153,27 +155,54 @@ pub fn secret_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// Creates an account; the email must be new.
+/// Creates an account; the email must be new. The operator's path (`intake users
+/// add`): no client, no throttle.
 pub async fn create_account(services: &Services, email: &str, password: &str) -> Result<i64, AccountError> {
+    let email = checked_sign_up(email, password)?;
+    insert_account(services, &email, password).await
+}
+
+/// A sign-up from `client`. Each one takes a place in the client's sign-up
+/// throttle, whether the email is new or taken, so neither making accounts (each
+/// brings its own upload quota) nor asking whether an email has one is unlimited.
+pub async fn sign_up(services: &Services, email: &str, password: &str, client: Option<IpAddr>) -> Result<i64, AccountError> {
+    let email = checked_sign_up(email, password)?;
+    if let Some(client) = client {
+        let (limit, window) = (services.config.sign_ups_per_client, chrono_duration(services.config.sign_up_window));
+        let now = services.now();
+        let key = format!("sign-up:{}", client_throttle_key(client));
+        if let ThrottleClaim::Refused { window_started_at } = services.store.claim_sign_in_attempt(&key, limit, now - window, now).await? {
+            warn!(limit, "sign-up throttled for a client address");
+            return Err(AccountError::TooManySignUps { limit, retry_after_minutes: minutes_until(window_started_at + window, now) });
+        }
+    }
+    insert_account(services, &email, password).await
+}
+
+/// The normalised email, once it and the password pass the rules.
+fn checked_sign_up(email: &str, password: &str) -> Result<String, AccountError> {
     let email = normalize_email(email);
     if !plausible_email(&email) {
         return Err(AccountError::InvalidEmail);
     }
     check_password_rules(password)?;
+    Ok(email)
+}
+
+/// Hashes first, so a taken email costs what a new one does.
+async fn insert_account(services: &Services, email: &str, password: &str) -> Result<i64, AccountError> {
     let hash = hash_password(services, password.to_owned()).await?;
-    let user_id = services
-        .store
-        .create_user(&email, &hash, services.now())
-        .await?
-        .ok_or(AccountError::EmailTaken)?;
+    let user_id = services.store.create_user(email, &hash, services.now()).await?.ok_or(AccountError::EmailTaken)?;
     info!(user_id, "account created");
     Ok(user_id)
 }
 
 /// The throttle key of a client address. IPv6 clients are counted per /64, the
-/// block one subscriber usually holds.
+/// block one subscriber usually holds; an IPv4 address written as IPv6
+/// (`::ffff:a.b.c.d`, from a socket on `[::]` or a proxy) is the IPv4 address,
+/// not one /64 that every IPv4 client would share.
 fn client_throttle_key(address: IpAddr) -> String {
-    match address {
+    match address.to_canonical() {
         IpAddr::V4(v4) => format!("client:{v4}"),
         IpAddr::V6(v6) => {
             let segments = v6.segments();
@@ -242,11 +271,11 @@ pub async fn verify_sign_in(
 /// The client's address: the trusted proxy header's rightmost entry when the
 /// operator named one, else the socket's peer.
 pub fn client_address(services: &Services, parts: &Parts) -> Option<IpAddr> {
-    if let Some(header) = &services.config.client_address_header {
-        let value = parts.headers.get(header.as_str())?.to_str().ok()?;
-        return value.rsplit(',').next()?.trim().parse().ok();
-    }
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip())
+    let address: IpAddr = match &services.config.client_address_header {
+        Some(header) => parts.headers.get(header.as_str())?.to_str().ok()?.rsplit(',').next()?.trim().parse().ok()?,
+        None => parts.extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip(),
+    };
+    Some(address.to_canonical())
 }
 
 /// Deletes every session of the user: "sign out everywhere".
@@ -328,11 +357,17 @@ fn changes_state(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// Every state-changing request (sign-in and sign-up included, against login
-/// CSRF) must come from our own pages, unless it carries a bearer token: a
-/// browser never attaches one on its own, and then no cookie is consulted.
-pub fn may_change_state(services: &Services, parts: &Parts) -> bool {
+/// Every state-changing request that carries the session cookie, and every
+/// sign-in and sign-up (`starts_session`, against login CSRF), must come from our
+/// own pages. Cross-site protection is for ambient credentials: a request with a
+/// bearer token (a browser never attaches one on its own, and then no cookie is
+/// consulted) or with no credential at all acts for nobody, and authentication
+/// answers it.
+pub fn may_change_state(services: &Services, parts: &Parts, starts_session: bool) -> bool {
     if !changes_state(&parts.method) || bearer_token(parts).is_some() {
+        return true;
+    }
+    if !starts_session && session_cookie(services, parts).is_none() {
         return true;
     }
     let host = parts.headers.get(HOST).and_then(|h| h.to_str().ok());
@@ -341,7 +376,8 @@ pub fn may_change_state(services: &Services, parts: &Parts) -> bool {
 
 /// Resolves the caller from a bearer token or the session cookie. The same-origin
 /// rule for cookie-borne state changes is enforced before any handler runs
-/// (`may_change_state`, in the server's request guard).
+/// (`may_change_state`, in the server's request guard). A session whose use was
+/// recorded gets its cookie's lifetime renewed through `SessionRefresh`.
 pub async fn authenticate(services: &Services, parts: &Parts) -> Result<Caller, AuthFailure> {
     let now = services.now();
     if let Some(token) = bearer_token(parts) {
@@ -356,7 +392,16 @@ pub async fn authenticate(services: &Services, parts: &Parts) -> Result<Caller, 
     }
     let Some(secret) = session_cookie(services, parts) else { return Err(AuthFailure::Missing) };
     match services.store.touch_session(&secret_hash(&secret), &services.session_cutoffs(now), now).await {
-        Ok(Some(user_id)) => Ok(Caller { user_id, via: Credential::Session }),
+        Ok(Some(session)) => {
+            if session.touched {
+                if let Some(refresh) = parts.extensions.get::<SessionRefresh>() {
+                    let ends = session.created_at + chrono_duration(services.config.session_max_age);
+                    let left = (ends - now).to_std().unwrap_or_default();
+                    refresh.renew(session_cookie_header(services, &secret, left));
+                }
+            }
+            Ok(Caller { user_id: session.user_id, via: Credential::Session })
+        }
         Ok(None) => Err(AuthFailure::Missing),
         Err(error) => {
             error!(%error, "session lookup failed");
@@ -365,15 +410,50 @@ pub async fn authenticate(services: &Services, parts: &Parts) -> Result<Caller, 
     }
 }
 
+/// The renewed session cookie a request's authentication asked for, which the
+/// server's request guard adds to the response (unless the response sets the
+/// cookie itself, as sign-in and sign-out do). The cookie's `Max-Age` is set
+/// to the idle limit, so without renewal a session in daily use would end
+/// after it instead of at its absolute lifetime.
+#[derive(Clone, Default)]
+pub struct SessionRefresh(std::sync::Arc<std::sync::OnceLock<String>>);
+
+impl SessionRefresh {
+    fn renew(&self, cookie: String) {
+        let _ = self.0.set(cookie);
+    }
+
+    /// The `Set-Cookie` value to add, if the session was renewed.
+    pub fn cookie(&self) -> Option<&str> {
+        self.0.get().map(String::as_str)
+    }
+}
+
 /// The `Set-Cookie` value for a session secret, or for clearing it.
 pub fn cookie_header(services: &Services, secret: Option<&str>) -> String {
-    let name = session_cookie_name(services);
-    let secure = if services.config.cookie_secure { "; Secure" } else { "" };
-    let lifetime = services.config.session_idle.min(services.config.session_max_age);
     match secret {
-        Some(secret) => format!("{name}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}", lifetime.as_secs()),
-        None => format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
+        Some(secret) => {
+            let lifetime = services.config.session_max_age;
+            session_cookie_header(services, secret, lifetime)
+        }
+        None => {
+            let (name, secure) = (session_cookie_name(services), secure_attribute(services));
+            format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
+        }
     }
+}
+
+/// The session cookie, kept by the browser for the idle limit or for what is
+/// `left` of the session's absolute lifetime, whichever ends first.
+fn session_cookie_header(services: &Services, secret: &str, left: std::time::Duration) -> String {
+    let (name, secure) = (session_cookie_name(services), secure_attribute(services));
+    // Whole seconds, rounded up: the session's own end is checked by the server.
+    let max_age = services.config.session_idle.min(left).as_secs_f64().ceil() as u64;
+    format!("{name}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+}
+
+fn secure_attribute(services: &Services) -> &'static str {
+    if services.config.cookie_secure { "; Secure" } else { "" }
 }
 
 impl From<AuthFailure> for AccountError {
@@ -381,6 +461,7 @@ impl From<AuthFailure> for AccountError {
         match failure {
             AuthFailure::Missing => AccountError::Unauthorized,
             AuthFailure::Storage => AccountError::Unavailable,
+            AuthFailure::TokenNotAccepted => AccountError::BrowserSessionRequired,
         }
     }
 }
@@ -391,6 +472,7 @@ impl From<AuthFailure> for crate::error::ImportError {
         match failure {
             AuthFailure::Missing => ImportError::Unauthorized,
             AuthFailure::Storage => ImportError::Unavailable,
+            AuthFailure::TokenNotAccepted => ImportError::BrowserSessionRequired,
         }
     }
 }
@@ -442,6 +524,15 @@ mod tests {
         let secure = parts(Method::GET, &[("cookie", "intake_session=planted; __Host-intake_session=real")]);
         assert_eq!(cookie_value(&secure, SECURE_SESSION_COOKIE).as_deref(), Some("real"));
         assert_eq!(bearer_token(&parts(Method::GET, &[("authorization", "Bearer xyz")])), Some("xyz"));
+    }
+
+    #[test]
+    fn an_ipv4_address_written_as_ipv6_is_the_ipv4_address() {
+        let mapped: IpAddr = "::ffff:203.0.113.7".parse().unwrap();
+        let other: IpAddr = "::ffff:198.51.100.9".parse().unwrap();
+        assert_eq!(client_throttle_key(mapped), "client:203.0.113.7");
+        assert_ne!(client_throttle_key(mapped), client_throttle_key(other), "one key for every IPv4 client");
+        assert_eq!(client_throttle_key("2001:db8:1:2:3:4:5:6".parse().unwrap()), "client:2001:db8:1:2::/64");
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //!   keeps sending: the rest of its body is read and discarded, up to
 //!   `INTAKE_REFUSED_BODY_DRAIN_BYTES`, before the connection closes. A client
 //!   that sent `Expect: 100-continue` and was refused before its body was wanted
-//!   sent no body, so nothing is drained.
+//!   sent no body, so nothing is drained. The drain also stops after
+//!   `INTAKE_REFUSED_BODY_DRAIN_TIMEOUT`, however slowly the bytes come.
 
 use crate::api::imports::UploadFile;
 use crate::api::rest::multipart_boundary;
@@ -45,8 +46,14 @@ impl BodyCutShort {
 pub struct BodyCounters {
     /// Bytes read from upload bodies, for the handler or drained after a refusal.
     pub received: AtomicU64,
-    /// The most bytes the guard ever held while looking for a body's first part.
+    /// The most bytes of one body the guard looked through for its first part.
     pub peak_head_bytes: AtomicU64,
+    /// Byte comparisons the guard made looking for first parts, all bodies
+    /// together: at most two per byte looked through, however the body was cut
+    /// into chunks.
+    pub head_comparisons: AtomicU64,
+    /// Refused bodies being read and discarded right now.
+    pub draining: AtomicU64,
 }
 
 /// The request guard: caps every POST body while it streams.
@@ -93,8 +100,7 @@ pub async fn guard_request_bodies(State(state): State<AppState>, request: Reques
             parts.extensions.insert(cut_short.clone());
             let guarded = MultipartGuard {
                 body: shared.clone(),
-                first_boundary: format!("--{boundary}").into_bytes(),
-                head: Some(Vec::new()),
+                head: Some(FirstPartHead::new(&boundary)),
                 received: 0,
                 upload_limit,
                 body_limit,
@@ -107,7 +113,11 @@ pub async fn guard_request_bodies(State(state): State<AppState>, request: Reques
     };
     // A client waiting for 100 Continue that was never asked for its body sent none.
     if !expects_continue || shared.was_read() {
-        shared.drain_in_background(config.refused_body_drain_bytes, state.services.body_counters.clone());
+        shared.drain_in_background(
+            config.refused_body_drain_bytes,
+            config.refused_body_drain_timeout,
+            state.services.body_counters.clone(),
+        );
     }
     response
 }
@@ -144,20 +154,28 @@ impl SharedBody {
         }
     }
 
-    /// Reads and discards what is left of the body, up to `budget` bytes, then
-    /// lets the connection close.
-    fn drain_in_background(self, budget: u64, counters: Arc<BodyCounters>) {
+    /// Reads and discards what is left of the body, up to `budget` bytes and for
+    /// at most `time_limit` (a slow sender must not keep a task alive), then lets
+    /// the connection close.
+    fn drain_in_background(self, budget: u64, time_limit: std::time::Duration, counters: Arc<BodyCounters>) {
         let Some(mut stream) = self.stream.lock().ok().and_then(|mut stream| stream.take()) else { return };
+        counters.draining.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
             let mut drained = 0u64;
-            while let Some(Ok(chunk)) = stream.next().await {
-                drained += chunk.len() as u64;
-                counters.received.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-                if drained >= budget {
-                    info!(drained, "stopped draining a refused upload body");
-                    break;
+            let drain = async {
+                while let Some(Ok(chunk)) = stream.next().await {
+                    drained += chunk.len() as u64;
+                    counters.received.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    if drained >= budget {
+                        info!(drained, "stopped draining a refused upload body");
+                        break;
+                    }
                 }
+            };
+            if tokio::time::timeout(time_limit, drain).await.is_err() {
+                info!(drained, "stopped draining a refused upload body that arrived too slowly");
             }
+            counters.draining.fetch_sub(1, Ordering::Relaxed);
         });
     }
 }
@@ -166,9 +184,8 @@ impl SharedBody {
 /// first part to begin within the allowance.
 struct MultipartGuard {
     body: SharedBody,
-    first_boundary: Vec<u8>,
-    /// The body's start, kept until the first part's headers are complete.
-    head: Option<Vec<u8>>,
+    /// Looks for the first part's head until it is complete; then `None`.
+    head: Option<FirstPartHead>,
     received: u64,
     upload_limit: u64,
     body_limit: u64,
@@ -188,16 +205,95 @@ impl MultipartGuard {
         self.head = None;
         Poll::Ready(Some(Err(CutShort(reason))))
     }
+}
 
-    /// Whether `head` holds the first boundary and, after it, the end of the part's headers.
-    fn head_complete(&self, head: &[u8]) -> bool {
-        find(head, &self.first_boundary)
-            .is_some_and(|at| find(&head[at + self.first_boundary.len()..], b"\r\n\r\n").is_some())
+/// Finds the first boundary and, after it, the blank line that ends the part's
+/// headers, as the body arrives in chunks of any size. Each byte is looked at
+/// once and none is kept, so a head sent a byte at a time costs no more than one
+/// sent whole: this runs before authentication, for anyone.
+struct FirstPartHead {
+    boundary: StreamSearch,
+    end_of_headers: StreamSearch,
+    found_boundary: bool,
+    /// Bytes looked through so far.
+    scanned: u64,
+}
+
+impl FirstPartHead {
+    fn new(boundary: &str) -> Self {
+        Self {
+            boundary: StreamSearch::new(format!("--{boundary}").into_bytes()),
+            end_of_headers: StreamSearch::new(b"\r\n\r\n".to_vec()),
+            found_boundary: false,
+            scanned: 0,
+        }
+    }
+
+    /// Looks through the next chunk; true once the head is complete.
+    fn feed(&mut self, chunk: &[u8]) -> bool {
+        self.scanned += chunk.len() as u64;
+        let mut rest = chunk;
+        if !self.found_boundary {
+            match self.boundary.feed(rest) {
+                Some(after) => {
+                    self.found_boundary = true;
+                    rest = &rest[after..];
+                }
+                None => return false,
+            }
+        }
+        self.end_of_headers.feed(rest).is_some()
+    }
+
+    fn comparisons(&self) -> u64 {
+        self.boundary.comparisons + self.end_of_headers.comparisons
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|window| window == needle)
+/// A substring search over a stream (Knuth-Morris-Pratt): each byte fed is
+/// looked at a bounded number of times, whatever the chunk sizes.
+struct StreamSearch {
+    needle: Vec<u8>,
+    /// For each prefix length, the longest proper prefix that is also its suffix.
+    fallback: Vec<usize>,
+    matched: usize,
+    /// Byte comparisons made: fewer than twice the bytes fed.
+    comparisons: u64,
+}
+
+impl StreamSearch {
+    fn new(needle: Vec<u8>) -> Self {
+        let mut fallback = vec![0; needle.len() + 1];
+        let mut k = 0;
+        for i in 1..needle.len() {
+            while k > 0 && needle[i] != needle[k] {
+                k = fallback[k];
+            }
+            if needle[i] == needle[k] {
+                k += 1;
+            }
+            fallback[i + 1] = k;
+        }
+        Self { needle, fallback, matched: 0, comparisons: 0 }
+    }
+
+    /// The offset just past the first match that ends in `bytes`, if one does.
+    fn feed(&mut self, bytes: &[u8]) -> Option<usize> {
+        for (at, &byte) in bytes.iter().enumerate() {
+            while self.matched > 0 && byte != self.needle[self.matched] {
+                self.comparisons += 1;
+                self.matched = self.fallback[self.matched];
+            }
+            self.comparisons += 1;
+            if byte == self.needle[self.matched] {
+                self.matched += 1;
+            }
+            if self.matched == self.needle.len() {
+                return Some(at + 1);
+            }
+        }
+        None
+    }
 }
 
 impl Stream for MultipartGuard {
@@ -221,19 +317,21 @@ impl Stream for MultipartGuard {
             let limit_bytes = self.upload_limit;
             return self.refuse(ImportError::TooLarge { limit_bytes });
         }
-        if let Some(mut head) = self.head.take() {
-            head.extend_from_slice(&chunk);
-            self.counters.peak_head_bytes.fetch_max(head.len() as u64, Ordering::Relaxed);
-            if !self.head_complete(&head) {
-                if head.len() as u64 > self.allowance {
-                    let reason = format!(
-                        "the multipart boundary and the `file` part's headers did not arrive within the first {} \
-                         (IMPORT_MULTIPART_ALLOWANCE_BYTES).",
-                        human_bytes(self.allowance)
-                    );
-                    return self.refuse(ImportError::MalformedUpload { reason });
-                }
-                self.head = Some(head);
+        if let Some(head) = &mut self.head {
+            let before = head.comparisons();
+            let complete = head.feed(&chunk);
+            let (scanned, compared) = (head.scanned, head.comparisons() - before);
+            self.counters.head_comparisons.fetch_add(compared, Ordering::Relaxed);
+            self.counters.peak_head_bytes.fetch_max(scanned, Ordering::Relaxed);
+            if complete {
+                self.head = None;
+            } else if scanned > self.allowance {
+                let reason = format!(
+                    "the multipart boundary and the `file` part's headers did not arrive within the first {} \
+                     (IMPORT_MULTIPART_ALLOWANCE_BYTES).",
+                    human_bytes(self.allowance)
+                );
+                return self.refuse(ImportError::MalformedUpload { reason });
             }
         }
         Poll::Ready(Some(Ok(chunk)))
@@ -242,12 +340,50 @@ impl Stream for MultipartGuard {
 
 #[cfg(test)]
 mod tests {
-    use super::find;
+    use super::{FirstPartHead, StreamSearch};
 
     #[test]
-    fn find_locates_a_needle() {
-        assert_eq!(find(b"ab--B\r\n", b"--B"), Some(2));
-        assert_eq!(find(b"ab-", b"--B"), None);
-        assert_eq!(find(b"", b"--B"), None);
+    fn a_stream_search_finds_needles_across_chunks() {
+        let mut search = StreamSearch::new(b"--B".to_vec());
+        assert_eq!(search.feed(b"ab-"), None);
+        assert_eq!(search.feed(b"-B\r\n"), Some(2));
+        let mut overlapping = StreamSearch::new(b"aab".to_vec());
+        assert_eq!(overlapping.feed(b"aaab"), Some(4));
+        let mut none = StreamSearch::new(b"--B".to_vec());
+        assert_eq!(none.feed(b""), None);
+    }
+
+    #[test]
+    fn the_first_part_head_is_found_whatever_the_chunking() {
+        let body = b"preamble\r\n--Bxyz\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\ndata";
+        let complete_at = body.windows(4).rposition(|w| w == b"\r\n\r\n").unwrap() + 4;
+        for size in 1..body.len() {
+            let mut head = FirstPartHead::new("Bxyz");
+            let mut fed = 0;
+            let found = body.chunks(size).find_map(|chunk| {
+                fed += chunk.len();
+                head.feed(chunk).then_some(fed)
+            });
+            let found = found.expect("the head is complete");
+            assert!(found >= complete_at && found < complete_at + size, "chunks of {size}: complete after {found}");
+        }
+    }
+
+    #[test]
+    fn a_head_sent_a_byte_at_a_time_is_looked_through_once() {
+        // The probe of issue 21: 60 KB of a head that never completes, one byte per chunk.
+        let mut head = FirstPartHead::new("B");
+        let body = vec![b'-'; 60_000];
+        for byte in body.chunks(1) {
+            assert!(!head.feed(byte));
+        }
+        assert_eq!(head.scanned, 60_000);
+        assert!(head.comparisons() < 2 * 60_000, "{} comparisons", head.comparisons());
+        // The worst case for falling back: a needle of repeats, almost matched again and again.
+        let mut search = StreamSearch::new(b"------------------------------------------B".to_vec());
+        for byte in &body {
+            assert_eq!(search.feed(std::slice::from_ref(byte)), None);
+        }
+        assert!(search.comparisons < 2 * 60_000, "{} comparisons", search.comparisons);
     }
 }

@@ -93,6 +93,14 @@ pub struct Config {
     #[arg(long, env = "INTAKE_SIGN_IN_MAX_FAILURES_PER_CLIENT", default_value_t = 50)]
     pub sign_in_max_failures_per_client: u32,
 
+    /// Sign-ups per client address allowed within the sign-up window, whether the email is new or taken.
+    #[arg(long, env = "INTAKE_SIGN_UPS_PER_CLIENT", default_value_t = 10)]
+    pub sign_ups_per_client: u32,
+
+    /// The sign-up throttle window.
+    #[arg(long, env = "INTAKE_SIGN_UP_WINDOW", default_value = "1h", value_parser = parse_duration)]
+    pub sign_up_window: Duration,
+
     /// A request header naming the client address (e.g. X-Forwarded-For, rightmost entry), trusted only
     /// when set: use it behind a reverse proxy that sets it. Otherwise the socket address is the client.
     #[arg(long, env = "INTAKE_CLIENT_ADDRESS_HEADER")]
@@ -118,6 +126,11 @@ pub struct Config {
     #[arg(long, env = "IMPORT_MAX_UPLOAD_BYTES", default_value_t = 100 * 1024 * 1024)]
     pub import_max_upload_bytes: u64,
 
+    /// Bytes of a workbook's parts that are read whole (shared strings, styles, the sheet list),
+    /// together, unpacked; the sheets themselves are streamed.
+    #[arg(long, env = "IMPORT_MAX_WORKBOOK_WHOLE_PARTS_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub import_max_workbook_whole_parts_bytes: u64,
+
     /// An upload whose preview was not started within this long is deleted.
     #[arg(long, env = "IMPORT_PREVIEW_TTL", default_value = "24h", value_parser = parse_duration)]
     pub import_preview_ttl: Duration,
@@ -125,6 +138,15 @@ pub struct Config {
     /// Upload bytes one user may have stored at once (previews not yet imported, imports running).
     #[arg(long, env = "IMPORT_MAX_STORED_BYTES_PER_USER", default_value_t = 300 * 1024 * 1024)]
     pub import_max_stored_bytes_per_user: u64,
+
+    /// Uploads (previews, imports, sheet choices) one user may have in progress at once on an instance.
+    #[arg(long, env = "IMPORT_MAX_CONCURRENT_UPLOADS_PER_USER", default_value_t = 2)]
+    pub import_max_concurrent_uploads_per_user: usize,
+
+    /// Workbooks an instance reads at once (uploads and imports together); each may hold
+    /// twice IMPORT_MAX_UPLOAD_BYTES of temporary disk. Uploads past them get 503; imports wait.
+    #[arg(long, env = "IMPORT_MAX_WORKBOOK_READS", default_value_t = 4)]
+    pub import_max_workbook_reads: usize,
 
     /// Bytes a multipart upload body may carry beyond IMPORT_MAX_UPLOAD_BYTES: the boundaries and the
     /// part's headers. The first part's boundary and headers must also arrive within this many bytes.
@@ -139,6 +161,14 @@ pub struct Config {
     /// bytes of its body before closing, so a client that keeps sending still reads the answer.
     #[arg(long, env = "INTAKE_REFUSED_BODY_DRAIN_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub refused_body_drain_bytes: u64,
+
+    /// The longest a refused body is read and discarded, however slowly it arrives.
+    #[arg(long, env = "INTAKE_REFUSED_BODY_DRAIN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub refused_body_drain_timeout: Duration,
+
+    /// An import that ended this long ago is deleted, with its row errors.
+    #[arg(long, env = "IMPORT_RETENTION", default_value = "90d", value_parser = parse_duration)]
+    pub import_retention: Duration,
 
     /// Row errors kept per import (the first ones); the count of rejected rows stays exact.
     #[arg(long, env = "IMPORT_MAX_STORED_ROW_ERRORS", default_value_t = 10_000)]
@@ -203,6 +233,14 @@ impl Config {
         let mut cli = Cli::parse_from(["intake"]);
         cli.config.database_url = database_url.to_owned();
         cli.config
+    }
+
+    /// What reading one workbook may cost.
+    pub fn workbook_limits(&self) -> crate::domain::workbook::WorkbookLimits {
+        crate::domain::workbook::WorkbookLimits {
+            max_bytes: self.import_max_upload_bytes,
+            max_whole_part_bytes: self.import_max_workbook_whole_parts_bytes,
+        }
     }
 
     /// The database session timeouts these settings ask for.

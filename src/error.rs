@@ -19,6 +19,12 @@ pub enum ImportError {
     TooLarge { limit_bytes: u64 },
     #[error("Your stored uploads would pass the {} limit per person (IMPORT_MAX_STORED_BYTES_PER_USER). Start or wait for the imports you uploaded, or try again after unstarted previews expire.", human_bytes(*limit_bytes))]
     UploadQuotaReached { limit_bytes: u64 },
+    #[error("You have {limit} uploads in progress already (IMPORT_MAX_CONCURRENT_UPLOADS_PER_USER). Try again when one has finished.")]
+    TooManyUploads { limit: usize },
+    #[error("The server is reading {limit} other workbooks right now (IMPORT_MAX_WORKBOOK_READS). Try again in a minute, or upload a CSV.")]
+    WorkbookReadsBusy { limit: usize },
+    #[error("This upload was cancelled or removed before it had arrived.")]
+    UploadGone,
     #[error("This request is larger than the {} limit for forms (INTAKE_MAX_FORM_BODY_BYTES).", human_bytes(*limit_bytes))]
     RequestTooLarge { limit_bytes: u64 },
     #[error("{reason}")]
@@ -33,6 +39,8 @@ pub enum ImportError {
     Unauthorized,
     #[error("This request did not come from Intake's own pages.")]
     CrossOrigin,
+    #[error("This is for a signed-in browser; scripts call the JSON API (/api/…) with their token.")]
+    BrowserSessionRequired,
     #[error("Not found.")]
     NotFound,
     #[error("This import has already finished.")]
@@ -65,6 +73,8 @@ pub enum AccountError {
     TooManyAttempts { retry_after_minutes: i64 },
     #[error("Too many failed sign-ins from your network address (the limit is {limit} per window). Try again in {}.", minutes(*retry_after_minutes))]
     TooManyAttemptsFromClient { limit: u32, retry_after_minutes: i64 },
+    #[error("Too many sign-ups from your network address (the limit is {limit} per window). Try again in {}.", minutes(*retry_after_minutes))]
+    TooManySignUps { limit: u32, retry_after_minutes: i64 },
     #[error("The server is busy checking other passwords (at most {concurrency} at once). Try again in a few seconds.")]
     PasswordCheckBusy { concurrency: usize, retry_after_seconds: u64 },
     #[error("API tokens can only be managed from a signed-in browser, not with an API token.")]
@@ -123,20 +133,33 @@ pub trait HttpError {
 impl HttpError for ImportError {
     fn http_status(&self) -> u16 {
         match self {
-            ImportError::AlreadyRunning { .. } | ImportError::AlreadyFinished => 409,
+            ImportError::AlreadyRunning { .. } | ImportError::AlreadyFinished | ImportError::UploadGone => 409,
+            ImportError::TooManyUploads { .. } => 429,
+            ImportError::WorkbookReadsBusy { .. } => 503,
             ImportError::TooLarge { .. } | ImportError::RequestTooLarge { .. } | ImportError::UploadQuotaReached { .. } => 413,
             ImportError::NotCsv { .. } | ImportError::InvalidSearch { .. } => 422,
             ImportError::MalformedUpload { .. }
             | ImportError::InvalidMapping { .. }
             | ImportError::InvalidRequest { .. } => 400,
             ImportError::Unauthorized => 401,
-            ImportError::CrossOrigin => 403,
+            ImportError::CrossOrigin | ImportError::BrowserSessionRequired => 403,
             ImportError::NotFound => 404,
             ImportError::Internal => 500,
             ImportError::Unavailable => 503,
             ImportError::Transport { .. } => 502,
         }
     }
+
+    fn retry_after_seconds(&self) -> Option<u64> {
+        match self {
+            ImportError::TooManyUploads { .. } | ImportError::WorkbookReadsBusy { .. } => Some(Self::UPLOAD_RETRY_SECONDS),
+            _ => None,
+        }
+    }
+}
+
+impl ImportError {
+    const UPLOAD_RETRY_SECONDS: u64 = 10;
 }
 
 impl HttpError for AccountError {
@@ -150,7 +173,9 @@ impl HttpError for AccountError {
             AccountError::InvalidCredentials | AccountError::Unauthorized => 401,
             AccountError::CrossOrigin | AccountError::BrowserSessionRequired => 403,
             AccountError::NotFound => 404,
-            AccountError::TooManyAttempts { .. } | AccountError::TooManyAttemptsFromClient { .. } => 429,
+            AccountError::TooManyAttempts { .. }
+            | AccountError::TooManyAttemptsFromClient { .. }
+            | AccountError::TooManySignUps { .. } => 429,
             AccountError::PasswordCheckBusy { .. } => 503,
             AccountError::Internal => 500,
             AccountError::Unavailable => 503,
@@ -161,7 +186,8 @@ impl HttpError for AccountError {
     fn retry_after_seconds(&self) -> Option<u64> {
         match self {
             AccountError::TooManyAttempts { retry_after_minutes }
-            | AccountError::TooManyAttemptsFromClient { retry_after_minutes, .. } => Some(*retry_after_minutes as u64 * 60),
+            | AccountError::TooManyAttemptsFromClient { retry_after_minutes, .. }
+            | AccountError::TooManySignUps { retry_after_minutes, .. } => Some(*retry_after_minutes as u64 * 60),
             AccountError::PasswordCheckBusy { retry_after_seconds, .. } => Some(*retry_after_seconds),
             _ => None,
         }

@@ -33,6 +33,8 @@ pub mod sweeper;
 #[cfg(feature = "ssr")]
 pub mod telemetry;
 #[cfg(feature = "ssr")]
+pub mod uploads;
+#[cfg(feature = "ssr")]
 pub mod worker;
 #[cfg(all(feature = "ssr", feature = "test-hooks"))]
 pub mod test_hooks;

@@ -53,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .merge(rest::routes())
         .leptos_routes(&state, routes, move || shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn(renew_session_cookies))
         .layer(middleware::from_fn_with_state(state.clone(), refuse_cross_origin_changes))
         // Outermost, so that every early refusal (this check's too) drains the body.
         .layer(middleware::from_fn_with_state(state.clone(), crate::body_limits::guard_request_bodies))
@@ -88,12 +89,31 @@ async fn healthz(State(state): State<AppState>) -> Response {
 /// Login CSRF and every other cross-site state change stop here, before any
 /// handler or server function runs (see `auth::may_change_state`).
 async fn refuse_cross_origin_changes(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    use leptos::server_fn::ServerFn;
     let (parts, body) = request.into_parts();
-    if !crate::auth::may_change_state(&state.services, &parts) {
+    let path = parts.uri.path();
+    let starts_session = path == crate::api::accounts::SignIn::PATH || path == crate::api::accounts::SignUp::PATH;
+    if !crate::auth::may_change_state(&state.services, &parts, starts_session) {
         info!(method = %parts.method, path = parts.uri.path(), "cross-origin state change refused");
         return rest::error_response(crate::error::ImportError::CrossOrigin);
     }
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// Gives the response the renewed session cookie that authenticating the request
+/// asked for (`auth::SessionRefresh`), unless the response sets a cookie itself.
+async fn renew_session_cookies(mut request: Request, next: Next) -> Response {
+    let refresh = crate::auth::SessionRefresh::default();
+    request.extensions_mut().insert(refresh.clone());
+    let mut response = next.run(request).await;
+    if let Some(cookie) = refresh.cookie() {
+        if !response.headers().contains_key(http::header::SET_COOKIE) {
+            if let Ok(value) = http::HeaderValue::from_str(cookie) {
+                response.headers_mut().insert(http::header::SET_COOKIE, value);
+            }
+        }
+    }
+    response
 }
 
 /// Serves `app` until `stopped` turns true, then lets its requests finish.
@@ -125,7 +145,7 @@ impl RunningServer {
         let shutdown_timeout = services.config.shutdown_timeout;
         let instance_id = services.store.instance_id().to_owned();
         let (shutdown, stopped) = watch::channel(false);
-        worker::beat(&services, &instance_id).await.map_err(std::io::Error::other)?;
+        worker::beat(&services, &instance_id, false).await.map_err(std::io::Error::other)?;
         let mut tasks = worker::spawn(services.clone(), instance_id.clone(), stopped.clone());
         tasks.spawn(crate::sweeper::sweep_loop(services.clone(), stopped.clone()));
         let app = router(AppState { leptos_options, services });

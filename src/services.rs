@@ -18,12 +18,26 @@ pub struct Services {
     pub password_gate: PasswordGate,
     /// What the request guard read from upload bodies.
     pub body_counters: Arc<crate::body_limits::BodyCounters>,
+    /// Each person's uploads in progress on this instance.
+    pub upload_slots: crate::uploads::UploadSlots,
+    /// This instance's places for reading workbooks from disk.
+    pub workbook_reads: crate::uploads::WorkbookReads,
 }
 
 impl Services {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: Config) -> Self {
         let password_gate = PasswordGate::new(config.password_hash_concurrency, config.password_hash_queue);
-        Self { store, clock, config: Arc::new(config), work_queued: Arc::new(Notify::new()), password_gate, body_counters: Arc::default() }
+        let workbook_reads = crate::uploads::WorkbookReads::new(config.import_max_workbook_reads);
+        Self {
+            store,
+            clock,
+            config: Arc::new(config),
+            work_queued: Arc::new(Notify::new()),
+            password_gate,
+            body_counters: Arc::default(),
+            upload_slots: Default::default(),
+            workbook_reads,
+        }
     }
 
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {

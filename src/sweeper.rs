@@ -1,8 +1,9 @@
 //! The periodic sweep: deletes what only costs space once its time is up —
 //! expired sessions, closed sign-in throttle windows, the uploads of ended
 //! imports (one that failed after too many attempts keeps its upload until
-//! here), and uploads whose preview was never started within
-//! `IMPORT_PREVIEW_TTL` or that a crashed instance left half-received.
+//! here), uploads whose preview was never started within `IMPORT_PREVIEW_TTL`
+//! or that a crashed instance left half-received, and imports that ended more
+//! than `IMPORT_RETENTION` ago, with their row errors.
 
 use crate::services::{chrono_duration, Services};
 use crate::store::{Pruned, StoreResult};
@@ -27,6 +28,7 @@ pub async fn sweep_loop(services: Services, mut shutdown: watch::Receiver<bool>)
 pub struct Swept {
     pub pruned: Pruned,
     pub uploads: u64,
+    pub imports: u64,
 }
 
 /// One sweep, at the services' clock.
@@ -34,12 +36,15 @@ pub async fn sweep(services: &Services) -> StoreResult<Swept> {
     let now = services.now();
     let config = &services.config;
     let sessions = services.session_cutoffs(now);
-    let pruned = services.store.prune_expired(now - chrono_duration(config.sign_in_window), &sessions).await?;
+    // The sign-in and sign-up throttles share a table: a window is closed once the longer one has passed.
+    let longest_window = config.sign_in_window.max(config.sign_up_window);
+    let pruned = services.store.prune_expired(now - chrono_duration(longest_window), &sessions).await?;
     let uploads = services.store.delete_uploads_of_ended_imports().await?
         + services.store.delete_stale_uploads(now - chrono_duration(config.import_preview_ttl)).await?;
-    let swept = Swept { pruned, uploads };
+    let imports = services.store.delete_ended_imports(now - chrono_duration(config.import_retention)).await?;
+    let swept = Swept { pruned, uploads, imports };
     if swept != Swept::default() {
-        info!(sessions = pruned.sessions, throttle_windows = pruned.throttle_windows, uploads, "swept expired data");
+        info!(sessions = pruned.sessions, throttle_windows = pruned.throttle_windows, uploads, imports, "swept expired data");
     }
     Ok(swept)
 }

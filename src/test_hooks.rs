@@ -5,6 +5,8 @@
 //! - `INTAKE_TEST_PANIC_AT_LINE=N`: a worker panics on reaching file line N,
 //!   `INTAKE_TEST_PANIC_TIMES` times in this process (default 1).
 //! - `INTAKE_TEST_CLOCK_OFFSET=±SECONDS`: this instance's own clock runs off by that much.
+//! - Counters that tests read: upload bytes inspected on an async worker thread,
+//!   and the most records an import parsed at once.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -31,4 +33,28 @@ pub fn at_line(line: u64) {
 /// How far this instance's clock is set off from the system's.
 pub fn clock_offset() -> chrono::Duration {
     chrono::Duration::seconds(setting("INTAKE_TEST_CLOCK_OFFSET").unwrap_or(0))
+}
+
+/// Upload bytes inspected (sniffed, counted) on a thread that runs async tasks,
+/// where that CPU work would stall the requests beside it. Tests assert none are.
+pub static UPLOAD_BYTES_INSPECTED_ON_THE_RUNTIME: AtomicU64 = AtomicU64::new(0);
+
+pub fn upload_inspected(bytes: usize) {
+    if on_an_async_worker() {
+        UPLOAD_BYTES_INSPECTED_ON_THE_RUNTIME.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+}
+
+/// tokio refuses to block a thread that runs async tasks, and lets its
+/// blocking threads block: asking it to tells the two apart.
+fn on_an_async_worker() -> bool {
+    let Ok(handle) = tokio::runtime::Handle::try_current() else { return false };
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle.block_on(async {}))).is_err()
+}
+
+/// The most records an import parsed from its upload at once, this process-wide.
+pub static MOST_RECORDS_PARSED_AT_ONCE: AtomicU64 = AtomicU64::new(0);
+
+pub fn records_parsed(count: usize) {
+    MOST_RECORDS_PARSED_AT_ONCE.fetch_max(count as u64, Ordering::Relaxed);
 }

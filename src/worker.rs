@@ -6,8 +6,9 @@
 
 use crate::domain::contact::{build_row, RowOutcome};
 use crate::domain::records::{RawRecord, TextRecordReader};
+use crate::domain::report::capped_reason;
 use crate::domain::sniff::FileFormat;
-use crate::imports::{SpillError, SpilledUpload};
+use crate::uploads::{SpillError, SpilledUpload};
 use crate::model::{ImportStatus, RowErrorView};
 use crate::services::Services;
 use crate::store::{Batch, BatchOutcome, Claim, ClaimedImport, Failure, Fence, HeldIdentities, Prefetched, StoreError, StoreResult};
@@ -54,9 +55,13 @@ async fn run_instance(services: Services, instance_id: String, shutdown: watch::
 
 async fn heartbeat_loop(services: Services, instance_id: String, mut stop: watch::Receiver<bool>) {
     let period = services.config.instance_lease / 3;
+    // The start beat once already; by this instance's own monotonic clock, not the database's.
+    let mut last_beat = tokio::time::Instant::now();
     loop {
-        if let Err(error) = beat(&services, &instance_id).await {
-            error!(%error, "heartbeat failed");
+        let away = last_beat.elapsed() > services.config.instance_lease;
+        match beat(&services, &instance_id, away).await {
+            Ok(()) => last_beat = tokio::time::Instant::now(),
+            Err(error) => error!(%error, "heartbeat failed"),
         }
         tokio::select! {
             _ = tokio::time::sleep(period) => {}
@@ -66,10 +71,17 @@ async fn heartbeat_loop(services: Services, instance_id: String, mut stop: watch
 }
 
 /// One heartbeat: stay alive, requeue the work of instances that are not, and
-/// refresh the queue depth.
-pub async fn beat(services: &Services, instance_id: &str) -> StoreResult<()> {
+/// refresh the queue depth. `away`: this instance could not beat for longer than
+/// a lease (the database was unreachable, or the instance frozen), so the
+/// others' leases most likely lapsed for the same reason, and their imports are
+/// requeued without a failure counted, as a requeue after an outage should be.
+pub async fn beat(services: &Services, instance_id: &str, away: bool) -> StoreResult<()> {
     services.store.heartbeat(instance_id).await?;
-    let orphans = services.store.recover_orphans(services.config.instance_lease, services.config.import_max_attempts).await?;
+    if away {
+        warn!("this instance could not beat for longer than its lease; imports of lapsed leases are requeued without a failure");
+    }
+    let (lease, max_failures) = (services.config.instance_lease, services.config.import_max_attempts);
+    let orphans = services.store.recover_orphans(lease, max_failures, !away).await?;
     for orphan in orphans {
         let (user_id, import_id, attempt) = (orphan.user_id, orphan.import_id, orphan.attempt);
         match orphan.status {
@@ -131,6 +143,9 @@ pub enum RunEnd {
     /// Back in the queue, to resume from its checkpoint: the instance is stopping,
     /// the database was away, or a failure was counted.
     Requeued,
+    /// Neither its end nor a hand-back could be recorded: it stays `processing`
+    /// until `IMPORT_STALE_AFTER` lets a new start replace it.
+    Unrecorded,
 }
 
 /// Why a run stopped before the end of the file.
@@ -241,12 +256,17 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 /// Records how a run ended, retrying while the database is away: an import left
 /// `processing` by a live instance would never be recovered. A stopping instance
 /// gives up after its shutdown timeout; its lease then lapses and another instance
-/// recovers the import.
+/// recovers the import. An error that is not the database being away would fail
+/// the same way forever: an end that cannot be recorded becomes a hand-back with
+/// a failure counted (so the import fails after `IMPORT_MAX_ATTEMPTS`), and a
+/// hand-back that cannot be recorded is given up, leaving the import to the stale rule.
 async fn record_end(services: &Services, fence: &Fence, end: &End, shutdown: &watch::Receiver<bool>) -> RunEnd {
     let max_failures = services.config.import_max_attempts;
     let mut pause = Duration::from_millis(100);
     let mut given_up_at = None;
+    let mut fallback: Option<End> = None;
     loop {
+        let end = fallback.as_ref().unwrap_or(end);
         let recorded = match end {
             End::Finish(status, reason) => {
                 services.store.finish_import(fence, *status, reason.as_deref(), services.now()).await
@@ -277,6 +297,17 @@ async fn record_end(services: &Services, fence: &Fence, end: &End, shutdown: &wa
                 telemetry::fenced_write("end");
                 return RunEnd::Replaced;
             }
+            Err(error) if !error.is_transient() => match end {
+                End::Finish(..) => {
+                    error!(%error, "could not record the end of the import; handing it back with a failure counted");
+                    let failure = Failure { batch: "the end of the import".to_owned(), error: error.to_string() };
+                    fallback = Some(End::Release(RequeueCause::Failure, Some(failure)));
+                }
+                End::Release(..) => {
+                    error!(%error, "could not hand the import back; the stale rule will replace it");
+                    return RunEnd::Unrecorded;
+                }
+            },
             Err(error) => {
                 error!(%error, "could not record the end of the import; retrying");
                 if *shutdown.borrow() {
@@ -337,10 +368,11 @@ impl WorkbookRows<'_> {
         let rows = match &mut self.rows {
             Some(rows) => rows,
             None => {
-                let spill = SpilledUpload::from_store(self.services, self.upload_id).await?;
+                let place = self.services.workbook_reads.take().await;
+                let spill = SpilledUpload::from_store(self.services, self.upload_id, place).await?;
                 let spill = spill.ok_or_else(|| RunError::Upload("The uploaded file is missing.".to_owned()))?;
-                let max_bytes = self.services.config.import_max_upload_bytes;
-                self.rows.insert(spill.rows(self.sheet.to_owned(), max_bytes).await?)
+                let limits = self.services.config.workbook_limits();
+                self.rows.insert(spill.rows(self.sheet.to_owned(), limits).await?)
             }
         };
         let Some(first) = rows.recv().await else { return Ok(false) };
@@ -355,15 +387,24 @@ impl WorkbookRows<'_> {
     }
 }
 
-/// The data rows of a text upload, read chunk by chunk from storage.
+/// The data rows of a text upload, read chunk by chunk from storage and parsed
+/// a slice at a time.
 struct UploadRows<'a> {
     services: &'a Services,
     upload_id: &'a str,
-    /// `None` only while a chunk is parsed on a blocking thread.
+    /// `None` only while a slice is parsed on a blocking thread.
     reader: Option<Box<TextRecordReader>>,
+    /// The stored chunk being parsed, and how far.
+    chunk: Vec<u8>,
+    parsed: usize,
     next_chunk: i64,
     done: bool,
 }
+
+/// Bytes parsed per fill: the records one fill makes are bounded by these bytes,
+/// not by the stored chunk's megabyte, which a file of tiny rows (`x\n`) turns
+/// into half a million records at once.
+const FILL_BYTES: usize = 32 * 1024;
 
 impl<'a> UploadRows<'a> {
     fn new(services: &'a Services, claimed: &'a ClaimedImport) -> Self {
@@ -371,36 +412,52 @@ impl<'a> UploadRows<'a> {
             services,
             upload_id: &claimed.upload_id,
             reader: Some(Box::new(TextRecordReader::new(&claimed.sniffed))),
+            chunk: Vec::new(),
+            parsed: 0,
             next_chunk: 0,
             done: false,
         }
     }
 
     /// Appends the next records to `out`; false once the file is exhausted.
-    /// Decoding and splitting a chunk is CPU work, so it runs on a blocking
-    /// thread, where it cannot starve the requests the runtime serves.
+    /// Decoding and splitting is CPU work, so it runs on a blocking thread,
+    /// where it cannot starve the requests the runtime serves.
     async fn fill(&mut self, out: &mut Vec<RawRecord>) -> Result<bool, RunError> {
         if self.done {
             return Ok(false);
         }
-        let bytes = self.services.store.upload_chunk(self.upload_id, self.next_chunk).await?;
-        match bytes {
-            Some(_) => self.next_chunk += 1,
-            None if self.next_chunk == 0 => return Err(RunError::Upload("The uploaded file is missing.".to_owned())),
-            None => self.done = true,
+        if self.parsed == self.chunk.len() {
+            match self.services.store.upload_chunk(self.upload_id, self.next_chunk).await? {
+                Some(bytes) => {
+                    self.next_chunk += 1;
+                    self.chunk = bytes;
+                }
+                None if self.next_chunk == 0 => return Err(RunError::Upload("The uploaded file is missing.".to_owned())),
+                None => {
+                    self.done = true;
+                    self.chunk.clear();
+                }
+            }
+            self.parsed = 0;
         }
         // Only a dropped `fill` (and with it this whole run) keeps the reader away.
         let mut reader = self.reader.take().expect("the record reader is back after every parse");
         let last = self.done;
+        let (chunk, from) = (std::mem::take(&mut self.chunk), self.parsed);
+        let to = chunk.len().min(from + FILL_BYTES);
         let mut records = std::mem::take(out);
         let parsed = tokio::task::spawn_blocking(move || {
-            reader.feed(bytes.as_deref().unwrap_or_default(), last, &mut records);
-            (reader, records)
+            reader.feed(&chunk[from..to], last, &mut records);
+            (reader, records, chunk)
         })
         .await;
         match parsed {
-            Ok((reader, records)) => {
+            Ok((reader, records, chunk)) => {
+                #[cfg(feature = "test-hooks")]
+                crate::test_hooks::records_parsed(records.len());
                 self.reader = Some(reader);
+                self.chunk = chunk;
+                self.parsed = to;
                 *out = records;
                 Ok(true)
             }
@@ -474,7 +531,7 @@ async fn process_batches(
                 RowOutcome::Rejected { line, reason } => {
                     batch.rejected += 1;
                     if errors_kept < error_cap {
-                        batch.row_errors.push(RowErrorView { line, reason });
+                        batch.row_errors.push(RowErrorView { line, reason: capped_reason(reason) });
                         errors_kept += 1;
                     }
                 }

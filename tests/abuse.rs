@@ -28,6 +28,22 @@ on_both_backends!(
     the_sweep_deletes_the_upload_of_any_ended_import,
     row_errors_are_kept_up_to_the_cap_and_counted_exactly,
     a_row_with_thousands_of_addresses_is_one_row_error,
+    a_head_sent_a_byte_at_a_time_is_looked_through_once,
+    parallel_previews_share_the_quota,
+    uploads_at_once_per_person_are_bounded,
+    the_quota_never_masks_the_guard,
+    a_card_of_endless_lines_is_one_row_error,
+    a_file_of_tiny_invalid_rows_is_parsed_a_slice_at_a_time,
+    an_ipv4_client_behind_a_mapped_address_has_its_own_limit,
+    sign_ups_per_client_are_limited_and_taken_emails_count,
+    a_workbook_sheet_named_with_a_nul_is_stored_on_both_backends,
+    an_end_that_cannot_be_recorded_fails_the_import_instead_of_holding_a_worker,
+    an_active_session_renews_its_cookie_until_its_absolute_end,
+    tokens_call_the_json_api_only,
+    stored_reasons_are_capped_and_ended_imports_expire,
+    uploads_are_inspected_off_the_async_runtime,
+    a_refused_body_sent_slowly_is_drained_for_a_bounded_time,
+    a_request_without_credentials_is_unauthorized_not_cross_origin,
 );
 
 /// The statuses of `responses`, counted.
@@ -210,7 +226,7 @@ async fn the_sweep_deletes_expired_sessions_throttle_windows_and_stale_previews(
     clock.advance(chrono::Duration::days(31));
     let swept = intake::sweeper::sweep(&app.services).await.unwrap();
     assert_eq!(swept.pruned.sessions, 1);
-    assert_eq!(swept.pruned.throttle_windows, 2, "the email's window and the client's");
+    assert_eq!(swept.pruned.throttle_windows, 3, "the email's and the client's sign-in windows, and the client's sign-up window");
     assert_eq!(swept.uploads, 1, "a preview never started");
     for table in ["sessions", "sign_in_throttle", "uploads", "upload_chunks"] {
         assert_eq!(count_rows(&app, table).await, 0, "{table}");
@@ -265,19 +281,19 @@ async fn token_management_needs_a_browser_session(backend: Backend) {
     app.stop().await;
 }
 
-async fn sessions_end_at_their_absolute_lifetime_and_everywhere_on_request(backend: Backend) {
+/// An app on a clock the test moves, with sessions idle for `idle_days` and ending after `max_days`.
+async fn app_with_session_limits(backend: Backend, idle_days: u64, max_days: u64) -> (ManualClock, TestApp) {
     let clock = ManualClock::new(chrono::Utc::now());
-    let app = spawn_app_with(
-        backend,
-        AppOptions {
-            clock: Some(clock.clone()),
-            configure: Box::new(|c| {
-                c.session_idle = Duration::from_secs(7 * 86_400);
-                c.session_max_age = Duration::from_secs(10 * 86_400);
-            }),
-        },
-    )
-    .await;
+    let configure = move |c: &mut intake::config::Config| {
+        c.session_idle = Duration::from_secs(idle_days * 86_400);
+        c.session_max_age = Duration::from_secs(max_days * 86_400);
+    };
+    let app = spawn_app_with(backend, AppOptions { clock: Some(clock.clone()), configure: Box::new(configure) }).await;
+    (clock, app)
+}
+
+async fn sessions_end_at_their_absolute_lifetime_and_everywhere_on_request(backend: Backend) {
+    let (clock, app) = app_with_session_limits(backend, 7, 10).await;
     let browser = app.signed_in_browser("lifetime@example.com").await;
     clock.advance(chrono::Duration::days(6));
     assert!(me(&browser).await.is_some(), "6 days in, used: alive");
@@ -327,6 +343,20 @@ async fn a_secure_session_cookie_has_the_host_prefix(backend: Backend) {
 }
 
 const MIB: u64 = 1024 * 1024;
+
+/// A new account's session cookie (`name=value`), for clients that send headers by hand.
+async fn session_cookie(app: &TestApp, email: &str) -> String {
+    let response = reqwest::Client::new()
+        .post(format!("{}{}", app.base, intake::api::accounts::SignUp::PATH))
+        .header("origin", &app.base)
+        .form(&[("email", email), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let cookie = response.headers().get("set-cookie").unwrap().to_str().unwrap();
+    cookie.split(';').next().unwrap().to_owned()
+}
 
 /// What a raw HTTP/1.1 client saw: the status, the body, and how many body bytes it wrote.
 struct RawExchange {
@@ -423,10 +453,12 @@ async fn a_body_whose_boundary_never_appears_is_refused_at_the_allowance(backend
     .await;
     let (_, script) = app.script_for_new_user("boundless@example.com").await;
     let auth = ("Authorization", format!("Bearer {}", script.http_token().unwrap()));
+    // The page's server function takes a browser session, the JSON API the token.
+    let session = ("Cookie", session_cookie(&app, "boundless-browser@example.com").await);
     let multipart = ("Content-Type", "multipart/form-data; boundary=B".to_owned());
-    for path in ["/api/imports", intake::api::imports::UploadFile::PATH] {
+    for (path, credential) in [("/api/imports", &auth), (intake::api::imports::UploadFile::PATH, &session)] {
         // 3 MiB with no boundary: refused once the 64 KiB allowance is read, the rest drained.
-        let exchange = raw_post(&app, path, &[auth.clone(), multipart.clone()], b"", 3 * MIB, false).await;
+        let exchange = raw_post(&app, path, &[credential.clone(), multipart.clone()], b"", 3 * MIB, false).await;
         assert_eq!(exchange.status, 400, "{path}: {}", exchange.body);
         assert!(exchange.body.contains("IMPORT_MULTIPART_ALLOWANCE_BYTES"), "{}", exchange.body);
         assert_eq!(exchange.written, 3 * MIB, "the client could send it all and still read the answer");
@@ -650,5 +682,412 @@ async fn a_row_with_thousands_of_addresses_is_one_row_error(backend: Backend) {
         script.get(&format!("/api/imports/{}/errors", started.import_id)).await.json().await.unwrap();
     assert_eq!(errors.errors[0].line, 2);
     assert_eq!(errors.errors[0].reason, "The row has more than 50 email addresses.");
+    app.stop().await;
+}
+
+// Issue 21: the holes in the abuse bounds. Each test below failed before its fix.
+
+/// Sends `body` as a chunked POST whose chunks are `chunk` bytes each (hyper
+/// hands each chunk to the app as its own piece of body), and reads the answer.
+async fn raw_post_in_pieces(app: &TestApp, path: &str, headers: &[(&str, String)], body: &[u8], chunk: usize) -> RawExchange {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let mut framed = format!("POST {path} HTTP/1.1\r\nHost: {address}\r\nTransfer-Encoding: chunked\r\n").into_bytes();
+    for (name, value) in headers {
+        framed.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+    }
+    framed.extend_from_slice(b"\r\n");
+    for piece in body.chunks(chunk) {
+        framed.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        framed.extend_from_slice(piece);
+        framed.extend_from_slice(b"\r\n");
+    }
+    framed.extend_from_slice(b"0\r\n\r\n");
+    let sending = tokio::spawn(async move {
+        let _ = writer.write_all(&framed).await;
+        writer
+    });
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(60), reader.read_to_end(&mut response)).await;
+    drop(sending.await);
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+    RawExchange { status, written: body.len() as u64, body }
+}
+
+async fn a_head_sent_a_byte_at_a_time_is_looked_through_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, script) = app.script_for_new_user("trickle@example.com").await;
+    let auth = ("Authorization", format!("Bearer {}", script.http_token().unwrap()));
+    let multipart = ("Content-Type", "multipart/form-data; boundary=B".to_owned());
+    let connection = ("Connection", "close".to_owned());
+    // The probe of issue 21: a 60 KB head without a part start, one byte per chunk.
+    let exchange = raw_post_in_pieces(&app, "/api/imports", &[auth, multipart, connection], &vec![b'-'; 60_000], 1).await;
+    assert_eq!(exchange.status, 400, "{}", exchange.body);
+    let counters = &app.services.body_counters;
+    let scanned = counters.peak_head_bytes.load(std::sync::atomic::Ordering::Relaxed);
+    let comparisons = counters.head_comparisons.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(scanned, 60_000, "the guard looked through the whole head");
+    assert!(comparisons <= 2 * scanned, "{comparisons} comparisons for {scanned} bytes: not linear");
+    app.stop().await;
+}
+
+async fn parallel_previews_share_the_quota(backend: Backend) {
+    let quota = 3 * MIB;
+    let app = spawn_app_with(
+        backend,
+        AppOptions::configured(move |c| {
+            c.import_max_stored_bytes_per_user = quota;
+            c.import_max_concurrent_uploads_per_user = 100;
+        }),
+    )
+    .await;
+    let browser = app.signed_in_browser("parallel@example.com").await;
+    let file = people_csv(20_000);
+    assert!(file.len() as u64 > MIB, "{}", file.len());
+    // Ten at once, each alone within the quota, together over three times it.
+    let statuses = join_all((0..10).map(|i| {
+        let (browser, file) = (&browser, file.clone());
+        async move { browser.upload_for_preview(&format!("p{i}.csv"), file).await.status().as_u16() }
+    }))
+    .await;
+    let counts = tally(statuses);
+    assert_eq!(counts.keys().copied().filter(|s| ![200, 413].contains(s)).count(), 0, "{counts:?}");
+    assert!(counts.get(&200).copied().unwrap_or(0) >= 1, "{counts:?}");
+    let stored = query_scalar(&app, "SELECT CAST(COALESCE(SUM(LENGTH(data)), 0) AS BIGINT) FROM upload_chunks").await;
+    assert!(stored as u64 <= quota, "{stored} bytes stored against a quota of {quota}: {counts:?}");
+    app.stop().await;
+}
+
+async fn uploads_at_once_per_person_are_bounded(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::configured(|c| c.import_max_concurrent_uploads_per_user = 1)).await;
+    let browser = app.signed_in_browser("eager@example.com").await;
+    // One upload held open: its first part arrives, the rest never does.
+    let head = b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\nName,Email\r\n".to_vec();
+    let url = browser.url(intake::api::imports::UploadFile::PATH);
+    let (sender, receiver) = futures::channel::mpsc::unbounded::<Result<Vec<u8>, std::io::Error>>();
+    sender.unbounded_send(Ok(head)).unwrap();
+    let body = reqwest::Body::wrap_stream(receiver);
+    let held = tokio::spawn(browser.http.post(url).header("content-type", "multipart/form-data; boundary=B").body(body).send());
+    let receiving = wait_until(Duration::from_secs(30), || async { (count_rows(&app, "uploads").await == 1).then_some(()) }).await;
+    assert!(receiving.is_some(), "the held upload is being received");
+    let slots = browser.upload_for_preview("b.csv", people_csv(3)).await;
+    assert_eq!(slots.status(), 429);
+    assert!(slots.headers().get("retry-after").is_some());
+    let error: serde_json::Value = slots.json().await.unwrap();
+    assert_eq!(error["error"], "too_many_uploads");
+    drop(sender);
+    let _ = held.await;
+    let after = wait_until(Duration::from_secs(30), || async {
+        let status = browser.upload_for_preview("c.csv", people_csv(3)).await.status();
+        (status == 200).then_some(())
+    })
+    .await;
+    assert!(after.is_some(), "the place comes back when the upload ends");
+    app.stop().await;
+}
+
+async fn the_quota_never_masks_the_guard(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::configured(|c| c.import_max_stored_bytes_per_user = 3 * MIB)).await;
+    let (_, script) = app.script_for_new_user("racing-script@example.com").await;
+    let file = people_csv(20_000);
+    // Twenty scripts' starts at once, each file a third of the quota or more.
+    let answers = join_all((0..20).map(|_| {
+        let (script, file) = (&script, file.clone());
+        async move {
+            let response = script.api_import("race.csv", file).await;
+            let status = response.status().as_u16();
+            (status, response.json::<serde_json::Value>().await.unwrap())
+        }
+    }))
+    .await;
+    let counts = tally(answers.iter().map(|(status, _)| *status));
+    assert_eq!(counts.get(&202), Some(&1), "{counts:?}");
+    assert_eq!(counts.get(&409), Some(&19), "every other start is told an import is running, never 413: {counts:?}");
+    for (status, body) in &answers {
+        if *status == 409 {
+            assert_eq!(body["error"], "already_running", "{body}");
+        }
+    }
+    let uploads = count_rows(&app, "uploads").await;
+    assert!(uploads <= 1, "only the winner's file was stored: {uploads} uploads");
+    app.stop().await;
+}
+
+/// One vCard of `lines` EMAIL lines.
+fn endless_card(lines: usize) -> Vec<u8> {
+    let mut vcf = String::from("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Endless\r\n");
+    for i in 0..lines {
+        vcf.push_str(&format!("EMAIL:p{i}@example.com\r\n"));
+    }
+    vcf.push_str("END:VCARD\r\nBEGIN:VCARD\r\nVERSION:3.0\r\nFN:After\r\nEMAIL:after@example.com\r\nEND:VCARD\r\n");
+    vcf.into_bytes()
+}
+
+async fn a_card_of_endless_lines_is_one_row_error(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, script) = app.script_for_new_user("endless-card@example.com").await;
+    let started = script.api_import_started("endless.vcf", endless_card(150_000)).await;
+    let done = script.wait_finished(&started.import_id).await;
+    assert_eq!((done.counts.created, done.counts.rejected), (1, 1), "{done:?}");
+    let errors: intake::model::RowErrorsPage =
+        script.get(&format!("/api/imports/{}/errors", started.import_id)).await.json().await.unwrap();
+    assert!(errors.errors[0].reason.contains("longer than"), "{:?}", errors.errors[0]);
+    app.stop().await;
+}
+
+async fn a_file_of_tiny_invalid_rows_is_parsed_a_slice_at_a_time(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, script) = app.script_for_new_user("tiny-rows@example.com").await;
+    // Issue 21's 4 MB file of 2,000,000 invalid rows, at a tenth of its size: a
+    // stored megabyte held half a million records at once.
+    let mut csv = b"Email\n".to_vec();
+    csv.extend(std::iter::repeat_n(*b"@\n", 200_000).flatten());
+    let started = script.api_import_started("tiny.csv", csv).await;
+    let done = script.wait_finished(&started.import_id).await;
+    assert_eq!(done.counts.rejected, 200_000, "{done:?}");
+    let most = intake::test_hooks::MOST_RECORDS_PARSED_AT_ONCE.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(most <= 16 * 1024 + 1, "{most} records parsed at once");
+    app.stop().await;
+}
+
+async fn an_ipv4_client_behind_a_mapped_address_has_its_own_limit(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        AppOptions::configured(|c| {
+            c.client_address_header = Some("x-forwarded-for".to_owned());
+            c.sign_in_max_failures_per_client = 3;
+            c.sign_in_max_failures = 1000;
+        }),
+    )
+    .await;
+    let attempt = |forwarded: &'static str, n: usize| {
+        let request = reqwest::Client::new()
+            .post(format!("{}{}", app.base, intake::api::accounts::SignIn::PATH))
+            .header("origin", &app.base)
+            .header("x-forwarded-for", forwarded)
+            .form(&[("email", format!("mapped{n}@example.com")), ("password", "guess".to_owned())]);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    let mut first = Vec::new();
+    for n in 0..4 {
+        first.push(attempt("::ffff:198.51.100.1", n).await);
+    }
+    assert_eq!(first, [401, 401, 401, 429]);
+    assert_eq!(attempt("::ffff:198.51.100.2", 9).await, 401, "another IPv4 client, written as IPv6, has its own count");
+    assert_eq!(attempt("198.51.100.1", 10).await, 429, "the same client, written as IPv4, is the same client");
+    app.stop().await;
+}
+
+async fn sign_ups_per_client_are_limited_and_taken_emails_count(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        AppOptions::configured(|c| {
+            c.client_address_header = Some("x-forwarded-for".to_owned());
+            c.sign_ups_per_client = 3;
+        }),
+    )
+    .await;
+    let sign_up = |client: &'static str, email: &'static str| {
+        let request = reqwest::Client::new()
+            .post(format!("{}{}", app.base, intake::api::accounts::SignUp::PATH))
+            .header("origin", &app.base)
+            .header("x-forwarded-for", client)
+            .form(&[("email", email), ("password", PASSWORD)]);
+        async move {
+            let response = request.send().await.unwrap();
+            let retry_after = response.headers().get("retry-after").is_some();
+            (response.status().as_u16(), retry_after)
+        }
+    };
+    assert_eq!(sign_up("203.0.113.5", "first@example.com").await.0, 200);
+    assert_eq!(sign_up("203.0.113.5", "first@example.com").await.0, 409, "a taken email");
+    assert_eq!(sign_up("203.0.113.5", "second@example.com").await.0, 200);
+    // The taken email counted: the client's three are used.
+    assert_eq!(sign_up("203.0.113.5", "third@example.com").await, (429, true));
+    assert_eq!(sign_up("203.0.113.5", "first@example.com").await.0, 429, "nor can it ask whether an email is taken");
+    assert_eq!(sign_up("203.0.113.6", "third@example.com").await.0, 200, "another client has its own count");
+    assert_eq!(count_rows(&app, "users").await, 3);
+    // 200 from one client: three at most get through.
+    let app = spawn_app_with(backend, AppOptions::configured(|c| c.sign_ups_per_client = 3)).await;
+    let browser = app.browser();
+    let statuses = join_all((0..200).map(|i| {
+        let browser = &browser;
+        async move { browser.sign_up(&format!("flood{i}@example.com"), PASSWORD).await.status().as_u16() }
+    }))
+    .await;
+    let counts = tally(statuses);
+    assert!(counts.get(&200).copied().unwrap_or(0) <= 3, "{counts:?}");
+    assert!(count_rows(&app, "users").await <= 3);
+    app.stop().await;
+}
+
+async fn a_workbook_sheet_named_with_a_nul_is_stored_on_both_backends(backend: Backend) {
+    use intake::domain::workbook::fixture::{xlsx, Cell::*};
+    let app = spawn_app(backend).await;
+    let browser = app.signed_in_browser("nul-sheet@example.com").await;
+    let book = xlsx(&[("Con\u{0}tacts", vec![vec![Text("Name"), Text("Email")], vec![Text("Ana"), Text("ana@example.com")]])]);
+    let response = browser.upload_for_preview("nul.xlsx", book).await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let preview: intake::model::UploadPreview = response.json().await.unwrap();
+    assert_eq!(preview.sheets, ["Contacts"]);
+    let started = browser.start_import(&preview.upload_id, &preview.mapping).await;
+    assert_eq!(started.status(), 200);
+    let started: intake::model::StartedImport = started.json().await.unwrap();
+    let done = browser.wait_finished(&started.import_id).await;
+    assert_eq!(done.counts.created, 1, "{done:?}");
+    app.stop().await;
+}
+
+/// Makes every attempt to end an import `succeeded` fail with a permanent error.
+async fn refuse_success(app: &TestApp) {
+    let sql = match app.database.backend {
+        Backend::Sqlite => "CREATE TRIGGER refuse_success BEFORE UPDATE OF status ON imports WHEN NEW.status = 'succeeded'
+                            BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            .to_owned(),
+        Backend::Postgres => "CREATE FUNCTION refuse_success() RETURNS trigger LANGUAGE plpgsql AS
+                              $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
+                              CREATE TRIGGER refuse_success BEFORE UPDATE OF status ON imports
+                              FOR EACH ROW WHEN (NEW.status = 'succeeded') EXECUTE FUNCTION refuse_success()"
+            .to_owned(),
+    };
+    match app.database.backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&app.database.url).await.unwrap();
+            sqlx::raw_sql(&sql).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&app.database.url).await.unwrap();
+            sqlx::raw_sql(&sql).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+    }
+}
+
+async fn an_end_that_cannot_be_recorded_fails_the_import_instead_of_holding_a_worker(backend: Backend) {
+    let app = spawn_app(backend).await;
+    refuse_success(&app).await;
+    let (_, script) = app.script_for_new_user("unrecordable@example.com").await;
+    let started = script.api_import_started("a.csv", people_csv(5)).await;
+    let done = script.wait_finished(&started.import_id).await;
+    assert_eq!(done.status, intake::model::ImportStatus::Failed, "{done:?}");
+    let reason = done.failure_reason.unwrap_or_default();
+    assert!(reason.contains("the end of the import") && reason.contains("refused by the test"), "{reason}");
+    app.stop().await;
+}
+
+async fn an_active_session_renews_its_cookie_until_its_absolute_end(backend: Backend) {
+    let (clock, app) = app_with_session_limits(backend, 7, 30).await;
+    let browser = app.signed_in_browser("daily@example.com").await;
+    let max_age = |response: &reqwest::Response| -> Option<u64> {
+        let cookie = response.headers().get("set-cookie")?.to_str().ok()?;
+        cookie.split("; ").find_map(|part| part.strip_prefix("Max-Age=")).and_then(|v| v.parse().ok())
+    };
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        clock.advance(chrono::Duration::days(6));
+        let response = browser.post_form(intake::api::accounts::CurrentAccount::PATH, &[("", "")][..0]).await;
+        assert_eq!(response.status(), 200);
+        seen.push(max_age(&response));
+    }
+    // Used every 6 days: the cookie is renewed for the idle limit, and at last
+    // for what is left of the 30 days (6 days left on day 24).
+    assert_eq!(seen, [Some(7 * 86_400), Some(7 * 86_400), Some(7 * 86_400), Some(6 * 86_400)]);
+    app.stop().await;
+}
+
+async fn tokens_call_the_json_api_only(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, script) = app.script_for_new_user("api-only@example.com").await;
+    use intake::api::imports::{ListContacts, ListImports};
+    for (path, form) in [(ListImports::PATH, vec![]), (ListContacts::PATH, vec![("query", ""), ("page", "1")])] {
+        let response = script.post_form(path, &form).await;
+        assert_eq!(response.status(), 403, "{path}");
+        let error: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(error["error"], "browser_session_required", "{path}");
+    }
+    assert_eq!(script.get("/api/imports").await.status(), 200, "the JSON API takes the token");
+    app.stop().await;
+}
+
+async fn stored_reasons_are_capped_and_ended_imports_expire(backend: Backend) {
+    let clock = ManualClock::new(chrono::Utc::now());
+    let app = spawn_app_with(backend, AppOptions { clock: Some(clock.clone()), ..AppOptions::default() }).await;
+    let (_, script) = app.script_for_new_user("history@example.com").await;
+    let csv = format!("Name,Email\r\nAna,{}\r\nBo,bo@example.com\r\n", "x".repeat(60_000));
+    let started = script.api_import_started("long.csv", csv.into_bytes()).await;
+    script.wait_finished(&started.import_id).await;
+    let errors: intake::model::RowErrorsPage =
+        script.get(&format!("/api/imports/{}/errors", started.import_id)).await.json().await.unwrap();
+    let reason = &errors.errors[0].reason;
+    assert!(reason.len() <= intake::domain::report::MAX_REASON_BYTES, "{} bytes", reason.len());
+    assert_eq!(intake::sweeper::sweep(&app.services).await.unwrap().imports, 0, "kept while within IMPORT_RETENTION");
+    // The retention is judged by the instance's clock against the import's end.
+    clock.advance(chrono::Duration::days(91));
+    assert_eq!(intake::sweeper::sweep(&app.services).await.unwrap().imports, 1);
+    assert_eq!((count_rows(&app, "imports").await, count_rows(&app, "import_errors").await), (0, 0));
+    app.stop().await;
+}
+
+async fn uploads_are_inspected_off_the_async_runtime(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let browser = app.signed_in_browser("inspected@example.com").await;
+    assert_eq!(browser.upload_for_preview("big.csv", people_csv(30_000)).await.status(), 200);
+    assert_eq!(browser.upload_for_preview("cards.vcf", people_vcf(500)).await.status(), 200);
+    let on_runtime = intake::test_hooks::UPLOAD_BYTES_INSPECTED_ON_THE_RUNTIME.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(on_runtime, 0, "upload bytes parsed on a thread that serves requests");
+    app.stop().await;
+}
+
+async fn a_refused_body_sent_slowly_is_drained_for_a_bounded_time(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::configured(|c| c.refused_body_drain_timeout = Duration::from_secs(1))).await;
+    use tokio::io::AsyncWriteExt;
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /api/imports HTTP/1.1\r\nHost: {address}\r\nContent-Type: multipart/form-data; boundary=B\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // A byte every 100 ms for 30 s: the refusal (401) comes at once, the drain must not wait it out.
+    let sender = tokio::spawn(async move {
+        for _ in 0..300 {
+            if stream.write_all(b"1\r\nx\r\n").await.is_err() {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        true
+    });
+    let counters = app.services.body_counters.clone();
+    let draining = || counters.draining.load(std::sync::atomic::Ordering::Relaxed);
+    let started = wait_until(Duration::from_secs(10), || async { (draining() == 1).then_some(()) }).await;
+    assert!(started.is_some(), "the refused body is being drained");
+    let ended = wait_until(Duration::from_secs(10), || async { (draining() == 0).then_some(()) }).await;
+    assert!(ended.is_some(), "the drain stopped");
+    assert!(!sender.is_finished(), "it stopped while the client was still sending");
+    sender.abort();
+    app.stop().await;
+}
+
+async fn a_request_without_credentials_is_unauthorized_not_cross_origin(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let plain = reqwest::Client::new();
+    let part = reqwest::multipart::Part::bytes(people_csv(2)).file_name("p.csv");
+    let response = plain.post(format!("{}/api/imports", app.base)).multipart(reqwest::multipart::Form::new().part("file", part)).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    let error: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(error["error"], "unauthorized");
+    // With the session cookie, a state change still needs our own origin.
+    let planted = reqwest::Client::new()
+        .post(format!("{}/api/imports/x/cancel", app.base))
+        .header("cookie", "intake_session=whatever")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(planted.status(), 403, "a cookie-borne change from elsewhere is cross-origin");
     app.stop().await;
 }

@@ -239,7 +239,14 @@ async fn postgres_stops_and_starts() {
         .await;
         assert!(health.is_some(), "/healthz answers 200 after the outage: {}", instance.logs());
     }
+    let import_id = cluster.import_id.clone();
+    let url = cluster.database.url.clone();
     cluster.finishes_exactly().await;
+    // Every instance was away longer than its lease, so the imports requeued afterwards count no failure.
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let failures: i32 = sqlx::query_scalar("SELECT failures FROM imports WHERE id = $1").bind(&import_id).fetch_one(&pool).await.unwrap();
+    pool.close().await;
+    assert_eq!(failures, 0, "an outage counted as failures");
 }
 
 /// A Postgres cluster of this test's own, which it may stop and start.

@@ -29,6 +29,7 @@ on_both_backends!(
     the_server_function_and_rest_answer_409_with_the_typed_body,
     owners_read_while_the_batch_before_commits_plan_as_if_read_after,
     writes_beside_an_import_committing_without_pause_get_their_turn,
+    a_script_import_holds_the_slot_while_its_file_arrives,
 );
 
 /// An instance frozen while sending `COPY` data keeps its transaction open, and
@@ -52,12 +53,64 @@ async fn postgres_an_import_whose_owner_froze_inside_a_copy_is_recovered() {
     // Only a transaction older than the lease is ended, once the owner's heartbeat lapsed.
     let (store, lease) = (&app.services.store, Duration::from_secs(1));
     let recovered = wait_until(Duration::from_secs(30), || async {
-        let orphans = store.recover_orphans(lease, 3).await.unwrap();
+        let orphans = store.recover_orphans(lease, 3, true).await.unwrap();
         orphans.iter().any(|orphan| orphan.import_id == claimed.import_id).then_some(())
     })
     .await;
     assert!(recovered.is_some(), "the frozen session kept the import from recovery");
     assert!(frozen.finish().await.is_err(), "the frozen session was ended");
+    app.stop().await;
+}
+
+/// Issue 21: sixteen slow requests held every connection of the pool, the
+/// heartbeat waited behind them past the lease, and another instance took this
+/// healthy instance's imports. Heartbeats have connections of their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_the_heartbeat_beats_while_requests_hold_every_connection() {
+    let options = AppOptions::configured(|c| {
+        c.instance_lease = Duration::from_secs(3);
+        c.database_lock_timeout = Duration::from_secs(120);
+        c.database_statement_timeout = Duration::from_secs(120);
+    });
+    let app = spawn_app_with(Backend::Postgres, options).await;
+    let (_, script) = app.script_for_new_user("saturating@example.com").await;
+    let script = Arc::new(script);
+    let admin = sqlx::PgPool::connect(&app.database.url).await.unwrap();
+    let mut locker = admin.begin().await.unwrap();
+    sqlx::query("LOCK TABLE contacts IN ACCESS EXCLUSIVE MODE").execute(&mut *locker).await.unwrap();
+    // More contact reads than the pool has connections: each waits on the lock, holding one.
+    let blocked: Vec<_> = (0..20)
+        .map(|_| {
+            let script = script.clone();
+            tokio::spawn(async move { script.get("/api/contacts").await.status() })
+        })
+        .collect();
+    let waiting = wait_until(Duration::from_secs(30), || async {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_locks WHERE relation = 'contacts'::regclass AND NOT granted")
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+        (count >= 15).then_some(())
+    })
+    .await;
+    assert!(waiting.is_some(), "the requests hold the pool's connections");
+    let instance = app.services.store.instance_id().to_owned();
+    let beat_at = || async {
+        sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>("SELECT heartbeat_at FROM instances WHERE id = $1")
+            .bind(&instance)
+            .fetch_one(&admin)
+            .await
+            .unwrap()
+    };
+    let before = beat_at().await;
+    let beat = wait_until(Duration::from_secs(10), || async { (beat_at().await > before).then_some(()) }).await;
+    assert!(beat.is_some(), "the heartbeat waited for a request's connection");
+    assert!(blocked.iter().all(|request| !request.is_finished()), "the requests were still holding the pool");
+    locker.rollback().await.unwrap();
+    for request in blocked {
+        assert_eq!(request.await.unwrap(), 200);
+    }
+    admin.close().await;
     app.stop().await;
 }
 
@@ -82,9 +135,8 @@ async fn exactly_one_of_200_concurrent_starts_wins_across_4_instances(backend: B
     for _ in 1..4 {
         instances.push(spawn_instance(instances[0].database.clone(), &options).await);
     }
-    let user_id = intake::auth::create_account(&instances[0].services, "racer@example.com", PASSWORD).await.unwrap();
-    let token = intake::auth::create_token(&instances[0].services, user_id, "race").await.unwrap().token;
-    let clients: Vec<Arc<Client>> = instances.iter().map(|i| Arc::new(i.script(&token))).collect();
+    let (user_id, browser) = instances[0].browser_for_new_user("racer@example.com").await;
+    let clients: Vec<Arc<Client>> = instances.iter().map(|i| Arc::new(browser.at(&i.base))).collect();
 
     for round in 0..20 {
         let preview = upload(&clients[round % 4], 3).await;
@@ -125,7 +177,7 @@ async fn different_users_start_at_once(backend: Backend) {
     let app = spawn_app_with(backend, AppOptions::configured(web_only)).await;
     let mut clients = Vec::new();
     for user in 0..40 {
-        clients.push(Arc::new(app.script_for_new_user(&format!("user{user}@example.com")).await.1));
+        clients.push(Arc::new(app.browser_for_new_user(&format!("user{user}@example.com")).await.1));
     }
     let mut starts = tokio::task::JoinSet::new();
     for client in clients {
@@ -147,7 +199,7 @@ fn contact(n: usize) -> Contact {
 
 /// Queues an import for a new user and claims it as a worker would.
 async fn claimed_import(app: &TestApp, email: &str, rows: usize) -> (i64, Client, intake::store::ClaimedImport) {
-    let (user_id, script) = app.script_for_new_user(email).await;
+    let (user_id, script) = app.browser_for_new_user(email).await;
     let preview = upload(&script, rows).await;
     let started: intake::model::StartedImport = script.start_import(&preview.upload_id, &preview.mapping).await.json().await.unwrap();
     let claimed = claim(app, "test-worker").await;
@@ -281,7 +333,7 @@ async fn an_orphaned_import_resumes_from_its_checkpoint(backend: Backend) {
         .collect();
     assert!(matches!(commit(&app, &fence, user_id, first_rows, 120).await, BatchOutcome::Committed { .. }));
     // "test-worker" never beat a heartbeat: its lease is not held.
-    let orphans = app.services.store.recover_orphans(LEASE, 3).await.unwrap();
+    let orphans = app.services.store.recover_orphans(LEASE, 3, true).await.unwrap();
     assert_eq!(orphans.len(), 1);
     assert_eq!(orphans[0].status, ImportStatus::Queued);
 
@@ -308,7 +360,7 @@ async fn an_import_that_keeps_dying_at_one_batch_fails_naming_it(backend: Backen
     for attempt in 1..=3 {
         assert_eq!((claimed.attempt, claimed.rows_done), (attempt, 0));
         // Its instance stops beating; recovery requeues it, or gives up at the third failure.
-        let orphans = store.recover_orphans(LEASE, 3).await.unwrap();
+        let orphans = store.recover_orphans(LEASE, 3, true).await.unwrap();
         assert_eq!(orphans.len(), 1);
         if attempt < 3 {
             assert_eq!(orphans[0].status, ImportStatus::Queued);
@@ -335,15 +387,15 @@ async fn an_import_that_progresses_between_failures_never_fails(backend: Backend
         let fence = Fence { import_id: claimed.import_id.clone(), attempt: claimed.attempt };
         let batch = Batch { user_id, contacts: vec![contact(row as usize).into()], rows_done: row, last_line: row + 1, ..Batch::default() };
         assert!(matches!(store.commit_batch(&fence, batch, app.services.now()).await.unwrap(), BatchOutcome::Committed { .. }));
-        let orphans = store.recover_orphans(LEASE, 3).await.unwrap();
+        let orphans = store.recover_orphans(LEASE, 3, true).await.unwrap();
         assert_eq!(orphans[0].status, ImportStatus::Queued, "crash after row {row}");
         claimed = claim(&app, "test-worker").await;
         assert_eq!((claimed.attempt, claimed.rows_done), (row as i32 + 1, row));
     }
     // Then it stops moving: the crash after the last progress counted once, two more end it.
-    assert_eq!(store.recover_orphans(LEASE, 3).await.unwrap()[0].status, ImportStatus::Queued);
+    assert_eq!(store.recover_orphans(LEASE, 3, true).await.unwrap()[0].status, ImportStatus::Queued);
     claimed = claim(&app, "test-worker").await;
-    assert_eq!(store.recover_orphans(LEASE, 3).await.unwrap()[0].status, ImportStatus::Failed);
+    assert_eq!(store.recover_orphans(LEASE, 3, true).await.unwrap()[0].status, ImportStatus::Failed);
     let view = script.import_view(&claimed.import_id).await;
     assert_eq!(
         view.failure_reason.as_deref(),
@@ -409,7 +461,7 @@ async fn a_cancelled_import_is_never_requeued(backend: Backend) {
     let cancel = script.http.post(script.url(&format!("/api/imports/{}/cancel", claimed.import_id))).send().await.unwrap();
     assert_eq!(cancel.status(), 200);
     // Its instance dies before the next batch: recovery ends it instead of requeueing it.
-    let orphans = app.services.store.recover_orphans(LEASE, 3).await.unwrap();
+    let orphans = app.services.store.recover_orphans(LEASE, 3, true).await.unwrap();
     assert_eq!(orphans[0].status, ImportStatus::Cancelled);
     assert!(app.services.store.claim_next("test-worker").await.unwrap().is_none());
     assert_eq!(commit(&app, &fence, user_id, vec![contact(1)], 1).await, BatchOutcome::Replaced);
@@ -447,7 +499,7 @@ async fn a_short_upload_fails_the_import(backend: Backend) {
 
 async fn an_unreadable_claim_fails_that_import(backend: Backend) {
     let app = spawn_app_with(backend, AppOptions::configured(web_only)).await;
-    let (_, script) = app.script_for_new_user("unreadable@example.com").await;
+    let (_, script) = app.browser_for_new_user("unreadable@example.com").await;
     let preview = upload(&script, 3).await;
     let started: intake::model::StartedImport = script.start_import(&preview.upload_id, &preview.mapping).await.json().await.unwrap();
     execute(&app.database, "UPDATE imports SET mapping = '{\"columns\": 5}' WHERE id = $1", &started.import_id).await;
@@ -556,5 +608,42 @@ async fn writes_beside_an_import_committing_without_pause_get_their_turn(backend
     }
     assert!(!busy.is_finished(), "the writes ran beside the import, not after it");
     busy.await.unwrap();
+    app.stop().await;
+}
+
+/// `POST /api/imports` takes the person's slot before its file arrives: the
+/// import waits in the queue, unclaimed, and any other start is refused.
+async fn a_script_import_holds_the_slot_while_its_file_arrives(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (user_id, script) = app.script_for_new_user("arriving@example.com").await;
+    let (sender, receiver) = futures::channel::mpsc::unbounded::<Result<Vec<u8>, std::io::Error>>();
+    let head = b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\nContent-Type: text/csv\r\n\r\n";
+    sender.unbounded_send(Ok([head.as_slice(), &people_csv(3)].concat())).unwrap();
+    let request = script
+        .http
+        .post(script.url("/api/imports"))
+        .header("content-type", "multipart/form-data; boundary=B")
+        .body(reqwest::Body::wrap_stream(receiver))
+        .send();
+    let arriving = tokio::spawn(request);
+    let holder = wait_until(Duration::from_secs(30), || async { app.services.store.slot_holder(user_id).await.unwrap() }).await;
+    let holder = holder.expect("the script's import holds the slot");
+    // Another start is refused while the file arrives, and nothing claims the import.
+    let other = app.browser();
+    assert_eq!(other.sign_in("arriving@example.com", PASSWORD).await.status(), 200);
+    let preview = upload(&other, 2).await;
+    let refused = other.start_import(&preview.upload_id, &preview.mapping).await;
+    assert_eq!(refused.status(), 409);
+    let error: ImportError = refused.json().await.unwrap();
+    assert!(matches!(error, ImportError::AlreadyRunning { ref import_id, .. } if *import_id == holder.import_id));
+    assert_eq!(app.services.store.queued_imports().await.unwrap(), 0, "a receiving import is not claimable");
+    sender.unbounded_send(Ok(b"\r\n--B--\r\n".to_vec())).unwrap();
+    drop(sender);
+    let response = arriving.await.unwrap().unwrap();
+    assert_eq!(response.status(), 202);
+    let started: intake::model::StartedImport = response.json().await.unwrap();
+    assert_eq!(started.import_id, holder.import_id);
+    let done = script.wait_finished(&started.import_id).await;
+    assert_eq!((done.status, done.counts.created), (ImportStatus::Succeeded, 3), "{done:?}");
     app.stop().await;
 }

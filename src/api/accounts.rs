@@ -8,12 +8,12 @@ use leptos::prelude::*;
 #[server]
 pub async fn current_account() -> Result<Option<AccountView>, AccountError> {
     use super::context::*;
-    use crate::auth::{authenticate, AuthFailure};
+    use crate::auth::AuthFailure;
     let (Some(parts), Some(services)) = (request_parts(), services()) else { return Ok(None) };
-    match authenticate(&services, &parts).await {
+    match browser_caller(&services, &parts).await {
         Ok(caller) => Ok(services.store.user_email(caller.user_id).await?.map(|email| AccountView { email })),
-        Err(AuthFailure::Storage) => with_status(Err(AccountError::Unavailable)),
-        Err(_) => Ok(None),
+        Err(AuthFailure::Missing) => Ok(None),
+        Err(failure) => with_status(Err(failure.into())),
     }
 }
 
@@ -25,7 +25,8 @@ pub async fn sign_up(email: String, password: String) -> Result<AccountView, Acc
         async {
             let services = services().ok_or(AccountError::Internal)?;
             let previous = request_parts().as_ref().and_then(|parts| auth::session_cookie(&services, parts));
-            let user_id = auth::create_account(&services, &email, &password).await?;
+            let client = request_parts().as_ref().and_then(|parts| auth::client_address(&services, parts));
+            let user_id = auth::sign_up(&services, &email, &password, client).await?;
             let secret = auth::start_session(&services, user_id, previous.as_deref()).await?;
             set_cookie(&auth::cookie_header(&services, Some(&secret)));
             Ok(AccountView { email: auth::normalize_email(&email) })
@@ -88,15 +89,12 @@ pub async fn sign_out_everywhere() -> Result<(), AccountError> {
     )
 }
 
-/// The caller, who must hold a browser session: a leaked API token must not mint
-/// new tokens, list them or revoke them (revoking it must lock its holder out).
+/// The caller, who holds a browser session (every server function's rule): a
+/// leaked API token must not mint new tokens, list them or revoke them
+/// (revoking it must lock its holder out).
 #[cfg(feature = "ssr")]
 async fn browser_session() -> Result<(crate::services::Services, crate::auth::Caller), AccountError> {
-    let (services, caller) = super::context::authorised::<AccountError>().await?;
-    if caller.via != crate::auth::Credential::Session {
-        return Err(AccountError::BrowserSessionRequired);
-    }
-    Ok((services, caller))
+    super::context::authorised::<AccountError>().await
 }
 
 #[server]

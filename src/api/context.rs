@@ -1,6 +1,6 @@
 //! What a server function needs from the request it serves.
 
-use crate::auth::{authenticate, AuthFailure, Caller};
+use crate::auth::{authenticate, AuthFailure, Caller, Credential};
 use crate::error::HttpError;
 use crate::server::AppState;
 use crate::services::Services;
@@ -19,14 +19,24 @@ pub fn request_parts() -> Option<Parts> {
     use_context::<Parts>()
 }
 
-/// The services and the authenticated caller, or the boundary's own "unauthorised"
-/// error. Context is read before the first await: a resource's future may be
-/// polled again after its reactive owner is gone.
+/// The services and the caller, who must hold a browser session, or the
+/// boundary's own "unauthorised" error. Server functions serve the pages: an API
+/// token calls the JSON API only. Context is read before the first await: a
+/// resource's future may be polled again after its reactive owner is gone.
 pub async fn authorised<E: From<AuthFailure>>() -> Result<(Services, Caller), E> {
     let services = services().ok_or(AuthFailure::Missing)?;
     let parts = request_parts().ok_or(AuthFailure::Missing)?;
-    let caller = authenticate(&services, &parts).await?;
+    let caller = browser_caller(&services, &parts).await?;
     Ok((services, caller))
+}
+
+/// The caller of a request that must come from a browser session.
+pub async fn browser_caller(services: &Services, parts: &Parts) -> Result<Caller, AuthFailure> {
+    let caller = authenticate(services, parts).await?;
+    if caller.via != Credential::Session {
+        return Err(AuthFailure::TokenNotAccepted);
+    }
+    Ok(caller)
 }
 
 /// Gives a failed server function its HTTP status: the status of the error itself.

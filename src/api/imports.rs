@@ -20,7 +20,7 @@ pub async fn upload_file(data: MultipartData) -> Result<UploadPreview, ImportErr
                 .into_inner()
                 .ok_or_else(|| ImportError::MalformedUpload { reason: "the body is not multipart.".to_owned() })?;
             let cut_short = request_parts().and_then(|parts| parts.extensions.get::<crate::body_limits::BodyCutShort>().cloned());
-            crate::imports::receive_upload(&services, caller.user_id, multipart, cut_short.as_ref(), None).await
+            crate::uploads::upload_for_preview(&services, caller.user_id, multipart, cut_short.as_ref()).await
         }
         .await,
     )
@@ -33,7 +33,7 @@ pub async fn start_import(upload_id: String, mapping: Mapping) -> Result<Started
     with_status(
         async {
             let (services, caller) = authorised::<ImportError>().await?;
-            crate::imports::start_import(&services, caller.user_id, &upload_id, Some(mapping)).await
+            crate::imports::start_import(&services, caller.user_id, &upload_id, mapping).await
         }
         .await,
     )
@@ -46,7 +46,7 @@ pub async fn choose_sheet(upload_id: String, sheet: String) -> Result<UploadPrev
     with_status(
         async {
             let (services, caller) = authorised::<ImportError>().await?;
-            crate::imports::choose_sheet(&services, caller.user_id, &upload_id, &sheet).await
+            crate::uploads::choose_sheet(&services, caller.user_id, &upload_id, &sheet).await
         }
         .await,
     )

@@ -2,12 +2,10 @@
 
 use crate::auth::{authenticate, Caller};
 use crate::body_limits::BodyCutShort;
-use crate::domain::guard;
 use crate::domain::report::{error_report_more, error_report_rows, ERROR_REPORT_HEADER};
 use crate::error::{HttpError, ImportError};
 use crate::model::StartedImport;
 use crate::server::AppState;
-use crate::services::chrono_duration;
 use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::http::{header, request::Parts, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -76,14 +74,6 @@ async fn create_import(
     request: Request,
 ) -> Result<Response, ImportError> {
     let services = &state.services;
-    // Not the guard (the insert is), but it spares a doomed upload of a big file.
-    if let Some(holder) = services.store.slot_holder(caller.user_id).await? {
-        if let guard::StartDecision::Reject { elapsed_minutes } =
-            guard::decide(Some(&holder.times), chrono_duration(services.config.import_stale_after), holder.now)
-        {
-            return Err(crate::imports::already_running(holder, elapsed_minutes));
-        }
-    }
     let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let boundary = multipart_boundary(content_type)?;
     let cut_short = request.extensions().get::<BodyCutShort>().cloned();
@@ -95,14 +85,8 @@ async fn create_import(
             .per_field(upload_limit),
     );
     let multipart = multer::Multipart::with_constraints(request.into_body().into_data_stream(), boundary, constraints);
-    let preview = crate::imports::receive_upload(services, caller.user_id, multipart, cut_short.as_ref(), query.sheet.as_deref()).await?;
-    match crate::imports::start_import(services, caller.user_id, &preview.upload_id, None).await {
-        Ok(started) => Ok((StatusCode::ACCEPTED, Json::<StartedImport>(started)).into_response()),
-        Err(error) => {
-            services.store.delete_upload(&preview.upload_id).await?;
-            Err(error)
-        }
-    }
+    let started = crate::imports::import_upload(services, caller.user_id, multipart, cut_short.as_ref(), query.sheet.as_deref()).await?;
+    Ok((StatusCode::ACCEPTED, Json::<StartedImport>(started)).into_response())
 }
 
 async fn list_imports(State(state): State<AppState>, caller: Caller) -> Result<Response, ImportError> {

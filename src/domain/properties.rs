@@ -160,7 +160,7 @@ proptest! {
 #[cfg(feature = "ssr")]
 mod workbooks {
     use super::super::workbook::fixture::{xlsx, Cell::*};
-    use super::super::workbook::{unpack_checked, Workbook};
+    use super::super::workbook::{unpack_checked, Workbook, WorkbookLimits};
     use super::super::sniff::WorkbookKind;
     use super::*;
 
@@ -196,7 +196,7 @@ mod workbooks {
             let dir = tempfile::tempdir().unwrap();
             let (upload, clean) = (dir.path().join("upload"), dir.path().join("clean"));
             std::fs::write(&upload, &bytes).unwrap();
-            if unpack_checked(&upload, &clean, 1 << 20).is_err() {
+            if unpack_checked(&upload, &clean, WorkbookLimits { max_bytes: 1 << 20, max_whole_part_bytes: 1 << 20 }).is_err() {
                 return Ok(());
             }
             let Ok(mut workbook) = Workbook::open(&clean) else { return Ok(()) };

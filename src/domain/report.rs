@@ -12,6 +12,22 @@ pub fn spreadsheet_safe(cell: &str) -> String {
 
 pub const ERROR_REPORT_HEADER: &str = "line,reason\n";
 
+/// A row error's reason is kept up to this many bytes: it may quote a field of 64 KiB.
+pub const MAX_REASON_BYTES: usize = 512;
+
+/// `reason` within `MAX_REASON_BYTES`, cut at a character and marked with `…`.
+pub fn capped_reason(mut reason: String) -> String {
+    if reason.len() > MAX_REASON_BYTES {
+        let mut end = MAX_REASON_BYTES - '…'.len_utf8();
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+        reason.push('…');
+    }
+    reason
+}
+
 /// `line,reason` rows (LF-terminated) with CSV quoting and neutralised cells,
 /// without the header: the report is written a page at a time.
 pub fn error_report_rows(rows: &[(u64, String)]) -> String {
@@ -28,6 +44,14 @@ pub fn error_report_rows(rows: &[(u64, String)]) -> String {
 /// The report's last row when only the first row errors were kept.
 pub fn error_report_more(not_stored: u64) -> String {
     format!(",\"and {not_stored} more rejected rows, not listed\"\n")
+}
+
+#[cfg(test)]
+#[test]
+fn reasons_are_capped_at_a_character() {
+    assert_eq!(capped_reason("short".to_owned()), "short");
+    let long = capped_reason(format!("\"{}\" is not a valid email address.", "ü".repeat(40_000)));
+    assert!(long.len() <= MAX_REASON_BYTES && long.ends_with('…'), "{}", long.len());
 }
 
 #[cfg(test)]

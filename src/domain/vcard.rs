@@ -84,9 +84,44 @@ struct Card {
     phones: Vec<(bool, String)>,
     organization: String,
     title: String,
-    notes: Vec<String>,
+    notes: Vec<(bool, String)>,
     birthday: String,
     problem: Option<RecordProblem>,
+}
+
+impl Card {
+    /// Keeps a value of a property a card may repeat (EMAIL, TEL, NOTE) while
+    /// the field it is joined into stays within the field cap, and marks the card
+    /// once it would not: a card of millions of lines holds one capped field,
+    /// not the file.
+    fn add_value(&mut self, column: usize, list: fn(&mut Card) -> &mut Vec<(bool, String)>, (preferred, mut value): (bool, String)) {
+        if self.problem.is_some() || value.trim().is_empty() {
+            return;
+        }
+        let values = list(self);
+        let joined: usize = values.iter().map(|(_, v)| v.len() + MULTI_VALUE_JOIN.len()).sum();
+        if joined + value.len() > MAX_FIELD_BYTES {
+            let mut room = MAX_FIELD_BYTES.saturating_sub(joined);
+            while !value.is_char_boundary(room) {
+                room -= 1;
+            }
+            value.truncate(room);
+            if !value.is_empty() {
+                values.push((preferred, value));
+            }
+            self.problem = Some(RecordProblem::FieldTooLong { column });
+        } else {
+            values.push((preferred, value));
+        }
+    }
+
+    /// Bytes of values the card holds.
+    fn held_bytes(&self) -> usize {
+        let singles = [&self.full_name, &self.given, &self.family, &self.name_from_n, &self.organization, &self.title, &self.birthday];
+        let lists = [&self.emails, &self.phones, &self.notes];
+        singles.iter().map(|s| s.capacity()).sum::<usize>()
+            + lists.iter().flat_map(|list| list.iter()).map(|(_, v)| v.capacity() + std::mem::size_of::<(bool, String)>()).sum::<usize>()
+    }
 }
 
 impl VCardReader {
@@ -114,6 +149,12 @@ impl VCardReader {
             version: None,
             finished: false,
         }
+    }
+
+    /// Bytes the reader holds for the card it is reading: at most about the
+    /// capped fields of one card, however long the card.
+    pub fn held_bytes(&self) -> usize {
+        self.line.capacity() + self.card.as_ref().map_or(0, Card::held_bytes)
     }
 
     /// The VERSION of the first card that has one.
@@ -280,14 +321,17 @@ impl VCardReader {
                 let order = [part(3), part(1), part(2), part(0), part(4)];
                 fill(&mut card.name_from_n, order.iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join(" "));
             }
-            EMAIL => card.emails.push((preferred, strip_scheme(&unescape(&value), "mailto:"))),
-            PHONE => card.phones.push((preferred, phone_number(&unescape(&value)))),
+            EMAIL => {
+                let email = strip_scheme(&unescape(&value), "mailto:");
+                card.add_value(column, |card| &mut card.emails, (preferred, email))
+            }
+            PHONE => card.add_value(column, |card| &mut card.phones, (preferred, phone_number(&unescape(&value)))),
             ORG => {
                 let units: Vec<String> = components(&value).into_iter().filter(|u| !u.trim().is_empty()).collect();
                 fill(&mut card.organization, units.join(", "));
             }
             TITLE => fill(&mut card.title, unescape(&value)),
-            NOTE => card.notes.push(unescape(&value)),
+            NOTE => card.add_value(column, |card| &mut card.notes, (false, unescape(&value))),
             _ => fill(&mut card.birthday, iso_date(&unescape(&value))),
         }
     }
@@ -295,6 +339,7 @@ impl VCardReader {
     fn emit(&mut self, card: Card, out: &mut Vec<RawRecord>) {
         let Card { line, full_name, given, family, name_from_n, emails, phones, organization, title, notes, birthday, mut problem } = card;
         let name = [full_name, name_from_n, organization.clone()].into_iter().find(|n| !n.trim().is_empty()).unwrap_or_default();
+        let notes: Vec<String> = notes.into_iter().map(|(_, note)| note).collect();
         let mut fields = vec![name, given, family, preferred_first(emails), preferred_first(phones), organization, title, notes.join("\n"), birthday];
         for (column, field) in fields.iter_mut().enumerate() {
             if field.len() > MAX_FIELD_BYTES {
@@ -759,6 +804,24 @@ BEGIN:VCARD\nFN:Fourth\nEND:VCARD\nBEGIN:VCARD\nFN:Cut short\n";
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].problem, None);
         assert_eq!(field(&out[0], "Email (EMAIL)"), "pic@example.com");
+    }
+
+    #[test]
+    fn a_card_of_endless_email_lines_holds_one_capped_field() {
+        // Issue 21: one 60 MB card of 3 million EMAIL lines held them all until END.
+        let mut reader = VCardReader::new(TextEncoding::Utf8);
+        let mut out = Vec::new();
+        reader.feed(b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Many\r\n", false, &mut out);
+        let lines: String = (0..2000).map(|i| format!("EMAIL:p{i}@example.com\r\n")).collect();
+        let mut peak = 0;
+        for _ in 0..150 {
+            reader.feed(lines.as_bytes(), false, &mut out);
+            peak = peak.max(reader.held_bytes());
+        }
+        reader.feed(b"NOTE:after\r\nEND:VCARD\r\n", true, &mut out);
+        assert!(peak <= 4 * MAX_FIELD_BYTES, "held {peak} bytes for one card");
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].problem, Some(RecordProblem::FieldTooLong { column: EMAIL }));
     }
 
     #[test]

@@ -1,21 +1,44 @@
 //! Excel workbooks (.xlsx) read as records, through `calamine`.
 //!
 //! A workbook is a zip, so it is read from a file, never as it streams in. Its
-//! XML parts are first copied out of the upload into a clean zip, each
-//! decompressed only up to its declared size and all of them within the upload
-//! byte cap: a zip bomb stops there. calamine then streams the chosen sheet's
-//! cells ([`calamine::Xlsx::worksheet_cells_reader`]); rows are built one at a
+//! central directory is checked first (entries and bytes, read a header at a
+//! time), since the zip reader holds it whole. Its XML parts are then copied
+//! out of the upload into a clean zip, each decompressed only up to its
+//! declared size and all of them within the upload byte cap: a zip bomb stops
+//! there. The parts calamine reads whole (shared strings, styles, the sheet
+//! list: all but the sheets) are held to a smaller cap of their own. calamine
+//! then streams the chosen sheet's cells
+//! ([`calamine::Xlsx::worksheet_cells_reader`]); rows are built one at a
 //! time, within the CSV reader's field and column caps, and handed on.
 
 use super::records::{RawRecord, RecordProblem, MAX_FIELDS, MAX_FIELD_BYTES};
 use super::sniff::{self, FileFormat, Sniffed, SniffError, WorkbookKind};
 use calamine::{DataRef, Reader, Xlsx};
 use std::fs::File;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 /// Rows given to header detection, as many as the sniffer sees of a text file.
 const SNIFF_ROWS: usize = 50;
+
+/// Entries a workbook's zip may hold: a real one has a few dozen.
+pub const MAX_ENTRIES: u64 = 10_000;
+/// Bytes of a workbook's central directory (the entries' names and headers),
+/// which the zip reader holds whole.
+pub const MAX_DIRECTORY_BYTES: u64 = 1024 * 1024;
+/// Sheets a workbook may list.
+pub const MAX_SHEETS: usize = 256;
+/// Characters of a sheet name that are kept (Excel allows 31).
+const MAX_SHEET_NAME_CHARS: usize = 100;
+
+/// What one workbook may cost to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkbookLimits {
+    /// All XML parts together, unpacked (`IMPORT_MAX_UPLOAD_BYTES`).
+    pub max_bytes: u64,
+    /// The parts read whole, together, unpacked (`IMPORT_MAX_WORKBOOK_WHOLE_PARTS_BYTES`).
+    pub max_whole_part_bytes: u64,
+}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum WorkbookError {
@@ -23,6 +46,12 @@ pub enum WorkbookError {
     Unreadable(String),
     #[error("This workbook holds more than {limit_bytes} bytes once unpacked.")]
     TooLarge { limit_bytes: u64 },
+    #[error("This workbook's shared strings, styles and sheet list hold more than {limit_bytes} bytes once unpacked (IMPORT_MAX_WORKBOOK_WHOLE_PARTS_BYTES); save the sheet as CSV.")]
+    WholePartsTooLarge { limit_bytes: u64 },
+    #[error("This workbook's zip lists more than {MAX_ENTRIES} files or {MAX_DIRECTORY_BYTES} bytes of file names and headers.")]
+    TooManyEntries,
+    #[error("This workbook has more than {MAX_SHEETS} sheets.")]
+    TooManySheets,
     #[error("This workbook has no sheet named \"{0}\".")]
     NoSuchSheet(String),
     #[error("{0} files cannot be read yet; save the sheet as .xlsx or CSV.")]
@@ -37,12 +66,14 @@ fn unreadable(error: impl std::fmt::Display) -> WorkbookError {
 
 /// Copies the parts calamine reads (`.xml`, `.rels`) from the zip at `upload`
 /// into a new, uncompressed zip at `clean`. Each part is decompressed at most to
-/// its declared size, and the declared sizes together stay within `max_bytes`.
-pub fn unpack_checked(upload: &Path, clean: &Path, max_bytes: u64) -> Result<(), WorkbookError> {
+/// its declared size, and the declared sizes together stay within the limits.
+pub fn unpack_checked(upload: &Path, clean: &Path, limits: WorkbookLimits) -> Result<(), WorkbookError> {
+    check_central_directory(&mut BufReader::new(File::open(upload).map_err(unreadable)?))?;
     let mut archive = zip::ZipArchive::new(BufReader::new(File::open(upload).map_err(unreadable)?)).map_err(unreadable)?;
     let mut writer = zip::ZipWriter::new(File::create(clean).map_err(unreadable)?);
     let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    let mut budget = max_bytes;
+    let mut budget = limits.max_bytes;
+    let mut whole_budget = limits.max_whole_part_bytes;
     for at in 0..archive.len() {
         let mut part = archive.by_index(at).map_err(unreadable)?;
         let name = part.name().map_err(unreadable)?.into_owned();
@@ -50,39 +81,146 @@ pub fn unpack_checked(upload: &Path, clean: &Path, max_bytes: u64) -> Result<(),
             continue; // images, thumbnails, macros: not read
         }
         let declared = part.size();
-        budget = budget.checked_sub(declared).ok_or(WorkbookError::TooLarge { limit_bytes: max_bytes })?;
+        budget = budget.checked_sub(declared).ok_or(WorkbookError::TooLarge { limit_bytes: limits.max_bytes })?;
+        if !is_streamed(&name) {
+            whole_budget = whole_budget
+                .checked_sub(declared)
+                .ok_or(WorkbookError::WholePartsTooLarge { limit_bytes: limits.max_whole_part_bytes })?;
+        }
         writer.start_file(name, options).map_err(unreadable)?;
         // One byte more than declared shows a part that lies about its size.
         let copied = std::io::copy(&mut (&mut part).take(declared + 1), &mut writer).map_err(unreadable)?;
         if copied > declared {
-            return Err(WorkbookError::TooLarge { limit_bytes: max_bytes });
+            return Err(WorkbookError::TooLarge { limit_bytes: limits.max_bytes });
         }
     }
     writer.finish().map_err(unreadable)?.flush().map_err(unreadable)
 }
 
+/// Whether calamine streams this part (a sheet, `…/sheetN.xml`) rather than reading it whole.
+fn is_streamed(name: &str) -> bool {
+    let file = name.rsplit('/').next().unwrap_or_default().to_ascii_lowercase();
+    file.strip_prefix("sheet")
+        .and_then(|rest| rest.strip_suffix(".xml"))
+        .is_some_and(|number| !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The end-of-central-directory record's signature, and the zip64 one's.
+const END_OF_DIRECTORY: [u8; 4] = *b"PK\x05\x06";
+const ZIP64_END_OF_DIRECTORY: [u8; 4] = *b"PK\x06\x06";
+const ZIP64_LOCATOR: [u8; 4] = *b"PK\x06\x07";
+const DIRECTORY_ENTRY: [u8; 4] = *b"PK\x01\x02";
+/// The end record is in the last 22 bytes and a comment of at most 65,535.
+const END_SEARCH_BYTES: u64 = 22 + 65_535;
+
+/// Refuses a zip whose central directory, as any end record in its tail
+/// describes it, lists more than `MAX_ENTRIES` entries or `MAX_DIRECTORY_BYTES`
+/// bytes, walking the entries' headers one at a time, so that the check itself
+/// holds nothing. Every candidate end record is checked: the zip reader may
+/// pick another than the last.
+fn check_central_directory<R: Read + Seek>(file: &mut R) -> Result<(), WorkbookError> {
+    let length = file.seek(SeekFrom::End(0)).map_err(unreadable)?;
+    let tail_start = length.saturating_sub(END_SEARCH_BYTES);
+    let mut tail = Vec::new();
+    file.seek(SeekFrom::Start(tail_start)).map_err(unreadable)?;
+    file.take(END_SEARCH_BYTES).read_to_end(&mut tail).map_err(unreadable)?;
+    let candidates: Vec<usize> = tail.windows(4).enumerate().filter(|(_, w)| *w == END_OF_DIRECTORY).map(|(at, _)| at).collect();
+    for at in candidates {
+        let Some(record) = tail.get(at..at + 22) else { continue };
+        let (mut entries, mut size, mut offset) = (u16_at(record, 10) as u64, u32_at(record, 12) as u64, u32_at(record, 16) as u64);
+        if entries == 0xFFFF || size == 0xFFFF_FFFF || offset == 0xFFFF_FFFF {
+            if let Some((entries64, size64, offset64)) = zip64_directory(file, tail_start + at as u64)? {
+                (entries, size, offset) = (entries64, size64, offset64);
+            }
+        }
+        if entries > MAX_ENTRIES || size > MAX_DIRECTORY_BYTES {
+            return Err(WorkbookError::TooManyEntries);
+        }
+        walk_directory(file, offset, entries)?;
+    }
+    Ok(())
+}
+
+/// The zip64 end record's entries, size and offset, found through the locator before `end_at`.
+fn zip64_directory<R: Read + Seek>(file: &mut R, end_at: u64) -> Result<Option<(u64, u64, u64)>, WorkbookError> {
+    let Some(locator_at) = end_at.checked_sub(20) else { return Ok(None) };
+    let mut locator = [0u8; 20];
+    file.seek(SeekFrom::Start(locator_at)).map_err(unreadable)?;
+    if file.read_exact(&mut locator).is_err() || locator[..4] != ZIP64_LOCATOR {
+        return Ok(None);
+    }
+    let mut record = [0u8; 56];
+    file.seek(SeekFrom::Start(u64_at(&locator, 8))).map_err(unreadable)?;
+    if file.read_exact(&mut record).is_err() || record[..4] != ZIP64_END_OF_DIRECTORY {
+        return Ok(None);
+    }
+    Ok(Some((u64_at(&record, 32), u64_at(&record, 40), u64_at(&record, 48))))
+}
+
+/// Reads `entries` directory headers from `offset`, adding up their bytes.
+fn walk_directory<R: Read + Seek>(file: &mut R, offset: u64, entries: u64) -> Result<(), WorkbookError> {
+    file.seek(SeekFrom::Start(offset)).map_err(unreadable)?;
+    let mut total = 0u64;
+    let mut header = [0u8; 46];
+    for _ in 0..entries {
+        if file.read_exact(&mut header).is_err() || header[..4] != DIRECTORY_ENTRY {
+            return Ok(()); // not a directory here: the zip reader refuses it
+        }
+        let variable = u16_at(&header, 28) as i64 + u16_at(&header, 30) as i64 + u16_at(&header, 32) as i64;
+        total += 46 + variable as u64;
+        if total > MAX_DIRECTORY_BYTES {
+            return Err(WorkbookError::TooManyEntries);
+        }
+        file.seek(SeekFrom::Current(variable)).map_err(unreadable)?;
+    }
+    Ok(())
+}
+
+fn u16_at(bytes: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([bytes[at], bytes[at + 1]])
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(bytes[at..at + 4].try_into().expect("four bytes"))
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"))
+}
+
 pub struct Workbook {
     xlsx: Xlsx<BufReader<File>>,
+    /// Each sheet's name as shown and stored, and as the workbook spells it.
+    sheets: Vec<(String, String)>,
 }
 
 impl Workbook {
     /// Opens a zip written by [`unpack_checked`].
     pub fn open(clean: &Path) -> Result<Self, WorkbookError> {
         let file = BufReader::new(File::open(clean).map_err(unreadable)?);
-        Ok(Workbook { xlsx: Xlsx::new(file).map_err(unreadable)? })
+        let xlsx: Xlsx<_> = Xlsx::new(file).map_err(unreadable)?;
+        let names = xlsx.sheet_names();
+        if names.len() > MAX_SHEETS {
+            return Err(WorkbookError::TooManySheets);
+        }
+        let sheets = names.into_iter().map(|name| (shown_sheet_name(&name), name)).collect();
+        Ok(Workbook { xlsx, sheets })
     }
 
+    /// The sheets' names as shown: without control characters (a NUL cannot be
+    /// stored on Postgres), and at most `MAX_SHEET_NAME_CHARS` long.
     pub fn sheet_names(&self) -> Vec<String> {
-        self.xlsx.sheet_names()
+        self.sheets.iter().map(|(shown, _)| shown.clone()).collect()
     }
 
     /// Hands `each` the sheet's non-empty rows in order, until it returns
     /// false. A record's index counts those rows; its line is the sheet's row number.
     pub fn rows(&mut self, sheet: &str, mut each: impl FnMut(RawRecord) -> bool) -> Result<(), WorkbookError> {
-        if !self.sheet_names().iter().any(|name| name == sheet) {
+        let Some((_, spelled)) = self.sheets.iter().find(|(shown, _)| shown == sheet) else {
             return Err(WorkbookError::NoSuchSheet(sheet.to_owned()));
-        }
-        let mut cells = self.xlsx.worksheet_cells_reader(sheet).map_err(unreadable)?;
+        };
+        let spelled = spelled.clone();
+        let mut cells = self.xlsx.worksheet_cells_reader(&spelled).map_err(unreadable)?;
         let mut row = RowBuilder::default();
         let mut index = 0;
         while let Some(cell) = cells.next_cell().map_err(unreadable)? {
@@ -125,6 +263,10 @@ impl Workbook {
         let data_rows = records.saturating_sub(sniffed.first_data_record());
         Ok((sniffed, data_rows))
     }
+}
+
+fn shown_sheet_name(name: &str) -> String {
+    name.chars().filter(|c| !c.is_control()).take(MAX_SHEET_NAME_CHARS).collect()
 }
 
 /// Refuses workbook kinds this reader does not stream.
@@ -304,7 +446,8 @@ mod tests {
     fn open(bytes: &[u8], max_bytes: u64) -> Result<(tempfile::TempDir, Workbook), WorkbookError> {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("upload"), bytes).unwrap();
-        unpack_checked(&dir.path().join("upload"), &dir.path().join("clean"), max_bytes)?;
+        let limits = WorkbookLimits { max_bytes, max_whole_part_bytes: max_bytes };
+        unpack_checked(&dir.path().join("upload"), &dir.path().join("clean"), limits)?;
         let workbook = Workbook::open(&dir.path().join("clean"))?;
         Ok((dir, workbook))
     }
@@ -390,6 +533,57 @@ mod tests {
         assert_eq!(rows[1].problem, Some(RecordProblem::FieldTooLong { column: 1 }));
         assert_eq!(rows[2].fields.len(), MAX_FIELDS);
         assert_eq!(rows[2].problem, Some(RecordProblem::TooManyFields));
+    }
+
+    #[test]
+    fn shared_strings_past_their_cap_are_refused_though_the_sheet_fits() {
+        let rows: Vec<Vec<_>> = (0..2000).map(|i| vec![Text(Box::leak(format!("person{i}@example.com").into_boxed_str()))]).collect();
+        let bytes = xlsx(&[("S", rows)]);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("upload"), &bytes).unwrap();
+        let limits = WorkbookLimits { max_bytes: 64 << 20, max_whole_part_bytes: 16 * 1024 };
+        assert_eq!(
+            unpack_checked(&dir.path().join("upload"), &dir.path().join("clean"), limits),
+            Err(WorkbookError::WholePartsTooLarge { limit_bytes: 16 * 1024 })
+        );
+        assert!(is_streamed("xl/worksheets/sheet12.xml") && !is_streamed("xl/sharedStrings.xml") && !is_streamed("xl/worksheets/sheet.xml"));
+    }
+
+    /// A zip of `entries` empty files, each named by its number padded to `name_bytes`.
+    fn many_entries(entries: usize, name_bytes: usize) -> Vec<u8> {
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        for i in 0..entries {
+            zip.start_file(format!("{i:0>name_bytes$}.bin"), options).unwrap();
+        }
+        zip.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn a_central_directory_past_its_caps_is_refused_before_it_is_read() {
+        let crowded = many_entries(MAX_ENTRIES as usize + 1, 1);
+        assert_eq!(check_central_directory(&mut std::io::Cursor::new(&crowded)), Err(WorkbookError::TooManyEntries));
+        // Few entries with long names: the directory's bytes, not its count.
+        let long_names = many_entries(300, 4000);
+        assert_eq!(check_central_directory(&mut std::io::Cursor::new(&long_names)), Err(WorkbookError::TooManyEntries));
+        assert_eq!(open(&long_names, 1 << 20).err(), Some(WorkbookError::TooManyEntries));
+        assert!(check_central_directory(&mut std::io::Cursor::new(german_export())).is_ok());
+        // A directory whose end record claims more entries than it holds is judged by the claim.
+        let mut lying = many_entries(3, 1);
+        let end = lying.windows(4).rposition(|w| w == END_OF_DIRECTORY).unwrap();
+        lying[end + 10..end + 12].copy_from_slice(&u16::MAX.to_le_bytes());
+        assert_eq!(check_central_directory(&mut std::io::Cursor::new(&lying)), Err(WorkbookError::TooManyEntries));
+    }
+
+    #[test]
+    fn sheet_names_lose_control_characters_and_their_count_is_capped() {
+        let bytes = xlsx(&[("Kon\u{0}takte\u{1}", vec![vec![Text("Name")], vec![Text("Ana")]])]);
+        let (_dir, mut workbook) = open(&bytes, 1 << 20).unwrap();
+        assert_eq!(workbook.sheet_names(), vec!["Kontakte"]);
+        assert_eq!(all_rows(&mut workbook, "Kontakte").len(), 2, "the shown name opens the sheet");
+        let names: Vec<String> = (0..=MAX_SHEETS).map(|i| format!("S{i}")).collect();
+        let named: Vec<(&str, Vec<Vec<_>>)> = names.iter().map(|name| (name.as_str(), vec![vec![Text("x")]])).collect();
+        assert_eq!(open(&xlsx(&named), 16 << 20).err(), Some(WorkbookError::TooManySheets));
     }
 
     #[test]

@@ -142,28 +142,34 @@ macro_rules! impl_store {
         }
 
         async fn remove_instance(&self, instance_id: &str) -> StoreResult<()> {
-            sqlx::query("DELETE FROM instances WHERE id = $1").bind(instance_id).execute(self.writer()).await?;
+            sqlx::query("DELETE FROM instances WHERE id = $1").bind(instance_id).execute(self.lease_keeper()).await?;
             Ok(())
         }
 
         async fn heartbeat(&self, instance_id: &str) -> StoreResult<()> {
-            sqlx::query(&heartbeat_sql(NOW)).bind(instance_id).execute(self.writer()).await?;
+            sqlx::query(&heartbeat_sql(NOW)).bind(instance_id).execute(self.lease_keeper()).await?;
             Ok(())
         }
 
-        async fn recover_orphans(&self, lease: Duration, max_failures: i32) -> StoreResult<Vec<Orphan>> {
+        async fn recover_orphans(&self, lease: Duration, max_failures: i32, count_failures: bool) -> StoreResult<Vec<Orphan>> {
             self.end_sessions_of_lapsed_owners(lease).await?;
             let sql = recover_sql(NOW, &seconds_ago("$5"), ORPHAN_ROW_LOCK);
-            let rows = bind_recover(&sql, lease, max_failures).fetch_all(self.writer()).await?;
+            let mut rows = bind_recover(&sql, lease, max_failures, count_failures).fetch_all(self.lease_keeper()).await?;
+            rows.extend(
+                sqlx::query_as(&end_lost_receipts_sql(NOW, &seconds_ago("$1")))
+                    .bind(lease.as_secs_f64())
+                    .fetch_all(self.lease_keeper())
+                    .await?,
+            );
             sqlx::query(&format!("DELETE FROM instances WHERE heartbeat_at <= {}", seconds_ago("$1")))
                 .bind(lease.as_secs_f64())
-                .execute(self.writer())
+                .execute(self.lease_keeper())
                 .await?;
             orphans(rows)
         }
 
         async fn queued_imports(&self) -> StoreResult<u64> {
-            let queued: i64 = sqlx::query_scalar(QUEUED_IMPORTS).fetch_one(&self.pool).await?;
+            let queued: i64 = sqlx::query_scalar(QUEUED_IMPORTS).fetch_one(self.lease_keeper()).await?;
             Ok(queued as u64)
         }
 
@@ -197,6 +203,7 @@ macro_rules! impl_store {
         }
 
         async fn close(&self) {
+            self.lease_keeper().close().await;
             self.writer().close().await;
             self.pool.close().await;
         }
@@ -224,22 +231,23 @@ macro_rules! impl_store {
             Ok(())
         }
 
-        async fn touch_session(&self, token_hash: &str, cutoffs: &SessionCutoffs, now: DateTime<Utc>) -> StoreResult<Option<i64>> {
-            let found: Option<(i64, $stamp)> = sqlx::query_as(LIVE_SESSION)
+        async fn touch_session(&self, token_hash: &str, cutoffs: &SessionCutoffs, now: DateTime<Utc>) -> StoreResult<Option<SessionTouch>> {
+            let found: Option<(i64, $stamp, $stamp)> = sqlx::query_as(LIVE_SESSION)
                 .bind(token_hash)
                 .bind($to(cutoffs.last_seen_after))
                 .bind($to(cutoffs.created_after))
                 .fetch_optional(&self.pool)
                 .await?;
-            let Some((user_id, last_seen)) = found else { return Ok(None) };
-            if touch_due(Some($from(last_seen)), now) {
+            let Some((user_id, created_at, last_seen)) = found else { return Ok(None) };
+            let touched = touch_due(Some($from(last_seen)), now);
+            if touched {
                 sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
                     .bind($to(now))
                     .bind(token_hash)
                     .execute(self.writer())
                     .await?;
             }
-            Ok(Some(user_id))
+            Ok(Some(SessionTouch { user_id, created_at: $from(created_at), touched }))
         }
 
         async fn revoke_token(&self, user_id: i64, token_id: i64, now: DateTime<Utc>) -> StoreResult<bool> {
@@ -361,14 +369,41 @@ macro_rules! impl_store {
             Ok(())
         }
 
-        async fn append_upload_chunk(&self, upload_id: &str, seq: i64, data: &[u8]) -> StoreResult<()> {
+        async fn append_upload_chunk(&self, upload_id: &str, user_id: i64, seq: i64, data: &[u8], quota: u64) -> StoreResult<ChunkOutcome> {
+            let mut tx = self.begin_write().await?;
+            if let Some(lock) = USER_ROW_LOCK {
+                sqlx::query(lock).bind(user_id).execute(&mut *tx).await?;
+            }
+            let reserved = sqlx::query(RESERVE_UPLOAD_BYTES)
+                .bind(data.len() as i64)
+                .bind(upload_id)
+                .bind(user_id)
+                .bind(i64::try_from(quota).unwrap_or(i64::MAX))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if reserved == 0 {
+                let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM uploads WHERE id = $1)")
+                    .bind(upload_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.rollback().await?;
+                return Ok(if exists { ChunkOutcome::QuotaReached } else { ChunkOutcome::UploadGone });
+            }
             sqlx::query("INSERT INTO upload_chunks (upload_id, seq, data) VALUES ($1, $2, $3)")
                 .bind(upload_id)
                 .bind(seq)
                 .bind(data)
-                .execute(self.writer())
+                .execute(&mut *tx)
                 .await?;
+            sqlx::query(&receiving_progress_sql(NOW)).bind(user_id).bind(upload_id).execute(&mut *tx).await?;
+            tx.commit().await?;
             self.wrote();
+            Ok(ChunkOutcome::Stored)
+        }
+
+        async fn drop_receiving_import(&self, import_id: &str) -> StoreResult<()> {
+            sqlx::query(DROP_RECEIVING_IMPORT).bind(import_id).execute(self.writer()).await?;
             Ok(())
         }
 
@@ -383,6 +418,10 @@ macro_rules! impl_store {
                 .bind(seq)
                 .fetch_optional(&self.pool)
                 .await?)
+        }
+
+        async fn delete_ended_imports(&self, finished_before: DateTime<Utc>) -> StoreResult<u64> {
+            Ok(sqlx::query(DELETE_ENDED_IMPORTS).bind($to(finished_before)).execute(self.writer()).await?.rows_affected())
         }
 
         async fn delete_uploads_of_ended_imports(&self) -> StoreResult<u64> {
@@ -547,6 +586,15 @@ pub struct SessionCutoffs {
     pub created_after: DateTime<Utc>,
 }
 
+/// A live session, as a request that used it found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionTouch {
+    pub user_id: i64,
+    pub created_at: DateTime<Utc>,
+    /// Its use was recorded now (at most once a minute): the idle clock restarted.
+    pub touched: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ThrottleClaim {
     Allowed,
@@ -575,9 +623,26 @@ pub struct NewImport {
     pub user_id: i64,
     pub upload_id: String,
     pub file_name: String,
-    pub sniffed: Sniffed,
-    pub mapping: Mapping,
+    /// `None` while the file is still arriving (see `Store::insert_import`).
+    pub sniffed: Option<Sniffed>,
+    pub mapping: Option<Mapping>,
     pub rows_total: u64,
+}
+
+impl NewImport {
+    pub fn is_receiving(&self) -> bool {
+        self.mapping.is_none()
+    }
+}
+
+/// What became of an upload chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkOutcome {
+    Stored,
+    /// Its bytes would take the user past their quota; nothing was stored.
+    QuotaReached,
+    /// The upload was deleted meanwhile (its import was cancelled).
+    UploadGone,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -700,9 +765,9 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>>;
     async fn user_email(&self, user_id: i64) -> StoreResult<Option<String>>;
     async fn create_session(&self, token_hash: &str, user_id: i64, now: DateTime<Utc>) -> StoreResult<()>;
-    /// The session's user, if it is within both cutoffs; touching it keeps it alive
+    /// The session, if it is within both cutoffs; touching it keeps it alive
     /// until its absolute end.
-    async fn touch_session(&self, token_hash: &str, cutoffs: &SessionCutoffs, now: DateTime<Utc>) -> StoreResult<Option<i64>>;
+    async fn touch_session(&self, token_hash: &str, cutoffs: &SessionCutoffs, now: DateTime<Utc>) -> StoreResult<Option<SessionTouch>>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
     /// Ends every session of the user; returns how many there were.
     async fn delete_user_sessions(&self, user_id: i64) -> StoreResult<u64>;
@@ -722,7 +787,11 @@ pub trait Store: Send + Sync + 'static {
 
     // Uploads, kept as chunks so every instance can read them.
     async fn create_upload(&self, upload_id: &str, user_id: i64, file_name: &str, now: DateTime<Utc>) -> StoreResult<()>;
-    async fn append_upload_chunk(&self, upload_id: &str, seq: i64, data: &[u8]) -> StoreResult<()>;
+    /// Stores a chunk if its bytes fit in the user's `quota` with everything
+    /// they have stored, reserving them in the same transaction; a person's
+    /// chunks take turns (SQLite's one writer; the user's row lock on Postgres).
+    /// A chunk of an import's file also stamps the import's progress.
+    async fn append_upload_chunk(&self, upload_id: &str, user_id: i64, seq: i64, data: &[u8], quota: u64) -> StoreResult<ChunkOutcome>;
     async fn finish_upload(&self, upload_id: &str, meta: &UploadMeta) -> StoreResult<()>;
     async fn delete_upload(&self, upload_id: &str) -> StoreResult<()>;
     /// A finished upload of this user.
@@ -732,24 +801,38 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_stale_uploads(&self, older_than: DateTime<Utc>) -> StoreResult<u64>;
     /// Removes the uploads of imports that ended, in whatever state.
     async fn delete_uploads_of_ended_imports(&self) -> StoreResult<u64>;
+    /// Removes imports that ended before `finished_before`, with their row errors.
+    async fn delete_ended_imports(&self, finished_before: DateTime<Utc>) -> StoreResult<u64>;
     /// Bytes of upload data the user has stored, finished or still arriving.
     async fn user_upload_bytes(&self, user_id: i64) -> StoreResult<u64>;
 
     // The start guard
-    /// Queues the import, created now by the database's clock.
+    /// Queues the import, created now by the database's clock. One without
+    /// settings holds the slot while its file arrives: not claimable, owned by
+    /// this instance until `finish_receiving` or `drop_receiving_import`.
     async fn insert_import(&self, new: &NewImport) -> StoreResult<InsertOutcome>;
+    /// Gives a receiving import its settings and makes it claimable; false when
+    /// it is no longer receiving (cancelled, or replaced as stale).
+    async fn finish_receiving(&self, new: &NewImport) -> StoreResult<bool>;
+    /// Deletes a receiving import whose file was refused: it never started.
+    async fn drop_receiving_import(&self, import_id: &str) -> StoreResult<()>;
     async fn slot_holder(&self, user_id: i64) -> StoreResult<Option<SlotHolder>>;
     /// Marks the holder abandoned if it is still that attempt and, by the database's
     /// clock, still has made no progress for `stale_after`. True when this call replaced it.
     async fn abandon_if_stale(&self, holder: &SlotHolder, stale_after: Duration) -> StoreResult<bool>;
 
     // Workers
-    /// Renews this instance's lease, stamped with the database's clock.
+    /// Renews this instance's lease, stamped with the database's clock, on
+    /// connections of its own: a pool saturated by requests must not delay it
+    /// past the lease.
     async fn heartbeat(&self, instance_id: &str) -> StoreResult<()>;
     async fn remove_instance(&self, instance_id: &str) -> StoreResult<()>;
     /// Hands back processing imports whose instance's heartbeat is older than `lease`
-    /// by the database's clock. Each counts as a failure at its checkpoint (see `release_import`).
-    async fn recover_orphans(&self, lease: std::time::Duration, max_failures: i32) -> StoreResult<Vec<Orphan>>;
+    /// by the database's clock. With `count_failures`, each counts as a failure at
+    /// its checkpoint (see `release_import`): a crash in a poison batch must not
+    /// loop forever. Without, none does: the caller itself was away (an outage),
+    /// so the others' leases lapsed for the same reason.
+    async fn recover_orphans(&self, lease: std::time::Duration, max_failures: i32, count_failures: bool) -> StoreResult<Vec<Orphan>>;
     /// Claims the oldest queued import; its start and progress are stamped with the database's clock.
     async fn claim_next(&self, instance_id: &str) -> StoreResult<Option<Claim>>;
     /// Imports waiting for a worker, on every instance.
@@ -867,11 +950,13 @@ where
     bind_release(sqlx::query_as(sql), max_failures, failure).bind(fence.import_id.as_str()).bind(fence.attempt)
 }
 
-/// `bind_release` for the imports of lapsed leases: a failure each, at the batch after its checkpoint.
+/// `bind_release` for the imports of lapsed leases: a failure each, at the batch
+/// after its checkpoint, when `count_failures`.
 pub(crate) fn bind_recover<'q, DB>(
     sql: &'q str,
     lease: Duration,
     max_failures: i32,
+    count_failures: bool,
 ) -> sqlx::query::QueryAs<'q, DB, (String, i64, i32, String), <DB as sqlx::Database>::Arguments<'q>>
 where
     DB: sqlx::Database,
@@ -881,7 +966,8 @@ where
     f64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
-    bind_release(sqlx::query_as(sql), max_failures, Some((None, ORPHAN_ERROR))).bind(lease.as_secs_f64())
+    let failure = count_failures.then_some((None, ORPHAN_ERROR));
+    bind_release(sqlx::query_as(sql), max_failures, failure).bind(lease.as_secs_f64())
 }
 
 pub(crate) fn orphans(rows: Vec<(String, i64, i32, String)>) -> StoreResult<Vec<Orphan>> {
@@ -1046,7 +1132,7 @@ pub(crate) const CLEAR_SIGN_IN_ATTEMPTS: &str = "DELETE FROM sign_in_throttle WH
 pub(crate) const PRUNE_THROTTLE_WINDOWS: &str = "DELETE FROM sign_in_throttle WHERE window_started_at <= $1";
 pub(crate) const PRUNE_SESSIONS: &str = "DELETE FROM sessions WHERE last_seen_at <= $1 OR created_at <= $2";
 pub(crate) const LIVE_SESSION: &str =
-    "SELECT user_id, last_seen_at FROM sessions WHERE token_hash = $1 AND last_seen_at > $2 AND created_at > $3";
+    "SELECT user_id, created_at, last_seen_at FROM sessions WHERE token_hash = $1 AND last_seen_at > $2 AND created_at > $3";
 pub(crate) const DELETE_USER_SESSIONS: &str = "DELETE FROM sessions WHERE user_id = $1";
 /// The exact count of rejected rows and the count of row errors kept.
 pub(crate) const ROW_ERROR_COUNTS: &str = "SELECT i.rejected, (SELECT COUNT(*) FROM import_errors e WHERE e.import_id = i.id)
@@ -1098,9 +1184,37 @@ fn row_errors_page(counts: (i64, i64), mut rows: Vec<(i64, String)>, limit: u32)
 
 pub(crate) const DELETE_UPLOADS_OF_ENDED_IMPORTS: &str = "DELETE FROM uploads WHERE id IN
      (SELECT upload_id FROM imports WHERE status NOT IN ('queued', 'processing'))";
-pub(crate) const QUEUED_IMPORTS: &str = "SELECT COUNT(*) FROM imports WHERE status = 'queued'";
-pub(crate) const USER_UPLOAD_BYTES: &str = "SELECT CAST(COALESCE(SUM(LENGTH(c.data)), 0) AS BIGINT)
-     FROM upload_chunks c JOIN uploads u ON u.id = c.upload_id WHERE u.user_id = $1";
+pub(crate) const DELETE_ENDED_IMPORTS: &str =
+    "DELETE FROM imports WHERE status NOT IN ('queued', 'processing') AND finished_at < $1";
+pub(crate) const QUEUED_IMPORTS: &str = "SELECT COUNT(*) FROM imports WHERE status = 'queued' AND NOT receiving";
+pub(crate) const USER_UPLOAD_BYTES: &str =
+    "SELECT CAST(COALESCE(SUM(received_bytes), 0) AS BIGINT) FROM uploads WHERE user_id = $1";
+/// Reserves `$1` bytes for upload `$2` of user `$3` if all of the user's uploads stay within `$4`.
+pub(crate) const RESERVE_UPLOAD_BYTES: &str = "UPDATE uploads SET received_bytes = received_bytes + $1
+     WHERE id = $2 AND user_id = $3
+       AND (SELECT COALESCE(SUM(mine.received_bytes), 0) FROM uploads mine WHERE mine.user_id = $3) + $1 <= $4";
+/// A receiving import's settings (`$1` file name, `$2` sniffed, `$3` mapping, `$4` rows, `$5` id): now it may be claimed.
+pub(crate) const FINISH_RECEIVING_SQL: &str =
+    "UPDATE imports SET file_name = $1, sniffed = $2, mapping = $3, rows_total = $4, receiving = FALSE, owner = NULL
+     WHERE id = $5 AND status = 'queued' AND receiving";
+pub(crate) const DROP_RECEIVING_IMPORT: &str = "DELETE FROM imports WHERE id = $1 AND receiving AND status = 'queued'";
+
+/// A chunk of a receiving import's file (user `$1`, upload `$2`) is its progress.
+pub(crate) fn receiving_progress_sql(now: &str) -> String {
+    format!("UPDATE imports SET last_progress_at = {now} WHERE user_id = $1 AND upload_id = $2 AND receiving AND status = 'queued'")
+}
+
+/// Ends the receiving imports of instances whose lease (`$1` seconds) lapsed at
+/// `cutoff`: their files will not arrive.
+pub(crate) fn end_lost_receipts_sql(now: &str, cutoff: &str) -> String {
+    format!(
+        "UPDATE imports SET status = 'failed', receiving = FALSE, owner = NULL, finished_at = {now},
+             failure_reason = 'The file did not arrive whole: the instance receiving it stopped.'
+         WHERE status = 'queued' AND receiving
+           AND (owner IS NULL OR owner NOT IN (SELECT id FROM instances WHERE heartbeat_at > {cutoff}))
+         RETURNING id, user_id, attempt, status"
+    )
+}
 
 /// Sessions and tokens record their use at most this often, so that checking a
 /// credential is a read, not a write that queues behind an import's batch.

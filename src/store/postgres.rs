@@ -12,6 +12,9 @@ use std::time::Duration;
 
 pub struct PostgresStore {
     pool: PgPool,
+    /// Heartbeats and recovery, apart from `pool`: sixteen slow requests must
+    /// not hold this instance's lease back until the others take its imports.
+    leases: PgPool,
     instance_id: String,
 }
 
@@ -20,12 +23,22 @@ impl PostgresStore {
     fn writer(&self) -> &PgPool {
         &self.pool
     }
+
+    fn lease_keeper(&self) -> &PgPool {
+        &self.leases
+    }
+
+    async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {
+        Ok(self.pool.begin().await?)
+    }
 }
 
 /// The database's clock.
 const NOW: &str = "now()";
 /// SKIP LOCKED: an import whose row a live batch holds is not an orphan.
 const ORPHAN_ROW_LOCK: &str = "FOR UPDATE SKIP LOCKED";
+/// A person's upload chunks take turns on their row, so each sees the bytes the others reserved.
+const USER_ROW_LOCK: Option<&str> = Some("SELECT id FROM users WHERE id = $1 FOR UPDATE");
 
 /// The database's clock less the seconds bound as `param`: a lease's or a staleness cutoff.
 fn seconds_ago(param: &str) -> String {
@@ -122,8 +135,10 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
+        // The heartbeat and recovery take turns on at most two connections.
+        let leases = PgPoolOptions::new().max_connections(2).acquire_timeout(Duration::from_secs(30)).connect_lazy_with(options);
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
         loop {
             let mut tx = pool.begin().await?;
@@ -135,7 +150,7 @@ impl PostgresStore {
                 break;
             }
         }
-        Ok(Self { pool, instance_id })
+        Ok(Self { pool, leases, instance_id })
     }
 
     /// Ends the transactions older than the lease of the instances whose
@@ -161,7 +176,7 @@ impl PostgresStore {
             cutoff = seconds_ago("$1")
         ))
         .bind(lease.as_secs_f64())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.leases)
         .await?;
         for (session, _) in ended {
             tracing::warn!(session, "ended a database session of an instance presumed dead");
@@ -245,8 +260,8 @@ impl_store!(PostgresStore, Backend::Postgres, times: DateTime<Utc>, written by s
 
     async fn insert_import(&self, new: &NewImport) -> StoreResult<InsertOutcome> {
         let inserted = sqlx::query(
-            "INSERT INTO imports (id, user_id, upload_id, file_name, status, sniffed, mapping, rows_total, created_at)
-             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, now())",
+            "INSERT INTO imports (id, user_id, upload_id, file_name, status, sniffed, mapping, rows_total, created_at, receiving, owner)
+             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, now(), $8, $9)",
         )
         .bind(&new.id)
         .bind(new.user_id)
@@ -255,6 +270,8 @@ impl_store!(PostgresStore, Backend::Postgres, times: DateTime<Utc>, written by s
         .bind(Json(&new.sniffed))
         .bind(Json(&new.mapping))
         .bind(new.rows_total as i64)
+        .bind(new.is_receiving())
+        .bind(new.is_receiving().then_some(&self.instance_id))
         .execute(&self.pool)
         .await;
         match inserted {
@@ -262,6 +279,18 @@ impl_store!(PostgresStore, Backend::Postgres, times: DateTime<Utc>, written by s
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(InsertOutcome::SlotTaken),
             Err(e) => Err(e.into()),
         }
+    }
+
+    async fn finish_receiving(&self, new: &NewImport) -> StoreResult<bool> {
+        let done = sqlx::query(FINISH_RECEIVING_SQL)
+            .bind(&new.file_name)
+            .bind(Json(&new.sniffed))
+            .bind(Json(&new.mapping))
+            .bind(new.rows_total as i64)
+            .bind(&new.id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn abandon_if_stale(&self, holder: &SlotHolder, stale_after: Duration) -> StoreResult<bool> {
@@ -279,7 +308,7 @@ impl_store!(PostgresStore, Backend::Postgres, times: DateTime<Utc>, written by s
 
     async fn claim_next(&self, instance_id: &str) -> StoreResult<Option<Claim>> {
         let row = sqlx::query(&claim_sql(
-            "SELECT id FROM imports WHERE status = 'queued' ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+            "SELECT id FROM imports WHERE status = 'queued' AND NOT receiving ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED",
             NOW,
         ))
         .bind(instance_id)

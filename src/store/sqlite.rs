@@ -51,6 +51,8 @@ async fn checkpoint_after_writes(pool: SqlitePool, wanted: Arc<Notify>) {
 const NOW: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
 /// No row locks: SQLite runs one writer at a time.
 const ORPHAN_ROW_LOCK: &str = "";
+/// Nor a lock on the user's row: the transaction holds the write lock.
+const USER_ROW_LOCK: Option<&str> = None;
 
 /// The database's clock less the seconds bound as `param`: a lease's or a staleness cutoff.
 fn seconds_ago(param: &str) -> String {
@@ -220,6 +222,17 @@ impl SqliteStore {
         &self.writer
     }
 
+    /// A transaction of the one writer, holding the write lock from its start.
+    async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Leases are written by the one writer: the wait for its turn is bounded
+    /// by `DATABASE_BUSY_TIMEOUT`, well below a lease.
+    fn lease_keeper(&self) -> &SqlitePool {
+        &self.writer
+    }
+
     /// Nothing to end: SQLite has no sessions another process could end, and
     /// instances share a file only on one machine, where a frozen writer
     /// holds the only write lock (see the chaos tests).
@@ -304,8 +317,8 @@ impl_store!(SqliteStore, Backend::Sqlite, times: i64, written by ms, read by tim
 
     async fn insert_import(&self, new: &NewImport) -> StoreResult<InsertOutcome> {
         let inserted = sqlx::query(&format!(
-            "INSERT INTO imports (id, user_id, upload_id, file_name, status, sniffed, mapping, rows_total, created_at)
-             VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, {NOW})"
+            "INSERT INTO imports (id, user_id, upload_id, file_name, status, sniffed, mapping, rows_total, created_at, receiving, owner)
+             VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, {NOW}, ?, ?)"
         ))
         .bind(&new.id)
         .bind(new.user_id)
@@ -314,6 +327,8 @@ impl_store!(SqliteStore, Backend::Sqlite, times: i64, written by ms, read by tim
         .bind(serde_json::to_string(&new.sniffed)?)
         .bind(serde_json::to_string(&new.mapping)?)
         .bind(new.rows_total as i64)
+        .bind(new.is_receiving())
+        .bind(new.is_receiving().then_some(&self.instance_id))
         .execute(&self.writer)
         .await;
         match inserted {
@@ -321,6 +336,18 @@ impl_store!(SqliteStore, Backend::Sqlite, times: i64, written by ms, read by tim
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(InsertOutcome::SlotTaken),
             Err(e) => Err(e.into()),
         }
+    }
+
+    async fn finish_receiving(&self, new: &NewImport) -> StoreResult<bool> {
+        let done = sqlx::query(FINISH_RECEIVING_SQL)
+            .bind(&new.file_name)
+            .bind(serde_json::to_string(&new.sniffed)?)
+            .bind(serde_json::to_string(&new.mapping)?)
+            .bind(new.rows_total as i64)
+            .bind(&new.id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn abandon_if_stale(&self, holder: &SlotHolder, stale_after: Duration) -> StoreResult<bool> {
@@ -338,14 +365,14 @@ impl_store!(SqliteStore, Backend::Sqlite, times: i64, written by ms, read by tim
 
     async fn claim_next(&self, instance_id: &str) -> StoreResult<Option<Claim>> {
         // An idle poll stays a read: an UPDATE would queue for the write lock behind uploads.
-        let queued: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM imports WHERE status = 'queued')")
+        let queued: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM imports WHERE status = 'queued' AND NOT receiving)")
             .fetch_one(&self.pool)
             .await?;
         if !queued {
             return Ok(None);
         }
         // One statement, so the pick and the claim are atomic under SQLite's single writer.
-        let row = sqlx::query(&claim_sql("SELECT id FROM imports WHERE status = 'queued' ORDER BY created_at LIMIT 1", NOW))
+        let row = sqlx::query(&claim_sql("SELECT id FROM imports WHERE status = 'queued' AND NOT receiving ORDER BY created_at LIMIT 1", NOW))
             .bind(instance_id)
             .fetch_optional(&self.writer)
             .await?;

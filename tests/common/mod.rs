@@ -102,6 +102,8 @@ pub struct TestApp {
 pub fn test_config(url: &str) -> Config {
     let mut config = Config::from_defaults(url);
     config.import_batch_rows = 100;
+    // Every test's browsers sign up from 127.0.0.1; the limit's own test sets it low.
+    config.sign_ups_per_client = 10_000;
     config
 }
 
@@ -155,6 +157,16 @@ impl TestApp {
         client
     }
 
+    /// A new account and a browser holding a session of it, sent by hand as a
+    /// `Cookie` header so that clients of other instances can share it
+    /// (`Client::with_session`): the server functions take a session, not a token.
+    pub async fn browser_for_new_user(&self, email: &str) -> (i64, Client) {
+        let user_id = intake::auth::create_account(&self.services, email, PASSWORD).await.expect("account");
+        let secret = intake::auth::start_session(&self.services, user_id, None).await.expect("session");
+        let cookie = format!("{}={secret}", intake::auth::session_cookie_name(&self.services));
+        (user_id, Client::with_session(&self.base, &cookie))
+    }
+
     /// A new account and a script client holding a token for it.
     pub async fn script_for_new_user(&self, email: &str) -> (i64, Client) {
         let user_id = intake::auth::create_account(&self.services, email, PASSWORD).await.expect("account");
@@ -169,6 +181,7 @@ pub struct Client {
     pub http: reqwest::Client,
     pub base: String,
     token: Option<String>,
+    cookie: Option<String>,
 }
 
 impl Client {
@@ -187,7 +200,22 @@ impl Client {
             http: builder.default_headers(headers).build().expect("client"),
             base: base.to_owned(),
             token: token.map(str::to_owned),
+            cookie: None,
         }
+    }
+
+    /// A browser of `base` that sends `cookie` (`name=value`) and this site's Origin.
+    pub fn with_session(base: &str, cookie: &str) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::ORIGIN, base.parse().expect("origin"));
+        headers.insert(reqwest::header::COOKIE, cookie.parse().expect("cookie"));
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).default_headers(headers).build().expect("client");
+        Self { http, base: base.to_owned(), token: None, cookie: Some(cookie.to_owned()) }
+    }
+
+    /// The same session, as a browser of another instance sharing the database sees it.
+    pub fn at(&self, base: &str) -> Self {
+        Self::with_session(base, self.cookie.as_deref().expect("a client with a session sent by hand"))
     }
 
     pub fn url(&self, path: &str) -> String {
