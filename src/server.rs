@@ -145,7 +145,7 @@ impl RunningServer {
         let shutdown_timeout = services.config.shutdown_timeout;
         let instance_id = services.store.instance_id().to_owned();
         let (shutdown, stopped) = watch::channel(false);
-        worker::beat(&services, &instance_id, false).await.map_err(std::io::Error::other)?;
+        worker::beat(&services, &instance_id, None).await.map_err(std::io::Error::other)?;
         let mut tasks = worker::spawn(services.clone(), instance_id.clone(), stopped.clone());
         tasks.spawn(crate::sweeper::sweep_loop(services.clone(), stopped.clone()));
         let app = router(AppState { leptos_options, services });

@@ -58,9 +58,8 @@ async fn heartbeat_loop(services: Services, instance_id: String, mut stop: watch
     // The start beat once already; by this instance's own monotonic clock, not the database's.
     let mut last_beat = tokio::time::Instant::now();
     loop {
-        let away = last_beat.elapsed() > services.config.instance_lease;
-        match beat(&services, &instance_id, away).await {
-            Ok(()) => last_beat = tokio::time::Instant::now(),
+        match beat(&services, &instance_id, Some(last_beat)).await {
+            Ok(beaten) => last_beat = beaten,
             Err(error) => error!(%error, "heartbeat failed"),
         }
         tokio::select! {
@@ -71,17 +70,20 @@ async fn heartbeat_loop(services: Services, instance_id: String, mut stop: watch
 }
 
 /// One heartbeat: stay alive, requeue the work of instances that are not, and
-/// refresh the queue depth. `away`: this instance could not beat for longer than
-/// a lease (the database was unreachable, or the instance frozen), so the
-/// others' leases most likely lapsed for the same reason, and their imports are
-/// requeued without a failure counted, as a requeue after an outage should be.
-pub async fn beat(services: &Services, instance_id: &str, away: bool) -> StoreResult<()> {
+/// refresh the queue depth; the moment the lease was renewed. When this
+/// instance's lease was last renewed (`last_beat`) longer than a lease ago, it
+/// was away itself (the database was unreachable, or the instance frozen), so
+/// the others' leases most likely lapsed for the same reason, and their
+/// imports are requeued without a failure counted, as after an outage.
+pub async fn beat(services: &Services, instance_id: &str, last_beat: Option<tokio::time::Instant>) -> StoreResult<tokio::time::Instant> {
     services.store.heartbeat(instance_id).await?;
+    let beaten = tokio::time::Instant::now();
+    let lease = services.config.instance_lease;
+    let away = last_beat.is_some_and(|last| beaten.duration_since(last) > lease);
     if away {
-        warn!("this instance could not beat for longer than its lease; imports of lapsed leases are requeued without a failure");
+        warn!("this instance could not renew its lease for longer than the lease; imports of lapsed leases are requeued without a failure");
     }
-    let (lease, max_failures) = (services.config.instance_lease, services.config.import_max_attempts);
-    let orphans = services.store.recover_orphans(lease, max_failures, !away).await?;
+    let orphans = services.store.recover_orphans(lease, services.config.import_max_attempts, !away).await?;
     for orphan in orphans {
         let (user_id, import_id, attempt) = (orphan.user_id, orphan.import_id, orphan.attempt);
         match orphan.status {
@@ -97,7 +99,7 @@ pub async fn beat(services: &Services, instance_id: &str, away: bool) -> StoreRe
         }
     }
     telemetry::queue_depth(services.store.queued_imports().await?);
-    Ok(())
+    Ok(beaten)
 }
 
 async fn work_loop(services: Services, instance_id: String, mut shutdown: watch::Receiver<bool>) {
@@ -679,7 +681,9 @@ async fn settle(
     let Some(commit) = in_flight.take() else { return Ok(ControlFlow::Continue(HashSet::default())) };
     let outcome = match commit.await {
         Ok(outcome) => outcome?,
-        Err(failure) => std::panic::resume_unwind(failure.into_panic()),
+        Err(failure) if failure.is_panic() => std::panic::resume_unwind(failure.into_panic()),
+        // Cancelled: the runtime is shutting down, and this run with it.
+        Err(_) => return Ok(ControlFlow::Break(RunEnd::Requeued)),
     };
     if let BatchOutcome::Committed { counts, .. } = &outcome {
         if counts.merged > 0 {

@@ -30,6 +30,7 @@ on_both_backends!(
     owners_read_while_the_batch_before_commits_plan_as_if_read_after,
     writes_beside_an_import_committing_without_pause_get_their_turn,
     a_script_import_holds_the_slot_while_its_file_arrives,
+    an_instance_that_was_away_requeues_lapsed_imports_without_a_failure,
 );
 
 /// An instance frozen while sending `COPY` data keeps its transaction open, and
@@ -645,5 +646,65 @@ async fn a_script_import_holds_the_slot_while_its_file_arrives(backend: Backend)
     assert_eq!(started.import_id, holder.import_id);
     let done = script.wait_finished(&started.import_id).await;
     assert_eq!((done.status, done.counts.created), (ImportStatus::Succeeded, 3), "{done:?}");
+    app.stop().await;
+}
+
+/// Holds the database's write lock (SQLite) or the lease table's (Postgres) for
+/// `hold`: every instance's heartbeat waits, as in an outage.
+async fn hold_the_leases(database: &TestDatabase, hold: Duration) {
+    match database.backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&database.url).await.unwrap();
+            let mut held = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
+            sqlx::query("UPDATE instances SET id = id").execute(&mut *held).await.unwrap();
+            tokio::time::sleep(hold).await;
+            held.rollback().await.unwrap();
+            pool.close().await;
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&database.url).await.unwrap();
+            let mut held = pool.begin().await.unwrap();
+            sqlx::query("LOCK TABLE instances IN ACCESS EXCLUSIVE MODE").execute(&mut *held).await.unwrap();
+            tokio::time::sleep(hold).await;
+            held.rollback().await.unwrap();
+            pool.close().await;
+        }
+    }
+}
+
+/// Issue 21: a requeue after an outage counted a failure, as a crash does. An
+/// instance whose own lease could not be renewed for longer than a lease was
+/// away too, and requeues the lapsed imports without one; a crash seen by an
+/// instance that was up still counts one. The test beats as the heartbeat loop does.
+async fn an_instance_that_was_away_requeues_lapsed_imports_without_a_failure(backend: Backend) {
+    let options = AppOptions::configured(|c| {
+        web_only(c);
+        c.instance_lease = Duration::from_secs(1);
+        c.database_busy_timeout = Duration::from_secs(30);
+        c.database_lock_timeout = Duration::from_secs(30);
+    });
+    let app = spawn_app_with(backend, options).await;
+    let (_, browser) = app.browser_for_new_user("outage@example.com").await;
+    let preview = upload(&browser, 3).await;
+    let started: intake::model::StartedImport = browser.start_import(&preview.upload_id, &preview.mapping).await.json().await.unwrap();
+    let failures = || async { scalar(&app.database, "SELECT CAST(failures AS TEXT) FROM imports WHERE id = $1", &started.import_id).await };
+    let (services, instance) = (&app.services, app.services.store.instance_id().to_owned());
+    let last_beat = intake::worker::beat(services, &instance, None).await.unwrap();
+    // Another instance claims it, then goes while every lease waits on the database.
+    services.store.heartbeat("ghost").await.unwrap();
+    assert!(matches!(services.store.claim_next("ghost").await.unwrap(), Some(Claim::Ready(_))));
+    tokio::join!(hold_the_leases(&app.database, Duration::from_secs(3)), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        intake::worker::beat(services, &instance, Some(last_beat)).await.unwrap()
+    });
+    assert_eq!(browser.import_view(&started.import_id).await.status, ImportStatus::Queued);
+    assert_eq!(failures().await, "0", "requeued after an outage: no failure");
+    // The same loss while this instance was up: a crash, counted once.
+    services.store.heartbeat("ghost-2").await.unwrap();
+    assert!(matches!(services.store.claim_next("ghost-2").await.unwrap(), Some(Claim::Ready(_))));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    intake::worker::beat(services, &instance, Some(tokio::time::Instant::now())).await.unwrap();
+    assert_eq!(browser.import_view(&started.import_id).await.status, ImportStatus::Queued);
+    assert_eq!(failures().await, "1", "requeued after a crash: one failure");
     app.stop().await;
 }
