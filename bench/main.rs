@@ -202,6 +202,26 @@ fn token_for(intake: &Path, database_url: &str, email: &str) -> String {
     cli(intake, database_url, &["tokens", "add", email], "").trim().to_owned()
 }
 
+/// A browser's session of a new account on the server at `base`: the server
+/// functions (the page's upload and start) take a session, not a token.
+async fn browser_for(intake: &Path, database_url: &str, base: &str, email: &str) -> reqwest::Client {
+    cli(intake, database_url, &["users", "add", email], "benchmark password\n");
+    let sign_in = <intake::api::accounts::SignIn as leptos::server_fn::ServerFn>::PATH;
+    let response = reqwest::Client::new()
+        .post(format!("{base}{sign_in}"))
+        .header(reqwest::header::ORIGIN, base)
+        .form(&[("email", email), ("password", "benchmark password")])
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(response.status(), 200, "sign in");
+    let cookie = response.headers().get(reqwest::header::SET_COOKIE).expect("a session cookie").to_str().expect("ascii");
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::COOKIE, cookie.split(';').next().expect("name=value").parse().expect("header"));
+    headers.insert(reqwest::header::ORIGIN, base.parse().expect("origin"));
+    reqwest::Client::builder().default_headers(headers).timeout(Duration::from_secs(3600)).build().expect("client")
+}
+
 fn client(token: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().expect("header"));
@@ -404,7 +424,7 @@ async fn guard_latency(args: &Args, database_url: &str, instances: usize) -> (f6
     for user in 0..args.guard_users {
         let email = format!("guard{user}@example.com");
         let base = servers[user % instances].base.clone();
-        let http = client(&token_for(&args.intake, database_url, &email));
+        let http = browser_for(&args.intake, database_url, &base, &email).await;
         let form = reqwest::multipart::Form::new().part(
             "file",
             reqwest::multipart::Part::bytes(format!("Name,Email\r\nA,{email}\r\n").into_bytes()).file_name("a.csv"),
