@@ -107,6 +107,7 @@ pub async fn guard_request_bodies(State(state): State<AppState>, request: Reques
                 allowance: config.import_multipart_allowance_bytes,
                 cut_short,
                 counters: state.services.body_counters.clone(),
+                since_yield: 0,
             };
             next.run(Request::from_parts(parts, Body::from_stream(guarded))).await
         }
@@ -192,7 +193,14 @@ struct MultipartGuard {
     allowance: u64,
     cut_short: BodyCutShort,
     counters: Arc<BodyCounters>,
+    /// Bytes handed on since the stream last said `Pending`.
+    since_yield: usize,
 }
+
+/// The multipart parser reads all the body that is ready before it hands a
+/// part's bytes on: from a fast client, as much as the socket holds. Saying
+/// `Pending` (and waking at once) every this many bytes bounds what it holds.
+const YIELD_EVERY_BYTES: usize = 64 * 1024;
 
 /// The body stream failed on purpose; `BodyCutShort` says why.
 #[derive(Debug, thiserror::Error)]
@@ -303,6 +311,11 @@ impl Stream for MultipartGuard {
         if self.cut_short.0.get().is_some() {
             return Poll::Ready(None);
         }
+        if self.since_yield >= YIELD_EVERY_BYTES {
+            self.since_yield = 0;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         let chunk = match self.body.poll_chunk(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(None) => return Poll::Ready(None),
@@ -312,6 +325,7 @@ impl Stream for MultipartGuard {
             Poll::Ready(Some(Ok(chunk))) => chunk,
         };
         self.received += chunk.len() as u64;
+        self.since_yield += chunk.len();
         self.counters.received.fetch_add(chunk.len() as u64, Ordering::Relaxed);
         if self.received > self.body_limit {
             let limit_bytes = self.upload_limit;

@@ -2,7 +2,6 @@
 //! guard (from a previewed upload, or from a script's upload in one step), and
 //! cancel one. Web handlers parse and authorise, then call these.
 
-use crate::body_limits::BodyCutShort;
 use crate::domain::guard::{self, StartDecision};
 use crate::domain::mapping::{self, Field, Mapping};
 use crate::error::ImportError;
@@ -10,6 +9,7 @@ use crate::model::{ImportView, StartedImport};
 use crate::services::{chrono_duration, Services};
 use crate::store::{InsertOutcome, NewImport, SlotHolder, StoreError};
 use crate::telemetry;
+use crate::uploads::UploadBody;
 use tracing::{error, info, warn};
 
 impl From<StoreError> for ImportError {
@@ -76,13 +76,7 @@ pub async fn start_import(services: &Services, user_id: i64, upload_id: &str, ma
 /// file arrives (it waits in the queue, not claimable), so a second start is
 /// refused with `already_running` before a byte of it is stored, whatever the
 /// upload quota; and an upload that fails leaves no import behind.
-pub async fn import_upload(
-    services: &Services,
-    user_id: i64,
-    multipart: multer::Multipart<'_>,
-    cut_short: Option<&BodyCutShort>,
-    sheet: Option<&str>,
-) -> Result<StartedImport, ImportError> {
+pub async fn import_upload(services: &Services, user_id: i64, body: UploadBody<'_>, sheet: Option<&str>) -> Result<StartedImport, ImportError> {
     let mut new = NewImport {
         id: uuid::Uuid::new_v4().to_string(),
         user_id,
@@ -95,7 +89,7 @@ pub async fn import_upload(
     claim_slot(services, &new).await?;
     // After the guard: a second start is told `already_running`, not that uploads are busy.
     let received = match services.upload_slots.take(user_id, services.config.import_max_concurrent_uploads_per_user) {
-        Ok(_slot) => crate::uploads::receive(services, user_id, &new.upload_id, multipart, cut_short, sheet).await,
+        Ok(_slot) => crate::uploads::receive(services, user_id, &new.upload_id, body, sheet).await,
         Err(busy) => Err(busy),
     };
     let ready = received.and_then(|meta| {

@@ -12,20 +12,22 @@
 
 use crate::body_limits::BodyCutShort;
 use crate::domain::mapping;
-use crate::domain::records::{RawRecord, TextRecordReader};
+use crate::domain::records::{RawRecord, TextRecordReader, FEED_SLICE_BYTES};
 use crate::domain::sniff::{self, FileFormat, Sniffed, TextEncoding, WorkbookKind, SNIFF_BYTES};
 use crate::domain::workbook::{self, Workbook, WorkbookError, WorkbookLimits};
 use crate::error::ImportError;
 use crate::model::UploadPreview;
 use crate::services::Services;
-use crate::store::{ChunkOutcome, StoreError, UploadMeta};
+use crate::store::{ChunkOutcome, StoreError, UploadChunk, UploadMeta};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{error, info};
 
-/// Uploads are stored in chunks of this size, so no instance ever holds a whole file.
-pub const UPLOAD_CHUNK_BYTES: usize = 1024 * 1024;
+/// Uploads are stored in chunks of this size, so no instance ever holds a whole
+/// file; each chunk is copied a few times on its way in and out of the database
+/// (a megabyte cost a file of invalid rows 4 MiB more, issue 21).
+pub const UPLOAD_CHUNK_BYTES: usize = 256 * 1024;
 
 /// Rows a workbook's reading thread may have sent ahead of the import.
 const WORKBOOK_ROWS_AHEAD: usize = 1024;
@@ -116,15 +118,9 @@ impl WorkbookReads {
 /// Streams the multipart field `file` into a new upload of `user_id`, and returns
 /// its id and what the preview shows. The form has that one part: any other is
 /// refused before it is read. A refused upload leaves nothing stored.
-pub async fn receive(
-    services: &Services,
-    user_id: i64,
-    upload_id: &str,
-    mut multipart: multer::Multipart<'_>,
-    cut_short: Option<&BodyCutShort>,
-    sheet: Option<&str>,
-) -> Result<UploadMeta, ImportError> {
-    let Some(mut field) = multipart.next_field().await.map_err(|e| malformed(e, cut_short))? else {
+pub async fn receive(services: &Services, user_id: i64, upload_id: &str, body: UploadBody<'_>, sheet: Option<&str>) -> Result<UploadMeta, ImportError> {
+    let UploadBody { mut multipart, cut_short, declared_bytes } = body;
+    let Some(mut field) = multipart.next_field().await.map_err(|e| malformed(e, cut_short.as_ref()))? else {
         return Err(ImportError::MalformedUpload { reason: "the form has no field named `file`.".to_owned() });
     };
     if field.name() != Some("file") {
@@ -136,7 +132,20 @@ pub async fn receive(
     }
     let file_name = clean_file_name(field.file_name());
     services.store.create_upload(upload_id, user_id, &file_name, services.now()).await?;
-    let received = store_file(services, user_id, upload_id, &mut field, cut_short, sheet).await;
+    // A declared length is reserved up front: of parallel uploads that do not
+    // all fit, the first ones go through and the others stop at once.
+    let ahead = match declared_bytes {
+        Some(declared) => {
+            let total = declared.min(services.config.import_max_upload_bytes);
+            let quota = services.config.import_max_stored_bytes_per_user;
+            services.store.reserve_upload_bytes(upload_id, user_id, total, quota).await.map_err(ImportError::from).and_then(|o| reserved(services, o))
+        }
+        None => Ok(()),
+    };
+    let received = match ahead {
+        Ok(()) => store_file(services, user_id, upload_id, &mut field, cut_short.as_ref(), sheet).await,
+        Err(refused) => Err(refused),
+    };
     let meta = match received {
         Ok(stats) => UploadMeta { file_name, byte_size: stats.bytes, sniffed: stats.sniffed, data_rows: stats.data_rows },
         Err(failure) => {
@@ -150,16 +159,20 @@ pub async fn receive(
     Ok(meta)
 }
 
+/// An upload's multipart body, as the web handler found it.
+pub struct UploadBody<'a> {
+    pub multipart: multer::Multipart<'a>,
+    /// Why the request guard cut the body short, if it did.
+    pub cut_short: Option<BodyCutShort>,
+    /// The request's `Content-Length`, when it had one.
+    pub declared_bytes: Option<u64>,
+}
+
 /// The page's first step: an upload to preview; nothing starts yet.
-pub async fn upload_for_preview(
-    services: &Services,
-    user_id: i64,
-    multipart: multer::Multipart<'_>,
-    cut_short: Option<&BodyCutShort>,
-) -> Result<UploadPreview, ImportError> {
+pub async fn upload_for_preview(services: &Services, user_id: i64, body: UploadBody<'_>) -> Result<UploadPreview, ImportError> {
     let _slot = services.upload_slots.take(user_id, services.config.import_max_concurrent_uploads_per_user)?;
     let upload_id = uuid::Uuid::new_v4().to_string();
-    let meta = receive(services, user_id, &upload_id, multipart, cut_short, None).await?;
+    let meta = receive(services, user_id, &upload_id, body, None).await?;
     Ok(preview(upload_id, meta))
 }
 
@@ -242,7 +255,15 @@ impl TextInspection {
                 reader
             }
         };
-        reader.feed(bytes, last, &mut self.scratch);
+        let mut slices = bytes.chunks(FEED_SLICE_BYTES).peekable();
+        if slices.peek().is_none() {
+            reader.feed(&[], last, &mut self.scratch);
+        }
+        while let Some(slice) = slices.next() {
+            reader.feed(slice, last && slices.peek().is_none(), &mut self.scratch);
+            self.records += self.scratch.len() as u64;
+            self.scratch.clear();
+        }
         self.records += self.scratch.len() as u64;
         self.scratch.clear();
         Ok(())
@@ -303,16 +324,18 @@ async fn store_file(
                     None => Reading::Text(Box::new(TextInspection::new())),
                 };
             }
-            let stored = std::mem::take(&mut pending);
-            let (inspected, kept) = tokio::join!(inspect(&mut reading, &stored, last), async {
+            // Shared, not copied: the inspection's thread and the chunk's write read the same bytes.
+            let stored = Arc::new(std::mem::take(&mut pending));
+            let chunk = UploadChunk { upload_id, user_id, seq, data: &stored, stored_after: bytes };
+            let (inspected, kept) = tokio::join!(inspect(&mut reading, stored.clone(), last), async {
                 if stored.is_empty() {
                     return Ok(());
                 }
-                keep_chunk(services, user_id, upload_id, seq, &stored).await
+                keep_chunk(services, chunk).await
             });
             inspected?;
             kept?;
-            pending = stored;
+            pending = Arc::try_unwrap(stored).unwrap_or_default();
             pending.clear();
             seq += 1;
         }
@@ -330,14 +353,13 @@ async fn store_file(
 
 /// Looks at a stored chunk as the reading needs: text on a blocking thread,
 /// a workbook copied to its file on disk.
-async fn inspect(reading: &mut Reading, chunk: &[u8], last: bool) -> Result<(), ImportError> {
+async fn inspect(reading: &mut Reading, chunk: Arc<Vec<u8>>, last: bool) -> Result<(), ImportError> {
     match reading {
         Reading::Undecided => Ok(()),
-        Reading::Workbook(_, spill) => spill.write(chunk).await.map_err(disk_failed),
+        Reading::Workbook(_, spill) => spill.write(&chunk).await.map_err(disk_failed),
         Reading::Text(inspection) => {
             let mut taken = std::mem::replace(inspection, Box::new(TextInspection::new()));
-            // The chunk is the caller's until both steps are done: the thread gets a copy.
-            let bytes = chunk.to_vec();
+            let bytes = chunk;
             let done = tokio::task::spawn_blocking(move || {
                 let fed = taken.feed(&bytes, last);
                 (taken, fed)
@@ -354,12 +376,18 @@ async fn inspect(reading: &mut Reading, chunk: &[u8], last: bool) -> Result<(), 
     }
 }
 
-/// Stores one chunk, its bytes reserved against the person's quota in the same transaction.
-async fn keep_chunk(services: &Services, user_id: i64, upload_id: &str, seq: i64, chunk: &[u8]) -> Result<(), ImportError> {
+/// Stores one chunk, the bytes stored so far reserved against the person's quota in the same transaction.
+async fn keep_chunk(services: &Services, chunk: UploadChunk<'_>) -> Result<(), ImportError> {
     let quota = services.config.import_max_stored_bytes_per_user;
-    match services.store.append_upload_chunk(upload_id, user_id, seq, chunk, quota).await? {
+    reserved(services, services.store.append_upload_chunk(&chunk, quota).await?)
+}
+
+fn reserved(services: &Services, outcome: ChunkOutcome) -> Result<(), ImportError> {
+    match outcome {
         ChunkOutcome::Stored => Ok(()),
-        ChunkOutcome::QuotaReached => Err(ImportError::UploadQuotaReached { limit_bytes: quota }),
+        ChunkOutcome::QuotaReached => {
+            Err(ImportError::UploadQuotaReached { limit_bytes: services.config.import_max_stored_bytes_per_user })
+        }
         ChunkOutcome::UploadGone => Err(ImportError::UploadGone),
     }
 }

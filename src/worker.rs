@@ -5,7 +5,7 @@
 //! whose heartbeat lapsed, so a crashed instance's work resumes elsewhere.
 
 use crate::domain::contact::{build_row, RowOutcome};
-use crate::domain::records::{RawRecord, TextRecordReader};
+use crate::domain::records::{RawRecord, TextRecordReader, FEED_SLICE_BYTES};
 use crate::domain::report::capped_reason;
 use crate::domain::sniff::FileFormat;
 use crate::uploads::{SpillError, SpilledUpload};
@@ -403,10 +403,6 @@ struct UploadRows<'a> {
     done: bool,
 }
 
-/// Bytes parsed per fill: the records one fill makes are bounded by these bytes,
-/// not by the stored chunk's megabyte, which a file of tiny rows (`x\n`) turns
-/// into half a million records at once.
-const FILL_BYTES: usize = 32 * 1024;
 
 impl<'a> UploadRows<'a> {
     fn new(services: &'a Services, claimed: &'a ClaimedImport) -> Self {
@@ -446,7 +442,7 @@ impl<'a> UploadRows<'a> {
         let mut reader = self.reader.take().expect("the record reader is back after every parse");
         let last = self.done;
         let (chunk, from) = (std::mem::take(&mut self.chunk), self.parsed);
-        let to = chunk.len().min(from + FILL_BYTES);
+        let to = chunk.len().min(from + FEED_SLICE_BYTES);
         let mut records = std::mem::take(out);
         let parsed = tokio::task::spawn_blocking(move || {
             reader.feed(&chunk[from..to], last, &mut records);

@@ -136,7 +136,7 @@ async fn exactly_one_of_200_concurrent_starts_wins_across_4_instances(backend: B
     for _ in 1..4 {
         instances.push(spawn_instance(instances[0].database.clone(), &options).await);
     }
-    let (user_id, browser) = instances[0].browser_for_new_user("racer@example.com").await;
+    let (_, browser) = instances[0].browser_for_new_user("racer@example.com").await;
     let clients: Vec<Arc<Client>> = instances.iter().map(|i| Arc::new(browser.at(&i.base))).collect();
 
     for round in 0..20 {

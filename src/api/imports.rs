@@ -19,8 +19,13 @@ pub async fn upload_file(data: MultipartData) -> Result<UploadPreview, ImportErr
             let multipart = data
                 .into_inner()
                 .ok_or_else(|| ImportError::MalformedUpload { reason: "the body is not multipart.".to_owned() })?;
-            let cut_short = request_parts().and_then(|parts| parts.extensions.get::<crate::body_limits::BodyCutShort>().cloned());
-            crate::uploads::upload_for_preview(&services, caller.user_id, multipart, cut_short.as_ref()).await
+            let parts = request_parts();
+            let cut_short = parts.as_ref().and_then(|parts| parts.extensions.get::<crate::body_limits::BodyCutShort>().cloned());
+            let declared_bytes = parts
+                .as_ref()
+                .and_then(|parts| parts.headers.get(http::header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok());
+            let body = crate::uploads::UploadBody { multipart, cut_short, declared_bytes };
+            crate::uploads::upload_for_preview(&services, caller.user_id, body).await
         }
         .await,
     )

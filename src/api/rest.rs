@@ -84,8 +84,10 @@ async fn create_import(
             .whole_stream(upload_limit + services.config.import_multipart_allowance_bytes)
             .per_field(upload_limit),
     );
+    let declared_bytes = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
     let multipart = multer::Multipart::with_constraints(request.into_body().into_data_stream(), boundary, constraints);
-    let started = crate::imports::import_upload(services, caller.user_id, multipart, cut_short.as_ref(), query.sheet.as_deref()).await?;
+    let body = crate::uploads::UploadBody { multipart, cut_short, declared_bytes };
+    let started = crate::imports::import_upload(services, caller.user_id, body, query.sheet.as_deref()).await?;
     Ok((StatusCode::ACCEPTED, Json::<StartedImport>(started)).into_response())
 }
 

@@ -14,6 +14,11 @@ use encoding_rs::{CoderResult, Decoder};
 
 pub const MAX_FIELD_BYTES: usize = 64 * 1024;
 
+/// Bytes fed to a reader at once by callers that hold what it finds: the
+/// records one feed makes are bounded by these bytes (a file of tiny rows, `x\n`,
+/// makes half a million records of a megabyte).
+pub const FEED_SLICE_BYTES: usize = 8 * 1024;
+
 /// Fields beyond this count in one record are dropped and the record flagged,
 /// so a line of millions of delimiters cannot exhaust memory.
 pub const MAX_FIELDS: usize = 1024;

@@ -18,6 +18,10 @@ const DELIMITER_WINDOW: usize = 30;
 /// Rows after a header candidate checked for a matching field count.
 const FOLLOWING_ROWS: usize = 5;
 const SAMPLE_ROWS: usize = 5;
+/// Non-blank records the judgement looks at, at most: every window above fits.
+const SNIFF_RECORDS: usize = DELIMITER_WINDOW + HEADER_WINDOW + FOLLOWING_ROWS + SAMPLE_ROWS;
+/// Bytes parsed at a time while the records are still too few.
+const SNIFF_SLICE_BYTES: usize = 4 * 1024;
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TextEncoding {
@@ -254,7 +258,14 @@ pub fn sniff_rows(records: &[RawRecord]) -> Result<Sniffed, SniffError> {
 fn sniff_vcard(encoding: TextEncoding, prefix: &[u8], is_whole_file: bool) -> Sniffed {
     let mut reader = VCardReader::new(encoding);
     let mut cards = Vec::new();
-    reader.feed(prefix, is_whole_file, &mut cards);
+    let mut slices = prefix.chunks(SNIFF_SLICE_BYTES).peekable();
+    while let Some(slice) = slices.next() {
+        reader.feed(slice, is_whole_file && slices.peek().is_none(), &mut cards);
+        cards.retain(|card| card.problem.is_none());
+        if cards.len() >= SAMPLE_ROWS && reader.version().is_some() {
+            break;
+        }
+    }
     Sniffed {
         format: FileFormat::VCard { version: reader.version().unwrap_or_default().to_owned() },
         encoding,
@@ -344,7 +355,17 @@ fn parse(
 ) -> Vec<RawRecord> {
     let mut reader = RecordReader::new(encoding, delimiter, MAX_FIELD_BYTES);
     let mut out = Vec::new();
-    reader.feed(prefix, last, &mut out);
+    // The judgement needs the first records only: a prefix of tiny rows (`@\n`)
+    // would otherwise be 32,000 records with their fields, for each delimiter.
+    let mut slices = prefix.chunks(SNIFF_SLICE_BYTES).peekable();
+    while let Some(slice) = slices.next() {
+        reader.feed(slice, last && slices.peek().is_none(), &mut out);
+        out.retain(|record| !is_blank(record));
+        if out.len() >= SNIFF_RECORDS {
+            out.truncate(SNIFF_RECORDS);
+            break;
+        }
+    }
     out
 }
 

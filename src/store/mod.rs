@@ -369,34 +369,27 @@ macro_rules! impl_store {
             Ok(())
         }
 
-        async fn append_upload_chunk(&self, upload_id: &str, user_id: i64, seq: i64, data: &[u8], quota: u64) -> StoreResult<ChunkOutcome> {
+        async fn reserve_upload_bytes(&self, upload_id: &str, user_id: i64, total: u64, quota: u64) -> StoreResult<ChunkOutcome> {
             let mut tx = self.begin_write().await?;
-            if let Some(lock) = USER_ROW_LOCK {
-                sqlx::query(lock).bind(user_id).execute(&mut *tx).await?;
-            }
-            let reserved = sqlx::query(RESERVE_UPLOAD_BYTES)
-                .bind(data.len() as i64)
-                .bind(upload_id)
-                .bind(user_id)
-                .bind(i64::try_from(quota).unwrap_or(i64::MAX))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if reserved == 0 {
-                let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM uploads WHERE id = $1)")
-                    .bind(upload_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
+            let outcome = reserve_in(&mut tx, upload_id, user_id, total, quota, (USER_ROW_LOCK, GREATEST)).await?;
+            tx.commit().await?;
+            Ok(outcome)
+        }
+
+        async fn append_upload_chunk(&self, chunk: &UploadChunk<'_>, quota: u64) -> StoreResult<ChunkOutcome> {
+            let mut tx = self.begin_write().await?;
+            let outcome = reserve_in(&mut tx, chunk.upload_id, chunk.user_id, chunk.stored_after, quota, (USER_ROW_LOCK, GREATEST)).await?;
+            if outcome != ChunkOutcome::Stored {
                 tx.rollback().await?;
-                return Ok(if exists { ChunkOutcome::QuotaReached } else { ChunkOutcome::UploadGone });
+                return Ok(outcome);
             }
             sqlx::query("INSERT INTO upload_chunks (upload_id, seq, data) VALUES ($1, $2, $3)")
-                .bind(upload_id)
-                .bind(seq)
-                .bind(data)
+                .bind(chunk.upload_id)
+                .bind(chunk.seq)
+                .bind(chunk.data)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(&receiving_progress_sql(NOW)).bind(user_id).bind(upload_id).execute(&mut *tx).await?;
+            sqlx::query(&receiving_progress_sql(NOW)).bind(chunk.user_id).bind(chunk.upload_id).execute(&mut *tx).await?;
             tx.commit().await?;
             self.wrote();
             Ok(ChunkOutcome::Stored)
@@ -635,7 +628,18 @@ impl NewImport {
     }
 }
 
-/// What became of an upload chunk.
+/// One stored piece of an upload.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadChunk<'a> {
+    pub upload_id: &'a str,
+    pub user_id: i64,
+    pub seq: i64,
+    pub data: &'a [u8],
+    /// The upload's bytes once this chunk is stored.
+    pub stored_after: u64,
+}
+
+/// What became of an upload chunk, or a reservation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChunkOutcome {
     Stored,
@@ -787,11 +791,16 @@ pub trait Store: Send + Sync + 'static {
 
     // Uploads, kept as chunks so every instance can read them.
     async fn create_upload(&self, upload_id: &str, user_id: i64, file_name: &str, now: DateTime<Utc>) -> StoreResult<()>;
-    /// Stores a chunk if its bytes fit in the user's `quota` with everything
-    /// they have stored, reserving them in the same transaction; a person's
-    /// chunks take turns (SQLite's one writer; the user's row lock on Postgres).
-    /// A chunk of an import's file also stamps the import's progress.
-    async fn append_upload_chunk(&self, upload_id: &str, user_id: i64, seq: i64, data: &[u8], quota: u64) -> StoreResult<ChunkOutcome>;
+    /// Reserves room for `total` bytes of the upload (its declared size, before
+    /// the first chunk) if that fits in the user's `quota` with every other
+    /// upload's reservation; a reservation only grows. A person's reservations
+    /// take turns (SQLite's one writer; the user's row lock on Postgres), so
+    /// parallel uploads share the quota, first come, first served.
+    async fn reserve_upload_bytes(&self, upload_id: &str, user_id: i64, total: u64, quota: u64) -> StoreResult<ChunkOutcome>;
+    /// Stores a chunk, in the transaction that reserves the bytes stored so far
+    /// (`UploadChunk::stored_after`); a chunk of an import's file also stamps
+    /// the import's progress.
+    async fn append_upload_chunk(&self, chunk: &UploadChunk<'_>, quota: u64) -> StoreResult<ChunkOutcome>;
     async fn finish_upload(&self, upload_id: &str, meta: &UploadMeta) -> StoreResult<()>;
     async fn delete_upload(&self, upload_id: &str) -> StoreResult<()>;
     /// A finished upload of this user.
@@ -1189,10 +1198,54 @@ pub(crate) const DELETE_ENDED_IMPORTS: &str =
 pub(crate) const QUEUED_IMPORTS: &str = "SELECT COUNT(*) FROM imports WHERE status = 'queued' AND NOT receiving";
 pub(crate) const USER_UPLOAD_BYTES: &str =
     "SELECT CAST(COALESCE(SUM(received_bytes), 0) AS BIGINT) FROM uploads WHERE user_id = $1";
-/// Reserves `$1` bytes for upload `$2` of user `$3` if all of the user's uploads stay within `$4`.
-pub(crate) const RESERVE_UPLOAD_BYTES: &str = "UPDATE uploads SET received_bytes = received_bytes + $1
-     WHERE id = $2 AND user_id = $3
-       AND (SELECT COALESCE(SUM(mine.received_bytes), 0) FROM uploads mine WHERE mine.user_id = $3) + $1 <= $4";
+/// `Store::reserve_upload_bytes` in the caller's transaction, with the backend's
+/// lock on the user's row (if it needs one) and its two-argument maximum.
+pub(crate) async fn reserve_in<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    upload_id: &str,
+    user_id: i64,
+    total: u64,
+    quota: u64,
+    (user_row_lock, greatest): (Option<&str>, &str),
+) -> StoreResult<ChunkOutcome>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'r> (bool,): sqlx::FromRow<'r, DB::Row>,
+{
+    if let Some(lock) = user_row_lock {
+        sqlx::query(lock).bind(user_id).execute(&mut **tx).await?;
+    }
+    let clamp = |bytes: u64| i64::try_from(bytes).unwrap_or(i64::MAX);
+    let reserved: Option<(bool,)> = sqlx::query_as(&reserve_upload_bytes_sql(greatest))
+        .bind(clamp(total))
+        .bind(upload_id)
+        .bind(user_id)
+        .bind(clamp(quota))
+        .fetch_optional(&mut **tx)
+        .await?;
+    if reserved.is_some() {
+        return Ok(ChunkOutcome::Stored);
+    }
+    let (exists,): (bool,) =
+        sqlx::query_as("SELECT EXISTS (SELECT 1 FROM uploads WHERE id = $1)").bind(upload_id).fetch_one(&mut **tx).await?;
+    Ok(if exists { ChunkOutcome::QuotaReached } else { ChunkOutcome::UploadGone })
+}
+
+/// Grows upload `$2`'s reservation (of user `$3`) to `$1` bytes if all of the
+/// user's reservations then stay within `$4`; `greatest` is the backend's two-argument maximum.
+pub(crate) fn reserve_upload_bytes_sql(greatest: &str) -> String {
+    format!(
+        "UPDATE uploads SET received_bytes = {greatest}(received_bytes, $1)
+         WHERE id = $2 AND user_id = $3
+           AND (SELECT COALESCE(SUM(mine.received_bytes), 0) FROM uploads mine WHERE mine.user_id = $3)
+               - received_bytes + {greatest}(received_bytes, $1) <= $4
+         RETURNING TRUE"
+    )
+}
 /// A receiving import's settings (`$1` file name, `$2` sniffed, `$3` mapping, `$4` rows, `$5` id): now it may be claimed.
 pub(crate) const FINISH_RECEIVING_SQL: &str =
     "UPDATE imports SET file_name = $1, sniffed = $2, mapping = $3, rows_total = $4, receiving = FALSE, owner = NULL

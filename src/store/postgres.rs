@@ -38,6 +38,8 @@ const NOW: &str = "now()";
 /// SKIP LOCKED: an import whose row a live batch holds is not an orphan.
 const ORPHAN_ROW_LOCK: &str = "FOR UPDATE SKIP LOCKED";
 /// A person's upload chunks take turns on their row, so each sees the bytes the others reserved.
+/// The larger of two values.
+const GREATEST: &str = "GREATEST";
 const USER_ROW_LOCK: Option<&str> = Some("SELECT id FROM users WHERE id = $1 FOR UPDATE");
 
 /// The database's clock less the seconds bound as `param`: a lease's or a staleness cutoff.
@@ -220,7 +222,8 @@ impl_store!(PostgresStore, Backend::Postgres, times: DateTime<Utc>, written by s
     }
 
     async fn finish_upload(&self, upload_id: &str, meta: &UploadMeta) -> StoreResult<()> {
-        sqlx::query("UPDATE uploads SET byte_size = $1, data_rows = $2, sniffed = $3 WHERE id = $4")
+        // What was reserved ahead of the bytes (a declared length) and not used is given back.
+        sqlx::query("UPDATE uploads SET byte_size = $1, received_bytes = $1, data_rows = $2, sniffed = $3 WHERE id = $4")
             .bind(meta.byte_size as i64)
             .bind(meta.data_rows as i64)
             .bind(Json(&meta.sniffed))

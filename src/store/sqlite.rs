@@ -52,6 +52,8 @@ const NOW: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
 /// No row locks: SQLite runs one writer at a time.
 const ORPHAN_ROW_LOCK: &str = "";
 /// Nor a lock on the user's row: the transaction holds the write lock.
+/// The larger of two values.
+const GREATEST: &str = "MAX";
 const USER_ROW_LOCK: Option<&str> = None;
 
 /// The database's clock less the seconds bound as `param`: a lease's or a staleness cutoff.
@@ -274,7 +276,9 @@ impl_store!(SqliteStore, Backend::Sqlite, times: i64, written by ms, read by tim
     }
 
     async fn finish_upload(&self, upload_id: &str, meta: &UploadMeta) -> StoreResult<()> {
-        sqlx::query("UPDATE uploads SET byte_size = ?, data_rows = ?, sniffed = ? WHERE id = ?")
+        // What was reserved ahead of the bytes (a declared length) and not used is given back.
+        sqlx::query("UPDATE uploads SET byte_size = ?, received_bytes = ?, data_rows = ?, sniffed = ? WHERE id = ?")
+            .bind(meta.byte_size as i64)
             .bind(meta.byte_size as i64)
             .bind(meta.data_rows as i64)
             .bind(serde_json::to_string(&meta.sniffed)?)
