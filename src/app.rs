@@ -1,7 +1,7 @@
 //! The HTML shell, the router and the layout every page shares.
 
 use crate::api::accounts::{current_account, SignOut};
-use crate::model::AccountView;
+use crate::pages::common::Session;
 use crate::pages::{
     contacts::ContactsPage, home::HomePage, import::ImportPage, import_status::ImportStatusPage,
     imports::ImportsPage, settings::SettingsPage, sign_in::SignInPage, sign_up::SignUpPage,
@@ -30,10 +30,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         </html>
     }
 }
-
-/// The signed-in account, shared by the layout and the pages; refetched after sign-in or sign-out.
-#[derive(Clone, Copy)]
-pub struct Session(pub Resource<Result<Option<AccountView>, crate::error::AccountError>>);
 
 #[component]
 pub fn App() -> impl IntoView {

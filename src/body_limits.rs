@@ -14,9 +14,9 @@
 //!   `INTAKE_REFUSED_BODY_DRAIN_TIMEOUT`, however slowly the bytes come.
 
 use crate::api::imports::UploadFile;
-use crate::api::rest::multipart_boundary;
 use crate::error::{human_bytes, ImportError};
-use crate::server::AppState;
+use crate::request_body::{multipart_boundary, BodyCounters, BodyCutShort};
+use crate::state::AppState;
 use axum::body::{Body, BodyDataStream, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, Method};
@@ -25,36 +25,10 @@ use axum::response::{IntoResponse, Response};
 use futures::{Stream, StreamExt};
 use leptos::server_fn::ServerFn;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use tracing::info;
-
-/// Why the guard cut an upload body short, for the handler that was reading it
-/// (the multipart parser only sees a failed stream). Put in the request's extensions.
-#[derive(Clone, Default)]
-pub struct BodyCutShort(Arc<OnceLock<ImportError>>);
-
-impl BodyCutShort {
-    pub fn reason(&self) -> Option<ImportError> {
-        self.0.get().cloned()
-    }
-}
-
-/// What the guard has read from upload bodies, this process-wide.
-#[derive(Default)]
-pub struct BodyCounters {
-    /// Bytes read from upload bodies, for the handler or drained after a refusal.
-    pub received: AtomicU64,
-    /// The most bytes of one body the guard looked through for its first part.
-    pub peak_head_bytes: AtomicU64,
-    /// Byte comparisons the guard made looking for first parts, all bodies
-    /// together: at most two per byte looked through, however the body was cut
-    /// into chunks.
-    pub head_comparisons: AtomicU64,
-    /// Refused bodies being read and discarded right now.
-    pub draining: AtomicU64,
-}
 
 /// The request guard: caps every POST body while it streams.
 pub async fn guard_request_bodies(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -209,7 +183,7 @@ struct CutShort(ImportError);
 
 impl MultipartGuard {
     fn refuse(&mut self, reason: ImportError) -> Poll<Option<Result<Bytes, CutShort>>> {
-        let _ = self.cut_short.0.set(reason.clone());
+        self.cut_short.cut(reason.clone());
         self.head = None;
         Poll::Ready(Some(Err(CutShort(reason))))
     }
@@ -308,7 +282,7 @@ impl Stream for MultipartGuard {
     type Item = Result<Bytes, CutShort>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.cut_short.0.get().is_some() {
+        if self.cut_short.reason().is_some() {
             return Poll::Ready(None);
         }
         if self.since_yield >= YIELD_EVERY_BYTES {

@@ -209,8 +209,22 @@ fn framework_error<E: HttpError>(
 ) -> E {
     let error = if is_bad_request(&value) { invalid_request(value.to_string()) } else { transport(value.to_string()) };
     #[cfg(feature = "ssr")]
-    crate::api::context::set_status(&error);
+    set_status(&error);
     error
+}
+
+/// Sets the response status (and `Retry-After`) for `error`, when a server
+/// function is serving a request.
+#[cfg(feature = "ssr")]
+pub fn set_status(error: &impl HttpError) {
+    use leptos::prelude::use_context;
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        let status = http::StatusCode::from_u16(error.http_status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        response.set_status(status);
+        if let Some(seconds) = error.retry_after_seconds() {
+            response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+        }
+    }
 }
 
 impl FromServerFnError for ImportError {

@@ -6,7 +6,8 @@ use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::services::Services;
 use crate::worker;
-use axum::extract::{FromRef, Request, State};
+use crate::state::AppState;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -22,18 +23,6 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
-
-#[derive(Clone)]
-pub struct AppState {
-    pub leptos_options: LeptosOptions,
-    pub services: Services,
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> Self {
-        state.leptos_options.clone()
-    }
-}
 
 /// The app's routes, generated once per process. leptos keeps resources from
 /// loading during generation with one process-wide flag (leptos-rs/leptos#4773),

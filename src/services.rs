@@ -17,17 +17,17 @@ pub struct Services {
     /// Bounds the argon2 computations this instance runs at once.
     pub password_gate: PasswordGate,
     /// What the request guard read from upload bodies.
-    pub body_counters: Arc<crate::body_limits::BodyCounters>,
+    pub body_counters: Arc<crate::request_body::BodyCounters>,
     /// Each person's uploads in progress on this instance.
-    pub upload_slots: crate::uploads::UploadSlots,
+    pub upload_slots: crate::upload_gates::UploadSlots,
     /// This instance's places for reading workbooks from disk.
-    pub workbook_reads: crate::uploads::WorkbookReads,
+    pub workbook_reads: crate::upload_gates::WorkbookReads,
 }
 
 impl Services {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: Config) -> Self {
         let password_gate = PasswordGate::new(config.password_hash_concurrency, config.password_hash_queue);
-        let workbook_reads = crate::uploads::WorkbookReads::new(config.import_max_workbook_reads);
+        let workbook_reads = crate::upload_gates::WorkbookReads::new(config.import_max_workbook_reads);
         Self {
             store,
             clock,

@@ -5,9 +5,9 @@
 //! whose heartbeat lapsed, so a crashed instance's work resumes elsewhere.
 
 use crate::domain::contact::{build_row, RowOutcome};
-use crate::domain::records::{RawRecord, TextRecordReader, FEED_SLICE_BYTES};
+use crate::domain::format::{FileFormat, RawRecord, FEED_SLICE_BYTES};
+use crate::domain::records::TextRecordReader;
 use crate::domain::report::capped_reason;
-use crate::domain::sniff::FileFormat;
 use crate::uploads::{SpillError, SpilledUpload};
 use crate::model::{ImportStatus, RowErrorView};
 use crate::services::Services;

@@ -850,7 +850,7 @@ async fn a_file_of_tiny_invalid_rows_is_parsed_a_slice_at_a_time(backend: Backen
     let done = script.wait_finished(&started.import_id).await;
     assert_eq!(done.counts.rejected, 200_000, "{done:?}");
     let most = intake::test_hooks::MOST_RECORDS_PARSED_AT_ONCE.load(std::sync::atomic::Ordering::Relaxed);
-    let bound = intake::domain::records::FEED_SLICE_BYTES as u64 / 2 + 1;
+    let bound = intake::domain::format::FEED_SLICE_BYTES as u64 / 2 + 1;
     assert!(most <= bound, "{most} records parsed at once");
     app.stop().await;
 }

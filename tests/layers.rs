@@ -15,7 +15,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("the web boundary: pages, server functions, REST, middleware", &["app", "pages", "api", "body_limits"]),
     ("the web layer's state", &["state"]),
     ("use cases", &["imports", "uploads", "contacts", "history", "auth", "worker", "sweeper"]),
-    ("what the use cases share", &["services", "password_gate", "config", "clock", "telemetry", "test_hooks", "request_body"]),
+    ("what the use cases share", &["services", "password_gate", "upload_gates", "config", "clock", "telemetry", "test_hooks", "request_body"]),
     ("storage", &["store"]),
     ("the plain core, shared with the client", &["domain", "model", "error"]),
 ];

@@ -1,8 +1,8 @@
 //! What a server function needs from the request it serves.
 
 use crate::auth::{authenticate, AuthFailure, Caller, Credential};
-use crate::error::HttpError;
-use crate::server::AppState;
+use crate::error::{set_status, HttpError};
+use crate::state::AppState;
 use crate::services::Services;
 use http::request::Parts;
 use leptos::prelude::*;
@@ -45,17 +45,6 @@ pub fn with_status<T, E: HttpError>(result: Result<T, E>) -> Result<T, E> {
         set_status(error);
     }
     result
-}
-
-/// Sets the response status (and `Retry-After`) for `error`, when serving a request.
-pub fn set_status(error: &impl HttpError) {
-    if let Some(response) = use_context::<ResponseOptions>() {
-        let status = http::StatusCode::from_u16(error.http_status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-        response.set_status(status);
-        if let Some(seconds) = error.retry_after_seconds() {
-            response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
-        }
-    }
 }
 
 pub fn set_cookie(value: &str) {

@@ -20,7 +20,7 @@ pub async fn upload_file(data: MultipartData) -> Result<UploadPreview, ImportErr
                 .into_inner()
                 .ok_or_else(|| ImportError::MalformedUpload { reason: "the body is not multipart.".to_owned() })?;
             let parts = request_parts();
-            let cut_short = parts.as_ref().and_then(|parts| parts.extensions.get::<crate::body_limits::BodyCutShort>().cloned());
+            let cut_short = parts.as_ref().and_then(|parts| parts.extensions.get::<crate::request_body::BodyCutShort>().cloned());
             let declared_bytes = parts
                 .as_ref()
                 .and_then(|parts| parts.headers.get(http::header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok());

@@ -1,11 +1,11 @@
 //! The JSON API for scripts: `Authorization: Bearer <token>` or a session cookie.
 
 use crate::auth::{authenticate, Caller};
-use crate::body_limits::BodyCutShort;
+use crate::request_body::{multipart_boundary, BodyCutShort};
 use crate::domain::report::{error_report_more, error_report_rows, ERROR_REPORT_HEADER};
 use crate::error::{HttpError, ImportError};
 use crate::model::StartedImport;
-use crate::server::AppState;
+use crate::state::AppState;
 use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::http::{header, request::Parts, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -49,16 +49,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/imports/{id}/errors.csv", get(error_report))
         .route("/api/imports/{id}/cancel", post(cancel_import))
         .route("/api/contacts", get(contacts))
-}
-
-/// The boundary of a multipart body, or a 400 that says what is wrong.
-pub fn multipart_boundary(content_type: Option<&str>) -> Result<String, ImportError> {
-    let content_type = content_type.ok_or_else(|| ImportError::MalformedUpload {
-        reason: "the request has no Content-Type; send multipart/form-data with a `file` field.".to_owned(),
-    })?;
-    multer::parse_boundary(content_type).map_err(|_| ImportError::MalformedUpload {
-        reason: "the Content-Type is not multipart/form-data with a boundary.".to_owned(),
-    })
 }
 
 /// `POST /api/imports?sheet=Name` reads that sheet of a workbook instead of the first.

@@ -3,7 +3,7 @@
 
 use super::identity::{fold_into, match_name, normalize_email, normalize_phone, CallingCode, Identity};
 use super::mapping::{Field, Mapping};
-use super::records::{RawRecord, RecordProblem, MAX_FIELD_BYTES};
+use super::format::{RawRecord, RecordProblem, MAX_FIELD_BYTES};
 use serde::{Deserialize, Serialize};
 use foldhash::{HashMap, HashMapExt, HashSet};
 use std::borrow::Cow;
@@ -1197,7 +1197,7 @@ Frau,H\xe9l\xe8ne,,Fran\xe7ois,,,,,keine-mail,SMTP,,\r\n";
         let sniffed = sniff(file, true).unwrap();
         assert_eq!(
             sniffed.encoding,
-            crate::domain::sniff::TextEncoding::Windows1252
+            crate::domain::format::TextEncoding::Windows1252
         );
         let (preset, mapping) = detect(&sniffed.headers);
         assert_eq!(preset, Preset::OutlookGerman);

@@ -1,4 +1,5 @@
 pub mod contact;
+pub mod format;
 pub mod guard;
 pub mod identity;
 pub mod mapping;

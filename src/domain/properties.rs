@@ -2,9 +2,9 @@
 //! reader, the vCard reader and the workbook reader never panic, and what they
 //! keep stays within the caps.
 
-use super::records::{RawRecord, RecordReader, MAX_FIELDS};
-use super::records::MAX_FIELD_BYTES;
-use super::sniff::{sniff, Delimiter, TextEncoding, SNIFF_BYTES};
+use super::format::{Delimiter, RawRecord, TextEncoding, MAX_FIELDS, MAX_FIELD_BYTES};
+use super::records::RecordReader;
+use super::sniff::{sniff, SNIFF_BYTES};
 use super::vcard::{VCardReader, VCARD_HEADERS};
 use proptest::prelude::*;
 
@@ -161,7 +161,7 @@ proptest! {
 mod workbooks {
     use super::super::workbook::fixture::{xlsx, Cell::*};
     use super::super::workbook::{unpack_checked, Workbook, WorkbookLimits};
-    use super::super::sniff::WorkbookKind;
+    use super::super::format::WorkbookKind;
     use super::*;
 
     fn seed() -> &'static [u8] {

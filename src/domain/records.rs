@@ -7,48 +7,13 @@
 //! [`MAX_FIELDS`] fields, so no input can make the reader hold more than about
 //! one record of capped fields.
 
-use super::sniff::{Delimiter, FileFormat, Sniffed, TextEncoding};
+use super::format::{Delimiter, FileFormat, RawRecord, RecordProblem, Sniffed, TextEncoding, MAX_FIELDS, MAX_FIELD_BYTES};
 use super::vcard::VCardReader;
 use csv_core::{ReadFieldResult, Reader, ReaderBuilder};
 use encoding_rs::{CoderResult, Decoder};
 
-pub const MAX_FIELD_BYTES: usize = 64 * 1024;
-
-/// Bytes fed to a reader at once by callers that hold what it finds: the
-/// records one feed makes are bounded by these bytes (a file of tiny rows, `x\n`,
-/// makes half a million records of a megabyte).
-pub const FEED_SLICE_BYTES: usize = 8 * 1024;
-
-/// Fields beyond this count in one record are dropped and the record flagged,
-/// so a line of millions of delimiters cannot exhaust memory.
-pub const MAX_FIELDS: usize = 1024;
-
 /// Size of the stack buffers for decoded text and parsed field bytes.
 const CHUNK: usize = 4096;
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct RawRecord {
-    /// 0-based record index in the file (blank lines are not records).
-    pub index: u64,
-    /// 1-based physical line where the record starts.
-    pub line: u64,
-    pub fields: Vec<String>,
-    pub problem: Option<RecordProblem>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RecordProblem {
-    /// The field at this 0-based column was longer than the cap; only its
-    /// first `max_field_bytes` bytes were kept.
-    FieldTooLong { column: usize },
-    /// The field at this 0-based column contains a NUL character.
-    NulByte { column: usize },
-    /// The record had more than [`MAX_FIELDS`] fields; the rest were dropped.
-    TooManyFields,
-    /// A vCard without its END, or with a line that is not a property; the
-    /// reason names the line.
-    BrokenCard { reason: String },
-}
 
 /// The push reader for a text file's records: delimited rows or vCards.
 pub enum TextRecordReader {

@@ -3,8 +3,9 @@
 //! The prefix is parsed with the same [`RecordReader`] the import uses, so
 //! `header_index` and `header_line` mean exactly what the import will see.
 
+use super::format::{Delimiter, FileFormat, RawRecord, Sniffed, TextEncoding, MAX_FIELD_BYTES};
 use super::mapping;
-use super::records::{RawRecord, RecordReader, MAX_FIELD_BYTES};
+use super::records::RecordReader;
 use super::vcard::{self, VCardReader, VCARD_HEADERS};
 use serde::{Deserialize, Serialize};
 
@@ -23,154 +24,6 @@ const SNIFF_RECORDS: usize = DELIMITER_WINDOW + HEADER_WINDOW + FOLLOWING_ROWS +
 /// Bytes parsed at a time while the records are still too few.
 const SNIFF_SLICE_BYTES: usize = 4 * 1024;
 
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TextEncoding {
-    Utf8,
-    Utf8Bom,
-    Utf16Le,
-    Utf16Be,
-    Windows1252,
-}
-
-impl TextEncoding {
-    pub fn label(self) -> &'static str {
-        match self {
-            TextEncoding::Utf8 => "UTF-8",
-            TextEncoding::Utf8Bom => "UTF-8 (BOM)",
-            TextEncoding::Utf16Le => "UTF-16 LE",
-            TextEncoding::Utf16Be => "UTF-16 BE",
-            TextEncoding::Windows1252 => "Windows-1252",
-        }
-    }
-
-    pub fn encoding(self) -> &'static encoding_rs::Encoding {
-        match self {
-            TextEncoding::Utf8 | TextEncoding::Utf8Bom => encoding_rs::UTF_8,
-            TextEncoding::Utf16Le => encoding_rs::UTF_16LE,
-            TextEncoding::Utf16Be => encoding_rs::UTF_16BE,
-            TextEncoding::Windows1252 => encoding_rs::WINDOWS_1252,
-        }
-    }
-}
-
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Delimiter {
-    Comma,
-    Semicolon,
-    Tab,
-    Pipe,
-}
-
-impl Delimiter {
-    /// Trial order; earlier wins ties, so comma is preferred.
-    pub const ALL: [Delimiter; 4] = [
-        Delimiter::Comma,
-        Delimiter::Semicolon,
-        Delimiter::Tab,
-        Delimiter::Pipe,
-    ];
-
-    pub fn byte(self) -> u8 {
-        match self {
-            Delimiter::Comma => b',',
-            Delimiter::Semicolon => b';',
-            Delimiter::Tab => b'\t',
-            Delimiter::Pipe => b'|',
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Delimiter::Comma => "comma",
-            Delimiter::Semicolon => "semicolon",
-            Delimiter::Tab => "tab",
-            Delimiter::Pipe => "pipe",
-        }
-    }
-}
-
-/// What a file is, recognised by its content.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
-pub enum FileFormat {
-    /// CSV, TSV and other delimited text.
-    #[default]
-    Delimited,
-    /// vCards; `version` is the first card's VERSION.
-    VCard { version: String },
-    /// A workbook read from `sheet`, one of its `sheets`.
-    Workbook { kind: WorkbookKind, sheet: String, sheets: Vec<String> },
-}
-
-impl FileFormat {
-    pub fn label(&self) -> String {
-        match self {
-            FileFormat::Delimited => "Text (CSV, TSV)".to_owned(),
-            FileFormat::VCard { version } if version.is_empty() => "vCard".to_owned(),
-            FileFormat::VCard { version } => format!("vCard {version}"),
-            FileFormat::Workbook { kind, .. } => kind.label().to_owned(),
-        }
-    }
-}
-
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WorkbookKind {
-    Xlsx,
-    Xls,
-    Ods,
-}
-
-impl WorkbookKind {
-    pub fn label(self) -> &'static str {
-        match self {
-            WorkbookKind::Xlsx => "Excel workbook (.xlsx)",
-            WorkbookKind::Xls => "Excel 97-2003 workbook (.xls)",
-            WorkbookKind::Ods => "OpenDocument spreadsheet (.ods)",
-        }
-    }
-
-    /// Recognises a workbook by its first bytes: a zip (.xlsx, or .ods when its
-    /// stored `mimetype` says so) or an OLE compound file (.xls).
-    pub fn of(prefix: &[u8]) -> Option<WorkbookKind> {
-        if prefix.starts_with(b"PK\x03\x04") {
-            let ods = b"application/vnd.oasis.opendocument.spreadsheet";
-            let head = &prefix[..prefix.len().min(256)];
-            Some(if head.windows(ods.len()).any(|w| w == ods) { WorkbookKind::Ods } else { WorkbookKind::Xlsx })
-        } else if prefix.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
-            Some(WorkbookKind::Xls)
-        } else {
-            None
-        }
-    }
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub struct Sniffed {
-    /// Uploads stored before other formats were read are all delimited text.
-    #[serde(default)]
-    pub format: FileFormat,
-    pub encoding: TextEncoding,
-    pub delimiter: Delimiter,
-    /// 0-based index of the header among the file's records; records before
-    /// it are preamble and are skipped.
-    pub header_index: u64,
-    /// 1-based physical line number of the header row.
-    pub header_line: u64,
-    /// Trimmed header cells.
-    pub headers: Vec<String>,
-    /// Up to 5 non-blank data rows after the header (trimmed), for a preview.
-    pub sample_rows: Vec<Vec<String>>,
-}
-
-impl Sniffed {
-    /// Index of the first record that is data: after the header, or the first
-    /// card of a vCard file, which has no header record.
-    pub fn first_data_record(&self) -> u64 {
-        match self.format {
-            FileFormat::VCard { .. } => 0,
-            _ => self.header_index + 1,
-        }
-    }
-}
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub enum SniffError {

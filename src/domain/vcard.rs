@@ -10,8 +10,7 @@
 //! keep their start only, so a huge PHOTO costs no more than the cap. Values are
 //! decoded with their `CHARSET=` when given, else with the file's encoding.
 
-use super::records::{RawRecord, RecordProblem, MAX_FIELD_BYTES};
-use super::sniff::TextEncoding;
+use super::format::{RawRecord, RecordProblem, TextEncoding, MAX_FIELD_BYTES};
 use encoding_rs::{CoderResult, Decoder, Encoding};
 
 /// The columns a card is read into, in this order.
@@ -583,7 +582,8 @@ mod tests {
     use super::*;
     use crate::domain::contact::{build_row, RowOutcome};
     use crate::domain::mapping::{detect, Preset};
-    use crate::domain::sniff::{sniff, FileFormat};
+    use crate::domain::format::FileFormat;
+    use crate::domain::sniff::sniff;
 
     fn read(encoding: TextEncoding, bytes: &[u8], chunk: usize) -> Vec<RawRecord> {
         let mut reader = VCardReader::new(encoding);

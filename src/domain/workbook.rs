@@ -11,8 +11,8 @@
 //! ([`calamine::Xlsx::worksheet_cells_reader`]); rows are built one at a
 //! time, within the CSV reader's field and column caps, and handed on.
 
-use super::records::{RawRecord, RecordProblem, MAX_FIELDS, MAX_FIELD_BYTES};
-use super::sniff::{self, FileFormat, Sniffed, SniffError, WorkbookKind};
+use super::format::{FileFormat, RawRecord, RecordProblem, Sniffed, WorkbookKind, MAX_FIELDS, MAX_FIELD_BYTES};
+use super::sniff::{self, SniffError};
 use calamine::{DataRef, Reader, Xlsx};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};

@@ -1,9 +1,14 @@
 //! Pieces several pages use.
 
-use crate::app::Session;
+use crate::error::AccountError;
+use crate::model::AccountView;
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::{use_location, use_navigate, use_query_map};
+
+/// The signed-in account, shared by the layout and the pages; refetched after sign-in or sign-out.
+#[derive(Clone, Copy)]
+pub struct Session(pub Resource<Result<Option<AccountView>, AccountError>>);
 
 /// Shows `children` to a signed-in user; sends anyone else to sign in, and back here afterwards.
 #[component]

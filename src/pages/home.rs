@@ -1,4 +1,4 @@
-use crate::app::Session;
+use super::common::Session;
 use leptos::prelude::*;
 use leptos_router::components::A;
 

@@ -9,4 +9,4 @@ pub mod settings;
 pub mod sign_in;
 pub mod sign_up;
 
-mod common;
+pub mod common;

@@ -462,7 +462,7 @@ use crate::domain::contact::{plan_batch, BatchPlan, Change, Contact, Counts, Pho
 use crate::domain::identity::Identity;
 use crate::domain::guard::ActiveImport;
 use crate::domain::mapping::Mapping;
-use crate::domain::sniff::Sniffed;
+use crate::domain::format::Sniffed;
 use crate::model::{ContactsPage, ImportStatus, ImportView, RowErrorView, RowErrorsPage, TokenView};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
