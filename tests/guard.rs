@@ -7,7 +7,8 @@ use common::*;
 use intake::domain::contact::Contact;
 use intake::error::ImportError;
 use intake::model::{ImportStatus, UploadPreview};
-use intake::store::{Batch, BatchOutcome, Claim, Failure, Fence, Prefetched};
+use intake::store::{Claim, Failure, Fence};
+use intake::worker::{commit_batch, Batch, BatchOutcome, Prefetched};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -218,7 +219,7 @@ async fn claim(app: &TestApp, worker: &str) -> intake::store::ClaimedImport {
 
 async fn commit(app: &TestApp, fence: &Fence, user_id: i64, contacts: Vec<Contact>, rows_done: u64) -> BatchOutcome {
     let batch = Batch { user_id, contacts: contacts.into_iter().map(Into::into).collect(), rows_done, ..Batch::default() };
-    app.services.store.commit_batch(fence, batch, app.services.now()).await.unwrap()
+    commit_batch(app.services.store.as_ref(), fence, batch, app.services.now()).await.unwrap()
 }
 
 async fn start_error(script: &Client, rows: usize) -> Option<ImportError> {
@@ -387,7 +388,7 @@ async fn an_import_that_progresses_between_failures_never_fails(backend: Backend
     for row in 1..=8u64 {
         let fence = Fence { import_id: claimed.import_id.clone(), attempt: claimed.attempt };
         let batch = Batch { user_id, contacts: vec![contact(row as usize).into()], rows_done: row, last_line: row + 1, ..Batch::default() };
-        assert!(matches!(store.commit_batch(&fence, batch, app.services.now()).await.unwrap(), BatchOutcome::Committed { .. }));
+        assert!(matches!(commit_batch(store.as_ref(), &fence, batch, app.services.now()).await.unwrap(), BatchOutcome::Committed { .. }));
         let orphans = store.recover_orphans(LEASE, 3, true).await.unwrap();
         assert_eq!(orphans[0].status, ImportStatus::Queued, "crash after row {row}");
         claimed = claim(&app, "test-worker").await;
@@ -552,7 +553,7 @@ async fn owners_read_while_the_batch_before_commits_plan_as_if_read_after(backen
     assert!(matches!(commit(&app, &fence, user_id, first, 2).await, BatchOutcome::Committed { .. }));
 
     let third: Vec<_> = [person("", &["b@x.io"]), person("", &["d@x.io"]), person("", &["c@x.io"])].map(Into::into).to_vec();
-    let read_early = store.prefetch_owners(user_id, &third, None).await.unwrap();
+    let read_early = intake::worker::prefetch_owners(store.as_ref(), user_id, &third, None).await.unwrap();
     assert_eq!(read_early.len(), 1, "the early read sees Dee only: {read_early:?}");
 
     // Ana gains b@x.io and absorbs Dee; Cy is new.
@@ -565,7 +566,7 @@ async fn owners_read_while_the_batch_before_commits_plan_as_if_read_after(backen
         prefetched: Some(Prefetched { contacts: read_early, stale: touched }),
         ..Batch::default()
     };
-    let outcome = store.commit_batch(&fence, batch, app.services.now()).await.unwrap();
+    let outcome = commit_batch(store.as_ref(), &fence, batch, app.services.now()).await.unwrap();
     let BatchOutcome::Committed { counts, .. } = outcome else { panic!("fenced") };
     assert_eq!((counts.created, counts.updated, counts.unchanged, counts.merged), (0, 0, 3, 0));
 
@@ -600,7 +601,7 @@ async fn writes_beside_an_import_committing_without_pause_get_their_turn(backend
     let (store, now) = (app.services.store.clone(), app.services.now());
     let busy = tokio::spawn(async move {
         for batch in batches {
-            assert!(matches!(store.commit_batch(&fence, batch, now).await.unwrap(), BatchOutcome::Committed { .. }));
+            assert!(matches!(commit_batch(store.as_ref(), &fence, batch, now).await.unwrap(), BatchOutcome::Committed { .. }));
         }
     });
     for n in 0..10 {

@@ -3,13 +3,27 @@
 //! lock up front (`BEGIN IMMEDIATE`), so that a writer in another process (the
 //! CLI) queues on the busy timeout instead of failing to upgrade a read lock.
 
-use super::*;
+use super::accounts::impl_accounts;
+use super::batch::impl_contact_transactions;
+use super::contact_rows::{new_identities, planned_ids};
+use super::contacts::impl_contacts;
+use super::dialect::{Backend, Connections, Dialect, Timeouts};
+use super::error::{StoreError, StoreResult};
+use super::queue::impl_queue;
+use super::seam::impl_seam;
+use super::sql::{chunk_statement, placeholders, ROWS_PER_STATEMENT};
+use super::uploads::impl_uploads;
+use crate::domain::contact::{BatchPlan, Change, PlannedContact};
+use crate::domain::identity::Identity;
+use crate::model::RowErrorView;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Arguments, Row, SqlitePool};
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
-use tokio::sync::Notify;
 use std::time::Duration;
+use tokio::sync::Notify;
 
 pub struct SqliteStore {
     /// Reads, beside the writer (WAL).
@@ -47,136 +61,102 @@ async fn checkpoint_after_writes(pool: SqlitePool, wanted: Arc<Notify>) {
     }
 }
 
-/// The database's clock, in the Unix milliseconds the tables keep.
-const NOW: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
-/// No row locks: SQLite runs one writer at a time.
-const ORPHAN_ROW_LOCK: &str = "";
-/// Nor a lock on the user's row: the transaction holds the write lock.
-/// The larger of two values.
-const GREATEST: &str = "MAX";
-const USER_ROW_LOCK: Option<&str> = None;
+impl Dialect for SqliteStore {
+    const BACKEND: Backend = Backend::Sqlite;
+    type Database = sqlx::Sqlite;
+    /// Unix milliseconds, which compare as numbers.
+    type Stamp = i64;
 
-/// The database's clock less the seconds bound as `param`: a lease's or a staleness cutoff.
-fn seconds_ago(param: &str) -> String {
-    format!("({NOW} - CAST({param} * 1000.0 AS INTEGER))")
-}
-
-fn decode_settings(row: &SqliteRow) -> StoreResult<(Sniffed, Mapping)> {
-    let sniffed: String = row.try_get("sniffed")?;
-    let mapping: String = row.try_get("mapping")?;
-    Ok((serde_json::from_str(&sniffed)?, serde_json::from_str(&mapping)?))
-}
-
-/// Shared SQL (`$N` in order of appearance) with anonymous `?` placeholders, which
-/// SQLite binds by position without looking a name up per parameter.
-fn query_text(sql: String) -> String {
-    let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-            while chars.next_if(char::is_ascii_digit).is_some() {}
-            out.push('?');
-        } else {
-            out.push(c);
-        }
+    fn stamp(moment: DateTime<Utc>) -> i64 {
+        moment.timestamp_millis()
     }
-    out
+
+    fn moment(stamp: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(stamp).unwrap_or_default()
+    }
+
+    fn time_column(row: &SqliteRow, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        Ok(row.try_get::<Option<i64>, _>(column)?.map(Self::moment))
+    }
+
+    const NOW: &'static str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
+
+    fn seconds_ago(param: &str) -> String {
+        format!("({} - CAST({param} * 1000.0 AS INTEGER))", Self::NOW)
+    }
+
+    /// No row locks: SQLite runs one writer at a time.
+    const SKIP_LOCKED: &'static str = "";
+    /// Nor a lock on the user's row: the transaction holds the write lock.
+    const USER_ROW_LOCK: Option<&'static str> = None;
+    const GREATEST: &'static str = "MAX";
+    const NAME_ORDER: &'static str = "display_name COLLATE NOCASE";
+
+    /// Anonymous `?` placeholders, which SQLite binds by position: sqlx looks
+    /// each named SQLite parameter up by a linear search, which makes a
+    /// statement with thousands of them quadratic.
+    fn query_text(sql: String) -> String {
+        let mut out = String::with_capacity(sql.len());
+        let mut chars = sql.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+                while chars.next_if(char::is_ascii_digit).is_some() {}
+                out.push('?');
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// JSON is text in SQLite.
+    fn json_param(placeholder: &str) -> String {
+        placeholder.to_owned()
+    }
+
+    fn json_column(column: &str) -> String {
+        column.to_owned()
+    }
 }
 
-/// New and changed contacts in one statement per `ROWS_PER_STATEMENT`: a new
-/// contact's id was taken past the largest, so only a changed one conflicts.
-/// The user and the time are bound once per statement, each row's own values
-/// after them. `OR FAIL` (no constraint can fail here) spares SQLite the
-/// statement journal that a multi-row statement which may abort halfway keeps.
-fn contact_upsert_sql(rows: usize) -> String {
-    query_text(format!(
-        "INSERT OR FAIL INTO contacts (id, user_id, display_name, given_name, family_name, emails, phones,
-             organization, title, notes, search_text, identities, created_at, updated_at)
-         SELECT column1, $1, column2, column3, column4, column5, column6, column7, column8, column9,
-                column10, column11, $2, $3
-         FROM (VALUES {}) WHERE true
-         ON CONFLICT (id) DO UPDATE SET
-             display_name = excluded.display_name, given_name = excluded.given_name,
-             family_name = excluded.family_name, emails = excluded.emails, phones = excluded.phones,
-             organization = excluded.organization, title = excluded.title, notes = excluded.notes,
-             search_text = excluded.search_text, identities = excluded.identities, updated_at = excluded.updated_at",
-        placeholders(4, rows, CONTACT_ROW_VALUES)
-    ))
-}
+#[async_trait]
+impl Connections for SqliteStore {
+    fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
 
-/// What `contact_upsert_sql` binds for each row.
-const CONTACT_ROW_VALUES: usize = 11;
+    fn reads(&self) -> &SqlitePool {
+        &self.pool
+    }
 
-/// New identities of one kind: the planner looked each one up first, so none is held.
-fn identity_insert_sql(rows: usize) -> String {
-    query_text(format!(
-        "INSERT OR FAIL INTO contact_identities (user_id, kind, value, contact_id)
-         SELECT $1, $2, column1, column2 FROM (VALUES {})",
-        placeholders(3, rows, 2)
-    ))
-}
+    fn writes(&self) -> &SqlitePool {
+        &self.writer
+    }
 
-/// A join on the whole unique key, not `(kind, value) IN (VALUES …)`, for which
-/// SQLite searches the unique index by user_id alone.
-fn identity_owners_sql(identities: usize) -> String {
-    let wanted = vec!["(?, ?)"; identities].join(", ");
-    format!(
-        "SELECT DISTINCT held.contact_id FROM (VALUES {wanted}) AS wanted
-         JOIN contact_identities held ON held.user_id = ? AND held.kind = wanted.column1 AND held.value = wanted.column2"
-    )
-}
+    /// Leases are written by the one writer: the wait for its turn is bounded
+    /// by `DATABASE_BUSY_TIMEOUT`, well below a lease.
+    fn leases(&self) -> &SqlitePool {
+        &self.writer
+    }
 
-fn row_errors_insert_sql(rows: usize) -> String {
-    let values = vec!["(?, ?, ?)"; rows].join(", ");
-    format!("INSERT INTO import_errors (import_id, line, reason) VALUES {values} ON CONFLICT DO NOTHING")
-}
+    async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
 
-static FULL_CONTACT_UPSERT: OnceLock<String> = OnceLock::new();
-static FULL_IDENTITY_INSERT: OnceLock<String> = OnceLock::new();
-static FULL_IDENTITY_OWNERS: OnceLock<String> = OnceLock::new();
-static FULL_ROW_ERRORS_INSERT: OnceLock<String> = OnceLock::new();
+    /// The WAL wants checkpointing.
+    fn wrote(&self) {
+        self.checkpoint_wanted.notify_one();
+    }
 
-fn ms(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-fn time(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default()
-}
-
-fn opt_time(ms: Option<i64>) -> Option<DateTime<Utc>> {
-    ms.map(time)
-}
-
-fn time_column(row: &SqliteRow, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    Ok(opt_time(row.try_get(column)?))
-}
-
-/// Drops the upload of an import that just ended; false when none ended.
-async fn drop_upload(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, ended_upload: Option<String>) -> StoreResult<bool> {
-    let Some(upload_id) = ended_upload else { return Ok(false) };
-    sqlx::query("DELETE FROM uploads WHERE id = ?").bind(upload_id).execute(&mut **tx).await?;
-    Ok(true)
+    /// Nothing to end: SQLite has no sessions another process could end, and
+    /// instances share a file only on one machine, where a frozen writer
+    /// holds the only write lock (see the chaos tests).
+    async fn end_sessions_of_lapsed_owners(&self, _lease: Duration) -> StoreResult<()> {
+        Ok(())
+    }
 }
 
 impl SqliteStore {
-    /// Runs a statement that ends an import or hands it back (`RETURNING upload_id,
-    /// status`) and drops the upload of an import that ended, in one transaction.
-    /// The state reached, or `None` when the fence did not hold.
-    async fn end_import<'q>(
-        &self,
-        statement: sqlx::query::QueryAs<'q, sqlx::Sqlite, (String, String), sqlx::sqlite::SqliteArguments<'q>>,
-    ) -> StoreResult<Option<ImportStatus>> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let Some((upload_id, status)) = statement.fetch_optional(&mut *tx).await? else { return Ok(None) };
-        let status = parse_status(&status)?;
-        if !status.is_active() {
-            drop_upload(&mut tx, Some(upload_id)).await?;
-        }
-        tx.commit().await?;
-        Ok(Some(status))
-    }
-
     pub async fn connect(url: &str, timeouts: &Timeouts) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -207,269 +187,102 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&writer).await?;
-        loop {
-            let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-            let taken = backfill_identities_chunk(&mut tx, Utc::now()).await?;
-            tx.commit().await?;
-            if taken == 0 {
-                break;
-            }
-        }
         let checkpoint_wanted = Arc::new(Notify::new());
         tokio::spawn(checkpoint_after_writes(pool.clone(), checkpoint_wanted.clone()));
         Ok(Self { pool, writer, checkpoint_wanted, instance_id: uuid::Uuid::new_v4().to_string() })
     }
-
-    fn writer(&self) -> &SqlitePool {
-        &self.writer
-    }
-
-    /// A transaction of the one writer, holding the write lock from its start.
-    async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
-    }
-
-    /// Leases are written by the one writer: the wait for its turn is bounded
-    /// by `DATABASE_BUSY_TIMEOUT`, well below a lease.
-    fn lease_keeper(&self) -> &SqlitePool {
-        &self.writer
-    }
-
-    /// Nothing to end: SQLite has no sessions another process could end, and
-    /// instances share a file only on one machine, where a frozen writer
-    /// holds the only write lock (see the chaos tests).
-    async fn end_sessions_of_lapsed_owners(&self, _lease: Duration) -> StoreResult<()> {
-        Ok(())
-    }
-
-    /// Data was committed: the WAL wants checkpointing.
-    fn wrote(&self) {
-        self.checkpoint_wanted.notify_one();
-    }
 }
 
-impl_store!(SqliteStore, Backend::Sqlite, times: i64, written by ms, read by time, {
-    async fn create_user(&self, email: &str, password_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<i64>> {
-        let id = sqlx::query_scalar(
-            "INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, ?)
-             ON CONFLICT (email) DO NOTHING RETURNING id",
-        )
-        .bind(email)
-        .bind(password_hash)
-        .bind(ms(now))
-        .fetch_optional(&self.writer)
-        .await?;
-        Ok(id)
+impl_seam!(SqliteStore);
+impl_accounts!(SqliteStore);
+impl_uploads!(SqliteStore);
+impl_queue!(SqliteStore);
+impl_contacts!(SqliteStore, {
+    async fn begin_contact_reads(&self) -> StoreResult<Box<dyn ContactReads>> {
+        Ok(Box::new(SqliteTransaction { tx: self.pool.begin().await?, on_commit: None }))
     }
 
-    async fn create_token(&self, user_id: i64, name: &str, token_hash: &str, now: DateTime<Utc>) -> StoreResult<TokenView> {
-        let id = sqlx::query_scalar(
-            "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id",
-        )
-        .bind(user_id)
-        .bind(name)
-        .bind(token_hash)
-        .bind(ms(now))
-        .fetch_one(&self.writer)
-        .await?;
-        Ok(TokenView { id, name: name.to_owned(), created_at: time(ms(now)), last_used_at: None })
+    async fn begin_contact_writes(&self) -> StoreResult<Box<dyn ContactWrites>> {
+        Ok(Box::new(SqliteTransaction { tx: self.begin_write().await?, on_commit: Some(self.checkpoint_wanted.clone()) }))
     }
 
-    async fn finish_upload(&self, upload_id: &str, meta: &UploadMeta) -> StoreResult<()> {
-        // What was reserved ahead of the bytes (a declared length) and not used is given back.
-        sqlx::query("UPDATE uploads SET byte_size = ?, received_bytes = ?, data_rows = ?, sniffed = ? WHERE id = ?")
-            .bind(meta.byte_size as i64)
-            .bind(meta.byte_size as i64)
-            .bind(meta.data_rows as i64)
-            .bind(serde_json::to_string(&meta.sniffed)?)
-            .bind(upload_id)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
-    }
-
-    async fn upload_meta(&self, user_id: i64, upload_id: &str) -> StoreResult<Option<UploadMeta>> {
-        let row: Option<(String, i64, i64, String)> = sqlx::query_as(
-            "SELECT file_name, byte_size, data_rows, sniffed FROM uploads
-             WHERE id = ? AND user_id = ? AND byte_size IS NOT NULL",
-        )
-        .bind(upload_id)
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|(file_name, size, data_rows, sniffed)| {
-            Ok(UploadMeta {
-                file_name,
-                byte_size: size as u64,
-                sniffed: serde_json::from_str(&sniffed)?,
-                data_rows: data_rows as u64,
-            })
-        })
-        .transpose()
-    }
-
-    async fn delete_stale_uploads(&self, older_than: DateTime<Utc>) -> StoreResult<u64> {
-        let done = sqlx::query(
-            "DELETE FROM uploads WHERE created_at < ?
-             AND id NOT IN (SELECT upload_id FROM imports WHERE status IN ('queued', 'processing'))",
-        )
-        .bind(ms(older_than))
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected())
-    }
-
-    async fn insert_import(&self, new: &NewImport) -> StoreResult<InsertOutcome> {
-        let inserted = sqlx::query(&format!(
-            "INSERT INTO imports (id, user_id, upload_id, file_name, status, sniffed, mapping, rows_total, created_at, receiving, owner)
-             VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, {NOW}, ?, ?)"
-        ))
-        .bind(&new.id)
-        .bind(new.user_id)
-        .bind(&new.upload_id)
-        .bind(&new.file_name)
-        .bind(serde_json::to_string(&new.sniffed)?)
-        .bind(serde_json::to_string(&new.mapping)?)
-        .bind(new.rows_total as i64)
-        .bind(new.is_receiving())
-        .bind(new.is_receiving().then_some(&self.instance_id))
-        .execute(&self.writer)
-        .await;
-        match inserted {
-            Ok(_) => Ok(InsertOutcome::Inserted),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(InsertOutcome::SlotTaken),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn finish_receiving(&self, new: &NewImport) -> StoreResult<bool> {
-        let done = sqlx::query(FINISH_RECEIVING_SQL)
-            .bind(&new.file_name)
-            .bind(serde_json::to_string(&new.sniffed)?)
-            .bind(serde_json::to_string(&new.mapping)?)
-            .bind(new.rows_total as i64)
-            .bind(&new.id)
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn abandon_if_stale(&self, holder: &SlotHolder, stale_after: Duration) -> StoreResult<bool> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let upload_id: Option<String> = sqlx::query_scalar(&abandon_sql(NOW, &seconds_ago("$3")))
-            .bind(&holder.import_id)
-            .bind(holder.attempt)
-            .bind(stale_after.as_secs_f64())
-            .fetch_optional(&mut *tx)
-        .await?;
-        let ended = drop_upload(&mut tx, upload_id).await?;
-        tx.commit().await?;
-        Ok(ended)
-    }
-
-    async fn claim_next(&self, instance_id: &str) -> StoreResult<Option<Claim>> {
-        // An idle poll stays a read: an UPDATE would queue for the write lock behind uploads.
-        let queued: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM imports WHERE status = 'queued' AND NOT receiving)")
-            .fetch_one(&self.pool)
-            .await?;
-        if !queued {
-            return Ok(None);
-        }
-        // One statement, so the pick and the claim are atomic under SQLite's single writer.
-        let row = sqlx::query(&claim_sql("SELECT id FROM imports WHERE status = 'queued' AND NOT receiving ORDER BY created_at LIMIT 1", NOW))
-            .bind(instance_id)
-            .fetch_optional(&self.writer)
-            .await?;
-        row.map(|r| claim_from_row(&r, decode_settings)).transpose()
-    }
-
-    async fn commit_batch(&self, fence: &Fence, batch: Batch, now: DateTime<Utc>) -> StoreResult<BatchOutcome> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let cancel_requested: Option<bool> = sqlx::query_scalar(&progress_sql(NOW))
-        .bind(&fence.import_id)
-        .bind(fence.attempt)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(cancel_requested) = cancel_requested else {
-            tx.rollback().await?;
-            return Ok(BatchOutcome::Replaced);
-        };
-
-        let plan = plan_against_store(&mut tx, batch.user_id, &batch.contacts, Vec::new(), batch.prefetched).await?;
-        tx.write_plan(batch.user_id, &plan, now).await?;
-        for chunk in batch.row_errors.chunks(ROWS_PER_STATEMENT) {
-            let sql = chunk_statement(&FULL_ROW_ERRORS_INSERT, chunk.len(), row_errors_insert_sql);
-            let mut insert = sqlx::query(&sql);
-            for error in chunk {
-                insert = insert.bind(&fence.import_id).bind(error.line as i64).bind(&error.reason);
-            }
-            insert.execute(&mut *tx).await?;
-        }
-        let counts = Counts { rejected: batch.rejected, skipped: batch.skipped, ..plan.counts };
-        let touched = touched_identities(&plan);
-        sqlx::query(CHECKPOINT_SQL)
-        .bind(batch.rows_done as i64)
-        .bind(batch.last_line as i64)
-        .bind(counts.created as i64)
-        .bind(counts.updated as i64)
-        .bind(counts.unchanged as i64)
-        .bind(counts.rejected as i64)
-        .bind(counts.skipped as i64)
-        .bind(counts.merged as i64)
-        .bind(&fence.import_id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        self.wrote();
-        drop(plan);
-        free_beside(batch.contacts);
-        Ok(BatchOutcome::Committed { counts, cancel_requested, touched })
-    }
-
-    async fn finish_import(&self, fence: &Fence, status: ImportStatus, reason: Option<&str>, now: DateTime<Utc>) -> StoreResult<Option<ImportStatus>> {
-        let query = sqlx::query_as(FINISH_SQL)
-            .bind(status.as_str())
-            .bind(reason)
-            .bind(ms(now))
-            .bind(&fence.import_id)
-            .bind(fence.attempt);
-        self.end_import(query).await
-    }
-
-    async fn request_cancel(&self, user_id: i64, import_id: &str, now: DateTime<Utc>) -> StoreResult<Option<ImportView>> {
-        // A queued import has no worker to notice the flag, so it is cancelled at once.
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let upload_id: Option<String> = sqlx::query_scalar(
-            "UPDATE imports SET status = 'cancelled', finished_at = ? WHERE id = ? AND user_id = ? AND status = 'queued'
-             RETURNING upload_id",
-        )
-        .bind(ms(now))
-        .bind(import_id)
-        .bind(user_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if !drop_upload(&mut tx, upload_id).await? {
-            sqlx::query("UPDATE imports SET cancel_requested = 1 WHERE id = ? AND user_id = ? AND status = 'processing'")
-                .bind(import_id)
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        self.get_import(user_id, import_id).await
-    }
-
-    async fn contacts(&self, user_id: i64, query: &str, page: u32, per_page: u32) -> StoreResult<ContactsPage> {
-        contacts_page!(&self.pool, user_id, query, page, per_page, order by "display_name COLLATE NOCASE")
+    /// The one writer serialises instances on one file.
+    async fn begin_backfill(&self) -> StoreResult<Box<dyn ContactWrites>> {
+        self.begin_contact_writes().await
     }
 });
 
-impl_contact_tx!(sqlx::Sqlite, stored_contact, identity_owners, write_plan);
+/// A transaction over contacts; `on_commit` asks for a WAL checkpoint after a write's commit.
+struct SqliteTransaction {
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    on_commit: Option<Arc<Notify>>,
+}
 
-/// Merges absorbed contacts, writes created and updated contacts with their
-/// search text, and stores the new identities.
-async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, user_id: i64, plan: &BatchPlan<'_>, now: DateTime<Utc>) -> StoreResult<()> {
-    absorb_merged_contacts!(*tx, user_id, plan);
+fn committed(on_commit: &Option<Arc<Notify>>) {
+    if let Some(checkpoint_wanted) = on_commit {
+        checkpoint_wanted.notify_one();
+    }
+}
+
+impl_contact_transactions!(SqliteTransaction, SqliteStore,
+    identity_owners: identity_owners, write_plan: write_plan, write_row_errors: write_row_errors, committed: committed);
+
+/// New and changed contacts in one statement per `ROWS_PER_STATEMENT`: a new
+/// contact's id was taken past the largest, so only a changed one conflicts.
+/// The user and the time are bound once per statement, each row's own values
+/// after them. `OR FAIL` (no constraint can fail here) spares SQLite the
+/// statement journal that a multi-row statement which may abort halfway keeps.
+fn contact_upsert_sql(rows: usize) -> String {
+    SqliteStore::query_text(format!(
+        "INSERT OR FAIL INTO contacts (id, user_id, display_name, given_name, family_name, emails, phones,
+             organization, title, notes, search_text, identities, created_at, updated_at)
+         SELECT column1, $1, column2, column3, column4, column5, column6, column7, column8, column9,
+                column10, column11, $2, $3
+         FROM (VALUES {}) WHERE true
+         ON CONFLICT (id) DO UPDATE SET
+             display_name = excluded.display_name, given_name = excluded.given_name,
+             family_name = excluded.family_name, emails = excluded.emails, phones = excluded.phones,
+             organization = excluded.organization, title = excluded.title, notes = excluded.notes,
+             search_text = excluded.search_text, identities = excluded.identities, updated_at = excluded.updated_at",
+        placeholders(4, rows, CONTACT_ROW_VALUES)
+    ))
+}
+
+/// What `contact_upsert_sql` binds for each row.
+const CONTACT_ROW_VALUES: usize = 11;
+
+/// New identities of one kind: the planner looked each one up first, so none is held.
+fn identity_insert_sql(rows: usize) -> String {
+    SqliteStore::query_text(format!(
+        "INSERT OR FAIL INTO contact_identities (user_id, kind, value, contact_id)
+         SELECT $1, $2, column1, column2 FROM (VALUES {})",
+        placeholders(3, rows, 2)
+    ))
+}
+
+/// A join on the whole unique key, not `(kind, value) IN (VALUES …)`, for which
+/// SQLite searches the unique index by user_id alone.
+fn identity_owners_sql(identities: usize) -> String {
+    let wanted = vec!["(?, ?)"; identities].join(", ");
+    format!(
+        "SELECT DISTINCT held.contact_id FROM (VALUES {wanted}) AS wanted
+         JOIN contact_identities held ON held.user_id = ? AND held.kind = wanted.column1 AND held.value = wanted.column2"
+    )
+}
+
+fn row_errors_insert_sql(rows: usize) -> String {
+    let values = vec!["(?, ?, ?)"; rows].join(", ");
+    format!("INSERT INTO import_errors (import_id, line, reason) VALUES {values} ON CONFLICT DO NOTHING")
+}
+
+static FULL_CONTACT_UPSERT: OnceLock<String> = OnceLock::new();
+static FULL_IDENTITY_INSERT: OnceLock<String> = OnceLock::new();
+static FULL_IDENTITY_OWNERS: OnceLock<String> = OnceLock::new();
+static FULL_ROW_ERRORS_INSERT: OnceLock<String> = OnceLock::new();
+
+/// Writes created and updated contacts with their search text, and stores the
+/// new identities (the merged contacts are gone already).
+async fn write_plan(tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>, user_id: i64, plan: &BatchPlan<'_>, now: DateTime<Utc>) -> StoreResult<()> {
     // The batch holds SQLite's write lock: ids past the largest are free.
     let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM contacts").fetch_one(&mut **tx).await?;
     let ids = planned_ids(plan, next..)?;
@@ -477,7 +290,7 @@ async fn write_plan(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, user_id: i64, 
         plan.contacts.iter().zip(&ids).filter(|(c, _)| c.change != Change::Unchanged).map(|(c, id)| (c, *id)).collect();
     let contacts = writes.chunks(ROWS_PER_STATEMENT).map(|chunk| {
         let mut values = Values::with_capacity(3 + chunk.len() * CONTACT_ROW_VALUES);
-        values.add(user_id)?.add(ms(now))?.add(ms(now))?;
+        values.add(user_id)?.add(SqliteStore::stamp(now))?.add(SqliteStore::stamp(now))?;
         for (planned, id) in chunk {
             let contact = &planned.contact;
             let text = planned.text().into_owned();
@@ -530,7 +343,7 @@ impl Values {
 /// before: binding thousands of values is the async side's work, which SQLite's
 /// thread would otherwise wait for.
 async fn execute_in_turn(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
     mut statements: impl Iterator<Item = StoreResult<(std::borrow::Cow<'static, str>, SqliteArguments<'static>)>>,
 ) -> StoreResult<()> {
     let mut next = statements.next().transpose()?;
@@ -548,7 +361,7 @@ async fn execute_in_turn(
     Ok(())
 }
 
-async fn identity_owners(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, user_id: i64, identities: &[&Identity]) -> StoreResult<Vec<i64>> {
+async fn identity_owners(tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>, user_id: i64, identities: &[&Identity]) -> StoreResult<Vec<i64>> {
     let sql = chunk_statement(&FULL_IDENTITY_OWNERS, identities.len(), identity_owners_sql);
     let mut query = sqlx::query_scalar(&sql);
     for identity in identities {
@@ -557,12 +370,26 @@ async fn identity_owners(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, user_id: 
     Ok(query.bind(user_id).fetch_all(&mut **tx).await?)
 }
 
+/// Row errors in multi-row statements, each line once.
+async fn write_row_errors(tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>, import_id: &str, errors: &[RowErrorView]) -> StoreResult<()> {
+    for chunk in errors.chunks(ROWS_PER_STATEMENT) {
+        let sql = chunk_statement(&FULL_ROW_ERRORS_INSERT, chunk.len(), row_errors_insert_sql);
+        let mut insert = sqlx::query(&sql);
+        for error in chunk {
+            insert = insert.bind(import_id).bind(error.line as i64).bind(&error.reason);
+        }
+        insert.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::query_text;
+    use super::SqliteStore;
+    use crate::store::dialect::Dialect;
 
     #[test]
     fn shared_placeholders_become_positional() {
-        assert_eq!(query_text("a = $1 AND b IN ($2, $13) AND c = '$'".into()), "a = ? AND b IN (?, ?) AND c = '$'");
+        assert_eq!(SqliteStore::query_text("a = $1 AND b IN ($2, $13) AND c = '$'".into()), "a = ? AND b IN (?, ?) AND c = '$'");
     }
 }

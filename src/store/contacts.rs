@@ -1,0 +1,75 @@
+//! Contacts as people read them (the search page), and the transactions that
+//! plan and write them (`batch`).
+
+use super::batch::{ContactReads, ContactWrites};
+use super::error::StoreResult;
+use crate::model::ContactsPage;
+use async_trait::async_trait;
+
+#[async_trait]
+pub trait ContactStore: Send + Sync {
+    /// `page` counts from 1.
+    async fn contacts(&self, user_id: i64, query: &str, page: u32, per_page: u32) -> StoreResult<ContactsPage>;
+    /// Whether the user has any contact, with identities listed or not: an
+    /// import's run keeps `HeldIdentities` only when they have none.
+    async fn user_has_contacts(&self, user_id: i64) -> StoreResult<bool>;
+    /// A read transaction on a connection of its own, outside any batch's.
+    async fn begin_contact_reads(&self) -> StoreResult<Box<dyn ContactReads>>;
+    /// A write transaction for one batch of an import.
+    async fn begin_contact_writes(&self) -> StoreResult<Box<dyn ContactWrites>>;
+    /// A write transaction for one chunk of the identity backfill; instances
+    /// starting together take turns (Postgres).
+    async fn begin_backfill(&self) -> StoreResult<Box<dyn ContactWrites>>;
+}
+
+/// `ContactStore` for a backend (`$store`, which implements `Dialect` and
+/// `Connections`): the search page and its count, written once, around the
+/// backend's own transactions (`$own`).
+macro_rules! impl_contacts {
+    ($store:ty, { $($own:tt)* }) => {
+        const _: () = {
+            use $crate::model::ContactsPage;
+            use $crate::store::batch::{ContactReads, ContactWrites};
+            use $crate::store::contact_rows::*;
+            use $crate::store::contacts::ContactStore;
+            use $crate::store::dialect::{Connections, Dialect};
+            use $crate::store::error::StoreResult;
+            use async_trait::async_trait;
+
+            #[async_trait]
+            impl ContactStore for $store {
+                async fn contacts(&self, user_id: i64, query: &str, page: u32, per_page: u32) -> StoreResult<ContactsPage> {
+                    let pattern = like_pattern(query);
+                    let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM contacts WHERE {CONTACT_MATCHES}"))
+                        .bind(user_id)
+                        .bind(&pattern)
+                        .fetch_one(self.reads())
+                        .await?;
+                    let rows = sqlx::query(&format!(
+                        "SELECT {STORED_CONTACT_COLUMNS} FROM contacts WHERE {CONTACT_MATCHES}
+                         ORDER BY {}, id LIMIT $3 OFFSET $4",
+                        Self::NAME_ORDER
+                    ))
+                    .bind(user_id)
+                    .bind(&pattern)
+                    .bind(i64::from(per_page))
+                    .bind(i64::from(page.max(1) - 1) * i64::from(per_page))
+                    .fetch_all(self.reads())
+                    .await?;
+                    let contacts = rows.iter().map(|r| stored_contact(r).map(contact_view)).collect::<StoreResult<_>>()?;
+                    Ok(ContactsPage { total: total as u64, page, per_page, contacts })
+                }
+
+                async fn user_has_contacts(&self, user_id: i64) -> StoreResult<bool> {
+                    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM contacts WHERE user_id = $1)")
+                        .bind(user_id)
+                        .fetch_one(self.reads())
+                        .await?)
+                }
+
+                $($own)*
+            }
+        };
+    };
+}
+pub(crate) use impl_contacts;
