@@ -278,6 +278,25 @@ pub fn client_address(services: &Services, parts: &Parts) -> Option<IpAddr> {
     Some(address.to_canonical())
 }
 
+/// The signed-in person's account as the pages show it.
+pub async fn account(services: &Services, user_id: i64) -> Result<Option<crate::model::AccountView>, AccountError> {
+    Ok(services.store.user_email(user_id).await?.map(|email| crate::model::AccountView { email }))
+}
+
+/// The user's API tokens that are not revoked.
+pub async fn list_tokens(services: &Services, user_id: i64) -> Result<Vec<crate::model::TokenView>, AccountError> {
+    Ok(services.store.list_tokens(user_id).await?)
+}
+
+/// Revokes one of the user's tokens; another's, or an unknown one, is not found.
+pub async fn revoke_token(services: &Services, user_id: i64, token_id: i64) -> Result<(), AccountError> {
+    if !services.store.revoke_token(user_id, token_id, services.now()).await? {
+        return Err(AccountError::NotFound);
+    }
+    info!(user_id, token_id, "api token revoked");
+    Ok(())
+}
+
 /// Deletes every session of the user: "sign out everywhere".
 pub async fn end_all_sessions(services: &Services, user_id: i64) -> Result<u64, AccountError> {
     let ended = services.store.delete_user_sessions(user_id).await?;

@@ -6,6 +6,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Row errors on a page of an import's errors.
+pub const ERRORS_PER_PAGE: u32 = 50;
+/// Contacts on a page of the contacts list.
+pub const CONTACTS_PER_PAGE: u32 = 50;
 /// Passwords are read up to this size; argon2 on megabytes would be a denial of service.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 

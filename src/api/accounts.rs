@@ -11,7 +11,7 @@ pub async fn current_account() -> Result<Option<AccountView>, AccountError> {
     use crate::auth::AuthFailure;
     let (Some(parts), Some(services)) = (request_parts(), services()) else { return Ok(None) };
     match browser_caller(&services, &parts).await {
-        Ok(caller) => Ok(services.store.user_email(caller.user_id).await?.map(|email| AccountView { email })),
+        Ok(caller) => crate::auth::account(&services, caller.user_id).await,
         Err(AuthFailure::Missing) => Ok(None),
         Err(failure) => with_status(Err(failure.into())),
     }
@@ -103,7 +103,7 @@ pub async fn list_tokens() -> Result<Vec<TokenView>, AccountError> {
     with_status(
         async {
             let (services, caller) = browser_session().await?;
-            Ok(services.store.list_tokens(caller.user_id).await?)
+            crate::auth::list_tokens(&services, caller.user_id).await
         }
         .await,
     )
@@ -127,11 +127,7 @@ pub async fn revoke_token(token_id: i64) -> Result<(), AccountError> {
     with_status(
         async {
             let (services, caller) = browser_session().await?;
-            if services.store.revoke_token(caller.user_id, token_id, services.now()).await? {
-                Ok(())
-            } else {
-                Err(AccountError::NotFound)
-            }
+            crate::auth::revoke_token(&services, caller.user_id, token_id).await
         }
         .await,
     )

@@ -6,8 +6,6 @@ use crate::model::{ContactsPage, ImportView, RowErrorsPage, StartedImport, Uploa
 use leptos::prelude::*;
 use leptos::server_fn::codec::{Json, MultipartData, MultipartFormData};
 
-pub const ERRORS_PER_PAGE: u32 = 50;
-pub const CONTACTS_PER_PAGE: u32 = 50;
 
 /// Receives a file (multipart field `file`) and returns its preview. Nothing starts yet.
 #[server(input = MultipartFormData)]
@@ -76,7 +74,7 @@ pub async fn import_status(import_id: String) -> Result<ImportView, ImportError>
     with_status(
         async {
             let (services, caller) = authorised::<ImportError>().await?;
-            services.store.get_import(caller.user_id, &import_id).await?.ok_or(ImportError::NotFound)
+            crate::imports::import_view(&services, caller.user_id, &import_id).await
         }
         .await,
     )
@@ -88,7 +86,7 @@ pub async fn list_imports() -> Result<Vec<ImportView>, ImportError> {
     with_status(
         async {
             let (services, caller) = authorised::<ImportError>().await?;
-            Ok(services.store.list_imports(caller.user_id, 100).await?)
+            crate::imports::list_imports(&services, caller.user_id).await
         }
         .await,
     )
@@ -101,11 +99,7 @@ pub async fn import_errors(import_id: String, after: Option<u64>) -> Result<RowE
     with_status(
         async {
             let (services, caller) = authorised::<ImportError>().await?;
-            services
-                .store
-                .row_errors(caller.user_id, &import_id, after, ERRORS_PER_PAGE)
-                .await?
-                .ok_or(ImportError::NotFound)
+            crate::imports::row_errors(&services, caller.user_id, &import_id, after).await
         }
         .await,
     )
@@ -130,8 +124,7 @@ pub async fn list_contacts(query: String, page: u32) -> Result<ContactsPage, Imp
     with_status(
         async {
             let (services, caller) = authorised::<ImportError>().await?;
-            let search = crate::imports::checked_search(&query)?;
-            Ok(services.store.contacts(caller.user_id, search, page.max(1), CONTACTS_PER_PAGE).await?)
+            crate::contacts::search(&services, caller.user_id, &query, page).await
         }
         .await,
     )

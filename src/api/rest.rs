@@ -2,7 +2,6 @@
 
 use crate::auth::{authenticate, Caller};
 use crate::request_body::{multipart_boundary, BodyCutShort};
-use crate::domain::report::{error_report_more, error_report_rows, ERROR_REPORT_HEADER};
 use crate::error::{HttpError, ImportError};
 use crate::model::StartedImport;
 use crate::state::AppState;
@@ -12,9 +11,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use tracing::error;
-
-use super::imports::{CONTACTS_PER_PAGE, ERRORS_PER_PAGE};
 
 /// Every API error leaves as its status and its JSON body.
 pub fn error_response<E: HttpError + Serialize>(error: E) -> Response {
@@ -82,15 +78,13 @@ async fn create_import(
 }
 
 async fn list_imports(State(state): State<AppState>, caller: Caller) -> Result<Response, ImportError> {
-    Ok(Json(state.services.store.list_imports(caller.user_id, 100).await?).into_response())
+    Ok(Json(crate::imports::list_imports(&state.services, caller.user_id).await?).into_response())
 }
 
 async fn import_status(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ImportError> {
-    let view = state.services.store.get_import(caller.user_id, &id).await?.ok_or(ImportError::NotFound)?;
-    Ok(Json(view).into_response())
+    Ok(Json(crate::imports::import_view(&state.services, caller.user_id, &id).await?).into_response())
 }
 
-/// `page` counts from 1, as the pages do; 0 or none is the first page.
 /// `page` counts from 1, as the pages do; 0 or none is the first page.
 #[derive(Deserialize)]
 struct ContactsQuery {
@@ -111,48 +105,13 @@ async fn import_errors(
     Path(id): Path<String>,
     Query(query): Query<ErrorsQuery>,
 ) -> Result<Response, ImportError> {
-    let page = state
-        .services
-        .store
-        .row_errors(caller.user_id, &id, query.after, ERRORS_PER_PAGE)
-        .await?
-        .ok_or(ImportError::NotFound)?;
-    Ok(Json(page).into_response())
+    Ok(Json(crate::imports::row_errors(&state.services, caller.user_id, &id, query.after).await?).into_response())
 }
 
-/// The row errors as a CSV a spreadsheet opens safely, written a page at a time
-/// so memory stays flat whatever the count; it ends with "and N more" when only
-/// the first errors were kept.
+/// The row errors as a CSV a spreadsheet opens safely, streamed.
 async fn error_report(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ImportError> {
-    const PAGE: u32 = 1_000;
-    let store = state.services.store.clone();
-    let first = store.row_errors(caller.user_id, &id, None, PAGE).await?.ok_or(ImportError::NotFound)?;
+    let pages = crate::imports::error_report(&state.services, caller.user_id, &id).await?;
     let disposition = format!("attachment; filename=\"import-{}-errors.csv\"", id.chars().filter(char::is_ascii_alphanumeric).collect::<String>());
-    let user_id = caller.user_id;
-    let pages = futures::stream::unfold(Some((first, ERROR_REPORT_HEADER.to_owned())), move |state| {
-        let (store, id) = (store.clone(), id.clone());
-        async move {
-            let (page, mut text) = state?;
-            let rows: Vec<(u64, String)> = page.errors.iter().map(|e| (e.line, e.reason.clone())).collect();
-            text.push_str(&error_report_rows(&rows));
-            let next = match page.next_after {
-                Some(after) => match store.row_errors(user_id, &id, Some(after), PAGE).await {
-                    Ok(next) => next.map(|next| (next, String::new())),
-                    Err(error) => {
-                        error!(%error, "error report stopped");
-                        return Some((Err(error), None));
-                    }
-                },
-                None => {
-                    if page.not_stored() > 0 {
-                        text.push_str(&error_report_more(page.not_stored()));
-                    }
-                    None
-                }
-            };
-            Some((Ok(text), next))
-        }
-    });
     Ok((
         [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)],
         axum::body::Body::from_stream(pages),
@@ -165,7 +124,5 @@ async fn cancel_import(State(state): State<AppState>, caller: Caller, Path(id): 
 }
 
 async fn contacts(State(state): State<AppState>, caller: Caller, Query(query): Query<ContactsQuery>) -> Result<Response, ImportError> {
-    let search = crate::imports::checked_search(&query.q)?;
-    let page = state.services.store.contacts(caller.user_id, search, query.page.max(1), CONTACTS_PER_PAGE).await?;
-    Ok(Json(page).into_response())
+    Ok(Json(crate::contacts::search(&state.services, caller.user_id, &query.q, query.page).await?).into_response())
 }

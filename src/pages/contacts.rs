@@ -1,7 +1,8 @@
 //! `/contacts`: the user's contacts, searchable and paged.
 
 use super::common::RequireAccount;
-use crate::api::imports::{list_contacts, CONTACTS_PER_PAGE};
+use crate::api::imports::list_contacts;
+use crate::model::CONTACTS_PER_PAGE;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 

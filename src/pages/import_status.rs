@@ -1,7 +1,8 @@
 //! `/imports/:id`: live progress, the counts, the row errors and cancel.
 
 use super::common::{human_duration, RequireAccount};
-use crate::api::imports::{cancel_import, import_errors, import_status, ERRORS_PER_PAGE};
+use crate::api::imports::{cancel_import, import_errors, import_status};
+use crate::model::ERRORS_PER_PAGE;
 use crate::model::{ImportStatus, ImportView};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
