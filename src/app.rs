@@ -3,7 +3,7 @@
 use crate::api::accounts::{current_account, SignOut};
 use crate::pages::common::Session;
 use crate::pages::{
-    contacts::ContactsPage, home::HomePage, import::ImportPage, import_status::ImportStatusPage,
+    contact::ContactPage, contacts::ContactsPage, home::HomePage, import::ImportPage, import_status::ImportStatusPage,
     imports::ImportsPage, settings::SettingsPage, sign_in::SignInPage, sign_up::SignUpPage,
 };
 use leptos::prelude::*;
@@ -81,6 +81,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/imports") view=ImportsPage />
                     <Route path=path!("/imports/:id") view=ImportStatusPage />
                     <Route path=path!("/contacts") view=ContactsPage />
+                    <Route path=path!("/contacts/:id") view=ContactPage />
                     <Route path=path!("/settings") view=SettingsPage />
                 </Routes>
             </main>

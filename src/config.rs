@@ -174,6 +174,12 @@ pub struct Config {
     #[arg(long, env = "IMPORT_MAX_STORED_ROW_ERRORS", default_value_t = 10_000)]
     pub import_max_stored_row_errors: u64,
 
+    /// Values of one kind (emails, phones, addresses, custom fields, …) a contact
+    /// keeps; a row or merge with more keeps these and says what it left out.
+    #[arg(long, env = "IMPORT_MAX_VALUES_PER_CONTACT", default_value_t = crate::domain::contact::DEFAULT_MAX_VALUES_PER_CONTACT as u64,
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub import_max_values_per_contact: u64,
+
     /// Rows committed per batch (one transaction, one checkpoint).
     #[arg(long, env = "IMPORT_BATCH_ROWS", default_value_t = 2000)]
     pub import_batch_rows: usize,
@@ -233,6 +239,15 @@ impl Config {
         let mut cli = Cli::parse_from(["intake"]);
         cli.config.database_url = database_url.to_owned();
         cli.config
+    }
+
+    /// What every row of an import is built with.
+    pub fn draft_rules(&self) -> crate::domain::draft::DraftRules {
+        crate::domain::draft::DraftRules {
+            default_code: self.import_default_phone_region.clone(),
+            max_values: self.import_max_values_per_contact as usize,
+            day_order: crate::domain::dates::DayOrder::default(),
+        }
     }
 
     /// What reading one workbook may cost.

@@ -3,7 +3,9 @@
 //! cancel one. Web handlers parse and authorise, then call these.
 
 use crate::domain::guard::{self, StartDecision};
-use crate::domain::mapping::{self, Field, Mapping};
+use crate::domain::format::FileFormat;
+use crate::domain::mapping::Mapping;
+use crate::domain::preview::{self, MappingSummary};
 use crate::error::ImportError;
 use crate::domain::report::{error_report_more, error_report_rows, ERROR_REPORT_HEADER};
 use crate::model::{ImportView, RowErrorsPage, StartedImport, ERRORS_PER_PAGE};
@@ -27,9 +29,7 @@ fn checked_mapping(mapping: Mapping, headers: &[String]) -> Result<Mapping, Impo
             reason: format!("The mapping has {} columns but the file has {}.", mapping.columns.len(), headers.len()),
         });
     }
-    let identifies = mapping.columns.iter().flatten().any(|field| {
-        matches!(field, Field::FullName | Field::GivenName | Field::FamilyName | Field::Email | Field::Phone)
-    });
+    let identifies = mapping.columns.iter().any(|target| target.identifies());
     if !identifies {
         return Err(ImportError::InvalidMapping {
             reason: "Map at least one column to a name, an email or a phone.".to_owned(),
@@ -77,7 +77,7 @@ pub async fn import_upload(services: &Services, user_id: i64, body: UploadBody<'
         Err(busy) => Err(busy),
     };
     let ready = received.and_then(|meta| {
-        let mapping = checked_mapping(mapping::detect(&meta.sniffed.headers).1, &meta.sniffed.headers)?;
+        let mapping = checked_mapping(preview::detect(&meta.sniffed).1, &meta.sniffed.headers)?;
         Ok((meta, mapping))
     });
     let (meta, mapping) = match ready {
@@ -109,7 +109,9 @@ fn queued(services: &Services, new: &NewImport) -> Result<StartedImport, ImportE
     telemetry::import_started();
     info!(user_id = new.user_id, import_id = %new.id, rows = new.rows_total, "import queued");
     services.work_queued.notify_one();
-    Ok(StartedImport { status_url: format!("/api/imports/{}", new.id), import_id: new.id.clone() })
+    let is_vcard = new.sniffed.as_ref().is_some_and(|s| matches!(s.format, FileFormat::VCard { .. }));
+    let mapping = new.mapping.as_ref().map(|m| MappingSummary::of(m, is_vcard)).unwrap_or_default();
+    Ok(StartedImport { status_url: format!("/api/imports/{}", new.id), import_id: new.id.clone(), mapping })
 }
 
 /// Takes the user's single import slot. The insert is the check: the partial unique
@@ -199,7 +201,7 @@ pub async fn error_report(
         let (store, import_id) = (store.clone(), import_id.clone());
         async move {
             let (page, mut text) = state?;
-            let rows: Vec<(u64, String)> = page.errors.iter().map(|e| (e.line, e.reason.clone())).collect();
+            let rows: Vec<(u64, bool, String)> = page.errors.iter().map(|e| (e.line, e.warning, e.reason.clone())).collect();
             text.push_str(&error_report_rows(&rows));
             let next = match page.next_after {
                 Some(after) => match store.row_errors(user_id, &import_id, Some(after), REPORT_PAGE).await {
@@ -238,15 +240,17 @@ pub async fn cancel_import(services: &Services, user_id: i64, import_id: &str) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::mapping::{Field, Target};
 
     #[test]
     fn a_mapping_must_identify_someone() {
         let headers = vec!["Notes".to_owned(), "Email".to_owned()];
-        let notes_only = Mapping { columns: vec![Some(Field::Notes), None] };
+        let notes = || Target::field(Field::Notes);
+        let notes_only = Mapping { columns: vec![notes(), Target::Custom], ..Mapping::default() };
         assert!(matches!(checked_mapping(notes_only, &headers), Err(ImportError::InvalidMapping { .. })));
-        let wrong_width = Mapping { columns: vec![Some(Field::Email)] };
+        let wrong_width = Mapping { columns: vec![Target::field(Field::Email)], ..Mapping::default() };
         assert!(matches!(checked_mapping(wrong_width, &headers), Err(ImportError::InvalidMapping { .. })));
-        let fine = Mapping { columns: vec![Some(Field::Notes), Some(Field::Email)] };
+        let fine = Mapping { columns: vec![notes(), Target::field(Field::Email)], ..Mapping::default() };
         assert!(checked_mapping(fine, &headers).is_ok());
     }
 }

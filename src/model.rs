@@ -1,7 +1,9 @@
 //! What the server shows the client: views shared by pages, server functions and REST.
 
-use crate::domain::contact::Counts;
+use crate::domain::contact::Contact;
 use crate::domain::mapping::Mapping;
+use crate::domain::plan::Counts;
+use crate::domain::preview::{ColumnPreview, MappingSummary};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -133,6 +135,9 @@ pub struct UploadPreview {
     pub preset: String,
     pub mapping: Mapping,
     pub sample_rows: Vec<Vec<String>>,
+    /// Where each column (each property kind, for vCards) goes, with its samples.
+    pub columns: Vec<ColumnPreview>,
+    pub summary: MappingSummary,
     /// A workbook's sheets, and the one read.
     pub sheets: Vec<String>,
     pub sheet: Option<String>,
@@ -142,18 +147,23 @@ pub struct UploadPreview {
 pub struct StartedImport {
     pub import_id: String,
     pub status_url: String,
+    /// Where the file's columns go: what the preview would have shown.
+    pub mapping: MappingSummary,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RowErrorView {
     pub line: u64,
     pub reason: String,
+    /// The row was imported, with what the reason says it could not keep as the file meant.
+    #[serde(default)]
+    pub warning: bool,
 }
 
 /// One page of an import's row errors, read by key: the rows after a line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RowErrorsPage {
-    /// Every rejected row, exactly, kept or not.
+    /// Every rejected row and every row imported with a warning, exactly, kept or not.
     pub total: u64,
     /// The row errors kept (the first `IMPORT_MAX_STORED_ROW_ERRORS`).
     pub stored: u64,
@@ -171,11 +181,23 @@ impl RowErrorsPage {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContactView {
+    pub id: i64,
     pub name: String,
     pub emails: Vec<String>,
     pub phones: Vec<String>,
     pub organization: String,
     pub title: String,
+}
+
+/// A whole contact: `GET /api/contacts/{id}` and the contact page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContactDetail {
+    pub id: i64,
+    pub contact: Contact,
+    /// The photo: a link as the file gave it, or a `data:` URI of the embedded image.
+    pub photo: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -135,7 +135,7 @@ impl RunningServer {
         let instance_id = services.store.instance_id().to_owned();
         let (shutdown, stopped) = watch::channel(false);
         // Contacts from before identities get theirs before any import of this instance runs.
-        worker::backfill_identities(services.store.as_ref()).await.map_err(std::io::Error::other)?;
+        worker::backfill_identities(services.store.as_ref(), services.config.import_max_values_per_contact as usize).await.map_err(std::io::Error::other)?;
         worker::beat(&services, &instance_id, None).await.map_err(std::io::Error::other)?;
         let mut tasks = worker::spawn(services.clone(), instance_id.clone(), stopped.clone());
         tasks.spawn(crate::sweeper::sweep_loop(services.clone(), stopped.clone()));

@@ -11,8 +11,9 @@
 //!   places per instance, each up to twice the upload cap on disk.
 
 use crate::request_body::BodyCutShort;
-use crate::domain::mapping;
 use crate::domain::format::{FileFormat, RawRecord, Sniffed, TextEncoding, WorkbookKind, FEED_SLICE_BYTES};
+use crate::domain::preview::{self, MappingSummary};
+use crate::domain::vcard::card::Census;
 use crate::domain::records::TextRecordReader;
 use crate::domain::sniff::{self, SNIFF_BYTES};
 use crate::domain::workbook::{self, Workbook, WorkbookError, WorkbookLimits};
@@ -171,6 +172,8 @@ struct TextInspection {
     sniffed: Option<Sniffed>,
     reader: Option<TextRecordReader>,
     records: u64,
+    /// A vCard's property kinds, over every card.
+    census: Census,
     scratch: Vec<RawRecord>,
     utf8: Utf8Check,
     ascii_start: bool,
@@ -178,7 +181,7 @@ struct TextInspection {
 
 impl TextInspection {
     fn new() -> Self {
-        Self { sniffed: None, reader: None, records: 0, scratch: Vec::new(), utf8: Utf8Check::new(), ascii_start: false }
+        Self { sniffed: None, reader: None, records: 0, census: Census::default(), scratch: Vec::new(), utf8: Utf8Check::new(), ascii_start: false }
     }
 
     /// Takes the next stored chunk; the first one holds the file's start
@@ -199,17 +202,20 @@ impl TextInspection {
                 reader
             }
         };
+        let is_vcard = matches!(reader, TextRecordReader::VCard(_));
         let mut slices = bytes.chunks(FEED_SLICE_BYTES).peekable();
         if slices.peek().is_none() {
             reader.feed(&[], last, &mut self.scratch);
         }
-        while let Some(slice) = slices.next() {
-            reader.feed(slice, last && slices.peek().is_none(), &mut self.scratch);
+        loop {
+            if is_vcard {
+                self.scratch.iter().filter(|card| card.problem.is_none()).for_each(|card| self.census.add(card));
+            }
             self.records += self.scratch.len() as u64;
             self.scratch.clear();
+            let Some(slice) = slices.next() else { break };
+            reader.feed(slice, last && slices.peek().is_none(), &mut self.scratch);
         }
-        self.records += self.scratch.len() as u64;
-        self.scratch.clear();
         Ok(())
     }
 
@@ -218,6 +224,9 @@ impl TextInspection {
         // Delimiters, quotes and line ends are ASCII in both, so the row count stands.
         if sniffed.encoding == TextEncoding::Utf8 && self.ascii_start && !self.utf8.finish() {
             sniffed.encoding = TextEncoding::Windows1252;
+        }
+        if matches!(sniffed.format, FileFormat::VCard { .. }) {
+            sniff::show_census(&mut sniffed, self.census);
         }
         let data_rows = self.records.saturating_sub(sniffed.first_data_record());
         Ok((sniffed, data_rows))
@@ -457,14 +466,17 @@ pub async fn choose_sheet(services: &Services, user_id: i64, upload_id: &str, sh
 }
 
 pub fn preview(upload_id: String, meta: UploadMeta) -> UploadPreview {
-    let (preset, mapping) = mapping::detect(&meta.sniffed.headers);
+    let (preset, mapping) = preview::detect(&meta.sniffed);
+    let is_vcard = matches!(meta.sniffed.format, FileFormat::VCard { .. });
     UploadPreview {
+        columns: preview::columns(&meta.sniffed, &mapping),
+        summary: MappingSummary::of(&mapping, is_vcard),
         upload_id,
         file_name: meta.file_name,
         byte_size: meta.byte_size,
         data_rows: meta.data_rows,
         format: meta.sniffed.format.label(),
-        is_vcard: matches!(meta.sniffed.format, FileFormat::VCard { .. }),
+        is_vcard,
         encoding: match meta.sniffed.format {
             FileFormat::Workbook { .. } => String::new(),
             _ => meta.sniffed.encoding.label().to_owned(),

@@ -160,6 +160,9 @@ fn user_data_endpoints() -> Vec<(&'static str, &'static str, serde_json::Value)>
         ("POST", "/api/imports/{id}/cancel", serde_json::Value::Null),
         ("POST", "/api/imports", serde_json::Value::Null),
         ("GET", "/api/contacts", serde_json::Value::Null),
+        ("GET", "/api/contacts/{contact}", serde_json::Value::Null),
+        ("GET", "/api/contacts/export.vcf", serde_json::Value::Null),
+        ("GET", "/api/contacts/export.csv", serde_json::Value::Null),
         ("SFN", imports::UploadFile::PATH, serde_json::Value::Null),
         ("SFN", imports::StartImport::PATH, serde_json::json!({"upload_id": "{id}", "mapping": {"columns": ["Email"]}})),
         ("SFN", imports::ChooseSheet::PATH, serde_json::json!({"upload_id": "{id}", "sheet": "Sheet1"})),
@@ -169,6 +172,7 @@ fn user_data_endpoints() -> Vec<(&'static str, &'static str, serde_json::Value)>
         ("SFN", imports::ImportErrors::PATH, serde_json::json!({"import_id": id})),
         ("SFN", imports::CancelImport::PATH, serde_json::json!({"import_id": id})),
         ("SFN", imports::ListContacts::PATH, serde_json::json!({"query": "", "page": 0})),
+        ("SFN", imports::GetContact::PATH, serde_json::json!({"id": "{contact}"})),
         ("SFN", accounts::ListTokens::PATH, serde_json::json!({})),
         ("SFN", accounts::CreateToken::PATH, serde_json::json!({"name": "x"})),
         ("SFN", accounts::RevokeToken::PATH, serde_json::json!({"token_id": "{token}"})),
@@ -189,15 +193,16 @@ const PUBLIC_SERVER_FNS: [&str; 3] = [
 struct OwnerIds {
     import_id: String,
     token_id: String,
+    contact_id: String,
 }
 
 impl OwnerIds {
     fn fill(&self, text: &str) -> String {
-        text.replace("{id}", &self.import_id).replace("{token}", &self.token_id)
+        text.replace("{id}", &self.import_id).replace("{token}", &self.token_id).replace("{contact}", &self.contact_id)
     }
 
     fn named_in(text: &str) -> bool {
-        text.contains("{id}") || text.contains("{token}")
+        text.contains("{id}") || text.contains("{token}") || text.contains("{contact}")
     }
 }
 
@@ -232,7 +237,8 @@ async fn every_user_data_endpoint_needs_auth_and_hides_other_users(backend: Back
     let started = owner.api_import_started("mine.csv", people_csv(5)).await;
     owner.wait_finished(&started.import_id).await;
     let token_id = app.services.store.list_tokens(owner_id).await.unwrap()[0].id.to_string();
-    let ids = OwnerIds { import_id: started.import_id.clone(), token_id };
+    let contact_id = owner.contacts("").await.contacts[0].id.to_string();
+    let ids = OwnerIds { import_id: started.import_id.clone(), token_id, contact_id };
 
     // A new server function must be listed above, so it cannot dodge this test.
     let listed: Vec<&str> = user_data_endpoints().iter().map(|(_, path, _)| *path).collect();

@@ -36,18 +36,25 @@ async fn a_vcard_file_is_previewed_and_imported_by_the_page(backend: Backend) {
     assert!(preview.is_vcard);
     assert_eq!(preview.data_rows, 42);
     assert_eq!(preview.preset, "vCard properties");
-    assert_eq!(preview.sample_rows.len(), 5);
-    assert_eq!(preview.sample_rows[0][..5], ["Person0 Tester", "Person0", "Tester", "person0@example.com ::: p0@work.example", "+1 555 000000"]);
+    // A line per kind of property, with how many cards hold it and two of its values.
+    assert_eq!(preview.headers, ["FN", "N", "EMAIL", "TEL", "ORG", "NOTE"]);
+    let cards: Vec<Option<u64>> = preview.columns.iter().map(|c| c.cards).collect();
+    assert_eq!(cards, [Some(41), Some(41), Some(40), Some(41), Some(40), Some(40)]);
+    assert_eq!(preview.columns[2].samples, ["p0@work.example", "person0@example.com"]);
+    assert_eq!(preview.columns[5].samples, ["card 0, folded over a line", "card 1, folded over a line"]);
+    assert_eq!(preview.columns[4].goes_to, "Organizations");
+    assert_eq!(preview.summary.sentence(), "6 properties will be imported, 0 kept as custom fields, 0 ignored.");
 
     let response = browser.start_import(&preview.upload_id, &preview.mapping).await;
     assert_eq!(response.status(), 200);
     let started: intake::model::StartedImport = response.json().await.unwrap();
     let done = browser.wait_finished(&started.import_id).await;
     assert_eq!(done.status, ImportStatus::Succeeded, "{done:?}");
-    assert_eq!((done.rows_done, done.counts.created, done.counts.rejected), (42, 41, 1));
+    // The broken line costs nothing but itself: its card imports, with a warning.
+    assert_eq!((done.rows_done, done.counts.created, done.counts.rejected, done.counts.warned), (42, 42, 0, 1));
     let errors: intake::model::RowErrorsPage = browser.get(&format!("/api/imports/{}/errors", started.import_id)).await.json().await.unwrap();
-    assert_eq!(errors.errors[0].line, 441);
-    assert_eq!(errors.errors[0].reason, "Line 444 is not a vCard property.");
+    assert_eq!((errors.errors[0].line, errors.errors[0].warning), (441, true));
+    assert_eq!(errors.errors[0].reason, "Line 444 is not a vCard property; it was skipped.");
 
     let seven = browser.contacts("p7@work.example").await;
     assert_eq!(seven.total, 1);

@@ -4,11 +4,12 @@
 mod common;
 
 use common::*;
-use intake::domain::contact::Contact;
+use intake::domain::contact::{Contact, Labeled, Name};
+use intake::domain::plan::RowContact;
 use intake::error::ImportError;
 use intake::model::{ImportStatus, UploadPreview};
 use intake::store::{Claim, Failure, Fence};
-use intake::worker::{commit_batch, Batch, BatchOutcome, Prefetched};
+use intake::worker::{commit_batch, Batch, BatchOutcome, CommitRules, Prefetched};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -192,11 +193,15 @@ async fn different_users_start_at_once(backend: Backend) {
 }
 
 fn contact(n: usize) -> Contact {
-    Contact {
-        display_name: format!("Person {n}"),
-        emails: vec![format!("p{n}@example.com")],
-        ..Contact::default()
-    }
+    person(&format!("Person {n}"), &[&format!("p{n}@example.com")])
+}
+
+fn row(contact: Contact) -> RowContact {
+    RowContact::new(0, contact)
+}
+
+fn rules() -> CommitRules {
+    CommitRules { source: "test.csv".into(), max_values: 50, max_stored_problems: 10_000, stored_problems: Default::default() }
 }
 
 /// Queues an import for a new user and claims it as a worker would.
@@ -218,8 +223,8 @@ async fn claim(app: &TestApp, worker: &str) -> intake::store::ClaimedImport {
 }
 
 async fn commit(app: &TestApp, fence: &Fence, user_id: i64, contacts: Vec<Contact>, rows_done: u64) -> BatchOutcome {
-    let batch = Batch { user_id, contacts: contacts.into_iter().map(Into::into).collect(), rows_done, ..Batch::default() };
-    commit_batch(app.services.store.as_ref(), fence, batch, app.services.now()).await.unwrap()
+    let batch = Batch { user_id, contacts: contacts.into_iter().map(row).collect(), rows_done, ..Batch::default() };
+    commit_batch(app.services.store.as_ref(), fence, batch, app.services.now(), &rules()).await.unwrap()
 }
 
 async fn start_error(script: &Client, rows: usize) -> Option<ImportError> {
@@ -326,11 +331,8 @@ async fn an_orphaned_import_resumes_from_its_checkpoint(backend: Backend) {
     // The first attempt committed rows 0..120 (as the file has them), then its instance died.
     let first_rows: Vec<Contact> = (0..120)
         .map(|i| Contact {
-            display_name: format!("Person{i} Tester"),
-            given_name: format!("Person{i}"),
-            family_name: "Tester".into(),
-            emails: vec![format!("person{i}@example.com")],
-            ..Contact::default()
+            name: Name { given: format!("Person{i}"), family: "Tester".into(), ..Name::default() },
+            ..person(&format!("Person{i} Tester"), &[&format!("person{i}@example.com")])
         })
         .collect();
     assert!(matches!(commit(&app, &fence, user_id, first_rows, 120).await, BatchOutcome::Committed { .. }));
@@ -387,8 +389,8 @@ async fn an_import_that_progresses_between_failures_never_fails(backend: Backend
     // Eight crashes, each after one more committed row: far past the limit of 3.
     for row in 1..=8u64 {
         let fence = Fence { import_id: claimed.import_id.clone(), attempt: claimed.attempt };
-        let batch = Batch { user_id, contacts: vec![contact(row as usize).into()], rows_done: row, last_line: row + 1, ..Batch::default() };
-        assert!(matches!(commit_batch(store.as_ref(), &fence, batch, app.services.now()).await.unwrap(), BatchOutcome::Committed { .. }));
+        let batch = Batch { user_id, contacts: vec![self::row(contact(row as usize))], rows_done: row, last_line: row + 1, ..Batch::default() };
+        assert!(matches!(commit_batch(store.as_ref(), &fence, batch, app.services.now(), &rules()).await.unwrap(), BatchOutcome::Committed { .. }));
         let orphans = store.recover_orphans(LEASE, 3, true).await.unwrap();
         assert_eq!(orphans[0].status, ImportStatus::Queued, "crash after row {row}");
         claimed = claim(&app, "test-worker").await;
@@ -537,7 +539,8 @@ async fn the_server_function_and_rest_answer_409_with_the_typed_body(backend: Ba
 }
 
 fn person(name: &str, emails: &[&str]) -> Contact {
-    Contact { display_name: name.into(), emails: emails.iter().map(|e| e.to_string()).collect(), ..Contact::default() }
+    let emails = emails.iter().map(|e| Labeled::new(e.to_string(), "", false)).collect();
+    Contact { display_name: name.into(), emails, ..Contact::default() }
 }
 
 /// The worker reads a batch's stored owners while the batch before it commits.
@@ -552,7 +555,7 @@ async fn owners_read_while_the_batch_before_commits_plan_as_if_read_after(backen
     let first = vec![person("Ana", &["a@x.io"]), person("Dee", &["d@x.io"])];
     assert!(matches!(commit(&app, &fence, user_id, first, 2).await, BatchOutcome::Committed { .. }));
 
-    let third: Vec<_> = [person("", &["b@x.io"]), person("", &["d@x.io"]), person("", &["c@x.io"])].map(Into::into).to_vec();
+    let third: Vec<_> = [person("", &["b@x.io"]), person("", &["d@x.io"]), person("", &["c@x.io"])].map(row).to_vec();
     let read_early = intake::worker::prefetch_owners(store.as_ref(), user_id, &third, None).await.unwrap();
     assert_eq!(read_early.len(), 1, "the early read sees Dee only: {read_early:?}");
 
@@ -566,7 +569,7 @@ async fn owners_read_while_the_batch_before_commits_plan_as_if_read_after(backen
         prefetched: Some(Prefetched { contacts: read_early, stale: touched }),
         ..Batch::default()
     };
-    let outcome = commit_batch(store.as_ref(), &fence, batch, app.services.now()).await.unwrap();
+    let outcome = commit_batch(store.as_ref(), &fence, batch, app.services.now(), &rules()).await.unwrap();
     let BatchOutcome::Committed { counts, .. } = outcome else { panic!("fenced") };
     assert_eq!((counts.created, counts.updated, counts.unchanged, counts.merged), (0, 0, 3, 0));
 
@@ -594,14 +597,14 @@ async fn writes_beside_an_import_committing_without_pause_get_their_turn(backend
     let batches: Vec<Batch> = (0..80)
         .map(|b| Batch {
             user_id,
-            contacts: (b * 500..(b + 1) * 500).map(|n| contact(n).into()).collect(),
+            contacts: (b * 500..(b + 1) * 500).map(|n| row(contact(n))).collect(),
             ..Batch::default()
         })
         .collect();
     let (store, now) = (app.services.store.clone(), app.services.now());
     let busy = tokio::spawn(async move {
         for batch in batches {
-            assert!(matches!(commit_batch(store.as_ref(), &fence, batch, now).await.unwrap(), BatchOutcome::Committed { .. }));
+            assert!(matches!(commit_batch(store.as_ref(), &fence, batch, now, &rules()).await.unwrap(), BatchOutcome::Committed { .. }));
         }
     });
     for n in 0..10 {

@@ -30,7 +30,7 @@ async fn a_file_becomes_exact_contacts(backend: Backend) {
     csv.push_str("Person7,Tester,PERSON7@EXAMPLE.COM,+1 555 999999,Acme 0\r\n");
     csv.push_str("Person8,Tester,person8@example.com,+1 555 000008,Acme 1\r\n");
     csv.push_str(",,,,\r\n");
-    csv.push_str("Nobody,,not-an-email,,\r\n");
+    csv.push_str(",,not-an-email,,\r\n");
     let started = script.api_import_started("people.csv", csv.into_bytes()).await;
     assert_eq!(started.status_url, format!("/api/imports/{}", started.import_id));
 
@@ -98,9 +98,10 @@ async fn the_preview_mapping_is_what_gets_imported(backend: Backend) {
 
     // The user maps the third column to the title field.
     let mut mapping = preview.mapping.clone();
-    mapping.columns[0] = Some(intake::domain::mapping::Field::FullName);
-    mapping.columns[1] = Some(intake::domain::mapping::Field::Email);
-    mapping.columns[2] = Some(intake::domain::mapping::Field::Title);
+    use intake::domain::mapping::{Field, Target};
+    mapping.columns[0] = Target::field(Field::FullName);
+    mapping.columns[1] = Target::field(Field::Email);
+    mapping.columns[2] = Target::field(Field::Title);
     let response = browser.start_import(&preview.upload_id, &mapping).await;
     assert_eq!(response.status(), 200);
     let started: intake::model::StartedImport = response.json().await.unwrap();
@@ -234,18 +235,22 @@ async fn hostile_files_get_clear_refusals(backend: Backend) {
 async fn row_errors_are_listed_and_reported(backend: Backend) {
     let app = spawn_app(backend).await;
     let (_, script) = app.script_for_new_user("errors@example.com").await;
-    let csv = "Name,Email\r\nAda,ada@example.com\r\nBad,=cmd|' /C calc'!A0\r\n,\r\nNo Mail,@nope\r\n";
+    // Lines 3 and 5 import with their bad email kept as a custom field; line 6 identifies nobody.
+    let csv = "Name,Email\r\nAda,ada@example.com\r\nBad,=cmd|' /C calc'!A0\r\n,\r\nNo Mail,@nope\r\n,only@\r\n";
     let started = script.api_import_started("bad.csv", csv.as_bytes().to_vec()).await;
-    script.wait_finished(&started.import_id).await;
+    let done = script.wait_finished(&started.import_id).await;
+    assert_eq!((done.counts.created, done.counts.warned, done.counts.rejected, done.counts.skipped), (3, 2, 1, 1));
     let errors: serde_json::Value = script.get(&format!("/api/imports/{}/errors", started.import_id)).await.json().await.unwrap();
-    assert_eq!(errors["total"], 2);
-    assert_eq!(errors["errors"][0]["line"], 3);
-    assert_eq!(errors["errors"][1]["line"], 5);
+    assert_eq!(errors["total"], 3);
+    let listed: Vec<(u64, bool)> = (0..3).map(|i| (errors["errors"][i]["line"].as_u64().unwrap(), errors["errors"][i]["warning"].as_bool().unwrap())).collect();
+    assert_eq!(listed, [(3, true), (5, true), (6, false)]);
     assert!(errors["errors"][0]["reason"].as_str().unwrap().contains("not a valid email"));
+    assert_eq!(errors["errors"][2]["reason"], "\"only@\" is not a valid email address.");
     let report = script.get(&format!("/api/imports/{}/errors.csv", started.import_id)).await;
     assert_eq!(report.headers()["content-type"], "text/csv; charset=utf-8");
     let report = report.text().await.unwrap();
-    assert!(report.starts_with("line,reason\n3,"), "{report}");
+    assert!(report.starts_with("line,kind,reason\n3,warning,"), "{report}");
+    assert!(report.contains("\n6,error,"), "{report}");
     app.stop().await;
 }
 
@@ -323,16 +328,17 @@ async fn awkward_characters_are_stored_exactly(backend: Backend) {
     let started = script.api_import_started("awkward.csv", csv.into_bytes()).await;
     assert_eq!(script.wait_finished(&started.import_id).await.counts.created, 1);
     assert_eq!(script.contacts("ada").await.contacts[0].organization, organization);
-    let stored_notes: String = match backend {
+    let card: String = match backend {
         Backend::Sqlite => {
             let pool = sqlx::SqlitePool::connect(&app.database.url).await.unwrap();
-            sqlx::query_scalar("SELECT notes FROM contacts").fetch_one(&pool).await.unwrap()
+            sqlx::query_scalar("SELECT card FROM contacts").fetch_one(&pool).await.unwrap()
         }
         Backend::Postgres => {
             let pool = sqlx::PgPool::connect(&app.database.url).await.unwrap();
-            sqlx::query_scalar("SELECT notes FROM contacts").fetch_one(&pool).await.unwrap()
+            sqlx::query_scalar("SELECT card FROM contacts").fetch_one(&pool).await.unwrap()
         }
     };
-    assert_eq!(stored_notes, notes);
+    let stored: intake::domain::contact::Contact = serde_json::from_str(&card).unwrap();
+    assert_eq!(stored.notes, notes);
     app.stop().await;
 }

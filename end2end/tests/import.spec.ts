@@ -54,7 +54,7 @@ test('upload, preview, watch progress, see counts and contacts, download errors'
   const report = await (await download).createReadStream();
   let csv = '';
   for await (const chunk of report) csv += chunk;
-  expect(csv.split(/\r?\n/)[0]).toBe('line,reason');
+  expect(csv.split(/\r?\n/)[0]).toBe('line,kind,reason');
   expect(csv).toContain('not-an-email');
   // Every cell is safe to open in a spreadsheet: none starts a formula.
   expect(csv.split(/\r?\n/).some((line) => /^[=+\-@]|,[=+\-@]/.test(line))).toBe(false);

@@ -2,7 +2,7 @@
 
 use crate::domain::mapping::Mapping;
 use crate::error::ImportError;
-use crate::model::{ContactsPage, ImportView, RowErrorsPage, StartedImport, UploadPreview};
+use crate::model::{ContactDetail, ContactsPage, ImportView, RowErrorsPage, StartedImport, UploadPreview};
 use leptos::prelude::*;
 use leptos::server_fn::codec::{Json, MultipartData, MultipartFormData};
 
@@ -125,6 +125,19 @@ pub async fn list_contacts(query: String, page: u32) -> Result<ContactsPage, Imp
         async {
             let (services, caller) = authorised::<ImportError>().await?;
             crate::contacts::search(&services, caller.user_id, &query, page).await
+        }
+        .await,
+    )
+}
+
+/// One whole contact.
+#[server]
+pub async fn get_contact(id: i64) -> Result<ContactDetail, ImportError> {
+    use super::context::*;
+    with_status(
+        async {
+            let (services, caller) = authorised::<ImportError>().await?;
+            crate::contacts::contact(&services, caller.user_id, id).await
         }
         .await,
     )

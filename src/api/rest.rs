@@ -45,6 +45,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/imports/{id}/errors.csv", get(error_report))
         .route("/api/imports/{id}/cancel", post(cancel_import))
         .route("/api/contacts", get(contacts))
+        .route("/api/contacts/export.vcf", get(export_vcard))
+        .route("/api/contacts/export.csv", get(export_google_csv))
+        .route("/api/contacts/{id}", get(contact))
 }
 
 /// `POST /api/imports?sheet=Name` reads that sheet of a workbook instead of the first.
@@ -111,12 +114,8 @@ async fn import_errors(
 /// The row errors as a CSV a spreadsheet opens safely, streamed.
 async fn error_report(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ImportError> {
     let pages = crate::imports::error_report(&state.services, caller.user_id, &id).await?;
-    let disposition = format!("attachment; filename=\"import-{}-errors.csv\"", id.chars().filter(char::is_ascii_alphanumeric).collect::<String>());
-    Ok((
-        [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)],
-        axum::body::Body::from_stream(pages),
-    )
-        .into_response())
+    let name = format!("import-{}-errors.csv", id.chars().filter(char::is_ascii_alphanumeric).collect::<String>());
+    Ok(download("text/csv; charset=utf-8", &name, axum::body::Body::from_stream(pages)))
 }
 
 async fn cancel_import(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ImportError> {
@@ -125,4 +124,39 @@ async fn cancel_import(State(state): State<AppState>, caller: Caller, Path(id): 
 
 async fn contacts(State(state): State<AppState>, caller: Caller, Query(query): Query<ContactsQuery>) -> Result<Response, ImportError> {
     Ok(Json(crate::contacts::search(&state.services, caller.user_id, &query.q, query.page).await?).into_response())
+}
+
+async fn contact(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ImportError> {
+    let id: i64 = id.parse().map_err(|_| ImportError::NotFound)?;
+    Ok(Json(crate::contacts::contact(&state.services, caller.user_id, id).await?).into_response())
+}
+
+/// `?q=` filters as search does; `?version=3.0` writes vCard 3.0 instead of 4.0.
+#[derive(Deserialize)]
+struct ExportQuery {
+    #[serde(default)]
+    q: String,
+    version: Option<String>,
+}
+
+async fn export_vcard(State(state): State<AppState>, caller: Caller, Query(query): Query<ExportQuery>) -> Result<Response, ImportError> {
+    use crate::domain::vcard::write::Version;
+    let version = match query.version.as_deref() {
+        None | Some("4.0" | "4") => Version::V4,
+        Some("3.0" | "3") => Version::V3,
+        Some(other) => return Err(ImportError::InvalidRequest { message: format!("vCard version {other} cannot be written; ask for 4.0 or 3.0.") }),
+    };
+    let format = crate::contacts::ExportFormat::VCard(version);
+    let text = crate::contacts::export(&state.services, caller.user_id, &query.q, format).await?;
+    Ok(download("text/vcard; charset=utf-8", "contacts.vcf", axum::body::Body::from_stream(text)))
+}
+
+async fn export_google_csv(State(state): State<AppState>, caller: Caller, Query(query): Query<ExportQuery>) -> Result<Response, ImportError> {
+    let text = crate::contacts::export(&state.services, caller.user_id, &query.q, crate::contacts::ExportFormat::GoogleCsv).await?;
+    Ok(download("text/csv; charset=utf-8", "contacts.csv", axum::body::Body::from_stream(text)))
+}
+
+fn download(content_type: &str, file_name: &str, body: axum::body::Body) -> Response {
+    let disposition = format!("attachment; filename=\"{file_name}\"");
+    ([(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], body).into_response()
 }

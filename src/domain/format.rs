@@ -24,6 +24,9 @@ pub struct RawRecord {
     pub line: u64,
     pub fields: Vec<String>,
     pub problem: Option<RecordProblem>,
+    /// What a reader could not keep of an otherwise good record (a vCard's
+    /// photo past its cap, lines past the card's caps), told as row warnings.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -174,8 +177,12 @@ pub struct Sniffed {
     pub header_line: u64,
     /// Trimmed header cells.
     pub headers: Vec<String>,
-    /// Up to 5 non-blank data rows after the header (trimmed), for a preview.
+    /// Up to 5 non-blank data rows after the header (trimmed), for a preview;
+    /// for a vCard, the first values of each property kind.
     pub sample_rows: Vec<Vec<String>>,
+    /// For a vCard, the cards that hold each property kind (`headers`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub header_counts: Vec<u64>,
 }
 
 impl Sniffed {

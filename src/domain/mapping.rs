@@ -1,562 +1,568 @@
-//! Header → contact field mapping: known export presets first, then generic
-//! synonyms, keyword rules and typo-tolerant matching.
+//! Where each column of a file goes: a field of the contact (with the value
+//! group it belongs to and the label the column implies), the label of a value
+//! group, a custom field, or nowhere, by the person's choice. A header that
+//! no rule knows is kept as a custom field: nothing is dropped unless the
+//! person says so in the preview.
+//!
+//! Known exports are recognised in `presets`; this module holds the targets and
+//! the generic rules for any other spreadsheet.
 
-use serde::{Deserialize, Serialize};
+use super::dates::DayOrder;
+use super::labels;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// A field of the contact a column's values go to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Field {
     FullName,
+    Prefix,
     GivenName,
+    MiddleName,
     FamilyName,
+    Suffix,
+    Nickname,
+    PhoneticGiven,
+    PhoneticMiddle,
+    PhoneticFamily,
     Email,
     Phone,
+    Street,
+    ExtendedAddress,
+    PoBox,
+    City,
+    Region,
+    PostalCode,
+    Country,
+    FormattedAddress,
+    Website,
+    ImHandle,
+    ImService,
     Organization,
+    Department,
     Title,
+    Birthday,
+    Date,
+    Relation,
     Notes,
+    Groups,
+    Gender,
+    Photo,
+    /// The value of a custom field whose label is in another column (Google's
+    /// `Custom Field 1 - Value` beside `Custom Field 1 - Label`).
+    CustomValue,
+}
+
+/// A kind of value a person may have several of, each with its label; columns
+/// of one group of a kind make one value (an address from its street, city, …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Email,
+    Phone,
+    Address,
+    Website,
+    Im,
+    Organization,
+    Date,
+    Relation,
+    Custom,
 }
 
 impl Field {
-    pub const ALL: [Field; 8] = [
+    pub const ALL: [Field; 34] = [
         Field::FullName,
+        Field::Prefix,
         Field::GivenName,
+        Field::MiddleName,
         Field::FamilyName,
+        Field::Suffix,
+        Field::Nickname,
+        Field::PhoneticGiven,
+        Field::PhoneticMiddle,
+        Field::PhoneticFamily,
         Field::Email,
         Field::Phone,
+        Field::Street,
+        Field::ExtendedAddress,
+        Field::PoBox,
+        Field::City,
+        Field::Region,
+        Field::PostalCode,
+        Field::Country,
+        Field::FormattedAddress,
+        Field::Website,
+        Field::ImHandle,
+        Field::ImService,
         Field::Organization,
+        Field::Department,
         Field::Title,
+        Field::Birthday,
+        Field::Date,
+        Field::Relation,
         Field::Notes,
+        Field::Groups,
+        Field::Gender,
+        Field::Photo,
+        Field::CustomValue,
     ];
 
     pub fn label(self) -> &'static str {
-        match self {
-            Field::FullName => "Full name",
-            Field::GivenName => "First name",
-            Field::FamilyName => "Last name",
-            Field::Email => "Email",
-            Field::Phone => "Phone",
-            Field::Organization => "Organization",
-            Field::Title => "Job title",
-            Field::Notes => "Notes",
-        }
+        self.names().1
     }
 
     /// Stable snake_case id, safe to store and to use in form values.
     pub fn key(self) -> &'static str {
+        self.names().0
+    }
+
+    fn names(self) -> (&'static str, &'static str) {
         match self {
-            Field::FullName => "full_name",
-            Field::GivenName => "given_name",
-            Field::FamilyName => "family_name",
-            Field::Email => "email",
-            Field::Phone => "phone",
-            Field::Organization => "organization",
-            Field::Title => "title",
-            Field::Notes => "notes",
+            Field::FullName => ("full_name", "Full name"),
+            Field::Prefix => ("prefix", "Name prefix"),
+            Field::GivenName => ("given_name", "First name"),
+            Field::MiddleName => ("middle_name", "Middle name"),
+            Field::FamilyName => ("family_name", "Last name"),
+            Field::Suffix => ("suffix", "Name suffix"),
+            Field::Nickname => ("nickname", "Nickname"),
+            Field::PhoneticGiven => ("phonetic_given", "Phonetic first name"),
+            Field::PhoneticMiddle => ("phonetic_middle", "Phonetic middle name"),
+            Field::PhoneticFamily => ("phonetic_family", "Phonetic last name"),
+            Field::Email => ("email", "Email"),
+            Field::Phone => ("phone", "Phone"),
+            Field::Street => ("street", "Street"),
+            Field::ExtendedAddress => ("extended_address", "Address line 2"),
+            Field::PoBox => ("po_box", "PO box"),
+            Field::City => ("city", "City"),
+            Field::Region => ("region", "Region"),
+            Field::PostalCode => ("postal_code", "Postal code"),
+            Field::Country => ("country", "Country"),
+            Field::FormattedAddress => ("address", "Address"),
+            Field::Website => ("website", "Website"),
+            Field::ImHandle => ("im", "Messaging handle"),
+            Field::ImService => ("im_service", "Messaging service"),
+            Field::Organization => ("organization", "Organization"),
+            Field::Department => ("department", "Department"),
+            Field::Title => ("title", "Job title"),
+            Field::Birthday => ("birthday", "Birthday"),
+            Field::Date => ("date", "Date"),
+            Field::Relation => ("relation", "Related person"),
+            Field::Notes => ("notes", "Notes"),
+            Field::Groups => ("groups", "Groups"),
+            Field::Gender => ("gender", "Gender"),
+            Field::Photo => ("photo", "Photo"),
+            Field::CustomValue => ("custom_value", "Custom field value"),
         }
     }
 
+    /// Also reads the names a mapping was stored with before full contacts.
     pub fn from_key(key: &str) -> Option<Field> {
-        Field::ALL.into_iter().find(|f| f.key() == key)
+        let legacy = match key {
+            "FullName" => Some(Field::FullName),
+            "GivenName" => Some(Field::GivenName),
+            "FamilyName" => Some(Field::FamilyName),
+            "Email" => Some(Field::Email),
+            "Phone" => Some(Field::Phone),
+            "Organization" => Some(Field::Organization),
+            "Title" => Some(Field::Title),
+            "Notes" => Some(Field::Notes),
+            _ => None,
+        };
+        legacy.or_else(|| Field::ALL.into_iter().find(|f| f.key() == key))
+    }
+
+    /// The kind of labelled value this field is part of, if any.
+    pub fn kind(self) -> Option<Kind> {
+        Some(match self {
+            Field::Email => Kind::Email,
+            Field::Phone => Kind::Phone,
+            Field::Street
+            | Field::ExtendedAddress
+            | Field::PoBox
+            | Field::City
+            | Field::Region
+            | Field::PostalCode
+            | Field::Country
+            | Field::FormattedAddress => Kind::Address,
+            Field::Website => Kind::Website,
+            Field::ImHandle | Field::ImService => Kind::Im,
+            Field::Organization | Field::Department | Field::Title => Kind::Organization,
+            Field::Date => Kind::Date,
+            Field::Relation => Kind::Relation,
+            Field::CustomValue => Kind::Custom,
+            _ => return None,
+        })
+    }
+
+    /// Whether a value in this field can identify a person on its own.
+    pub fn identifies(self) -> bool {
+        matches!(self, Field::FullName | Field::GivenName | Field::FamilyName | Field::Email | Field::Phone)
     }
 }
 
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Preset {
-    GoogleCurrent,
-    GoogleLegacy,
-    OutlookEnglish,
-    OutlookGerman,
-    OutlookFrench,
-    LinkedIn,
-    VCard,
-    Generic,
+impl Kind {
+    pub const ALL: [Kind; 9] =
+        [Kind::Email, Kind::Phone, Kind::Address, Kind::Website, Kind::Im, Kind::Organization, Kind::Date, Kind::Relation, Kind::Custom];
+
+    pub fn key(self) -> &'static str {
+        self.names().0
+    }
+
+    pub fn label(self) -> &'static str {
+        self.names().1
+    }
+
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Kind::Email => ("email", "Email"),
+            Kind::Phone => ("phone", "Phone"),
+            Kind::Address => ("address", "Address"),
+            Kind::Website => ("website", "Website"),
+            Kind::Im => ("im", "Messaging"),
+            Kind::Organization => ("organization", "Organization"),
+            Kind::Date => ("date", "Date"),
+            Kind::Relation => ("relation", "Related person"),
+            Kind::Custom => ("custom", "Custom field"),
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.key() == key)
+    }
 }
 
-impl Preset {
-    pub fn label(self) -> &'static str {
+/// Where one column goes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Target {
+    /// Not imported: only ever the person's choice.
+    Ignore,
+    /// Kept as a custom field labelled with the column's header.
+    #[default]
+    Custom,
+    /// A field; columns of one `group` of a kind make one value, and `label`
+    /// is the label the column itself implies ("Business Phone" → work).
+    Field { field: Field, group: u16, label: String },
+    /// The label of the values of `group` of `kind` (`E-mail 1 - Label`).
+    Label { kind: Kind, group: u16 },
+}
+
+impl Target {
+    pub fn field(field: Field) -> Self {
+        Target::Field { field, group: 0, label: String::new() }
+    }
+
+    /// A stable text form for storage and form values:
+    /// `ignore`, `custom`, `city#2@home`, `label:phone#1`.
+    pub fn key(&self) -> String {
+        let group = |g: u16| if g == 0 { String::new() } else { format!("#{g}") };
         match self {
-            Preset::GoogleCurrent => "Google Contacts (current)",
-            Preset::GoogleLegacy => "Google Contacts (legacy)",
-            Preset::OutlookEnglish => "Outlook (English)",
-            Preset::OutlookGerman => "Outlook (German)",
-            Preset::OutlookFrench => "Outlook (French)",
-            Preset::LinkedIn => "LinkedIn Connections",
-            Preset::VCard => "vCard properties",
-            Preset::Generic => "Generic spreadsheet",
+            Target::Ignore => "ignore".to_owned(),
+            Target::Custom => "custom".to_owned(),
+            Target::Field { field, group: g, label } if label.is_empty() => format!("{}{}", field.key(), group(*g)),
+            Target::Field { field, group: g, label } => format!("{}{}@{label}", field.key(), group(*g)),
+            Target::Label { kind, group: g } => format!("label:{}{}", kind.key(), group(*g)),
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Self> {
+        match key {
+            "ignore" => return Some(Target::Ignore),
+            "custom" => return Some(Target::Custom),
+            _ => {}
+        }
+        let (head, label) = match key.split_once('@') {
+            Some((head, label)) => (head, label.to_owned()),
+            None => (key, String::new()),
+        };
+        let (name, group) = match head.split_once('#') {
+            Some((name, group)) => (name, group.parse().ok()?),
+            None => (head, 0),
+        };
+        match name.strip_prefix("label:") {
+            Some(kind) if label.is_empty() => Some(Target::Label { kind: Kind::from_key(kind)?, group }),
+            Some(_) => None,
+            None => Some(Target::Field { field: Field::from_key(name)?, group, label }),
+        }
+    }
+
+    /// What the preview says of it: "City (home)", "Email 2", "Label of phone 1".
+    pub fn describe(&self) -> String {
+        let numbered = |text: &str, group: u16| if group == 0 { text.to_owned() } else { format!("{text} {group}") };
+        match self {
+            Target::Ignore => "Not imported".to_owned(),
+            Target::Custom => "Custom field".to_owned(),
+            Target::Field { field, group, label } => {
+                let text = numbered(field.label(), *group);
+                if label.is_empty() {
+                    text
+                } else {
+                    format!("{text} ({})", labels::shown(label))
+                }
+            }
+            Target::Label { kind, group } => numbered(&format!("Label of {}", kind.label().to_lowercase()), *group),
+        }
+    }
+
+    pub fn identifies(&self) -> bool {
+        matches!(self, Target::Field { field, .. } if field.identifies())
+    }
+}
+
+impl Serialize for Target {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.key())
+    }
+}
+
+impl<'de> Deserialize<'de> for Target {
+    /// A mapping stored before full contacts wrote `null` for a column it ignored.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Option::<String>::deserialize(deserializer)? {
+            None => Ok(Target::Ignore),
+            Some(key) => Target::from_key(&key).ok_or_else(|| serde::de::Error::custom(format!("no such target: {key}"))),
         }
     }
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
 pub struct Mapping {
-    /// One entry per header column.
-    pub columns: Vec<Option<Field>>,
+    /// One entry per header column (for a vCard, per property kind found).
+    pub columns: Vec<Target>,
+    /// How the file orders day and month in dates like `10/03/1980`.
+    #[serde(default)]
+    pub day_order: DayOrder,
 }
-
-use Field::*;
-
-type Table = &'static [(&'static str, Option<Field>)];
-
-/// A preset is recognised when every `all_of` header and at least one
-/// `any_of` header is present. Numbers in headers are written as `#`.
-struct PresetSpec {
-    preset: Preset,
-    all_of: &'static [&'static str],
-    any_of: &'static [&'static str],
-    columns: Table,
-}
-
-const GOOGLE_CURRENT: Table = &[
-    ("first name", Some(GivenName)),
-    ("middle name", None),
-    ("last name", Some(FamilyName)),
-    ("phonetic first name", None),
-    ("phonetic middle name", None),
-    ("phonetic last name", None),
-    ("name prefix", None),
-    ("name suffix", None),
-    ("nickname", None),
-    ("file as", None),
-    ("organization name", Some(Organization)),
-    ("organization title", Some(Title)),
-    ("organization department", None),
-    ("birthday", None),
-    ("notes", Some(Notes)),
-    ("photo", None),
-    ("labels", None),
-    ("e-mail # - label", None),
-    ("e-mail # - value", Some(Email)),
-    ("phone # - label", None),
-    ("phone # - value", Some(Phone)),
-    ("address # - label", None),
-    ("address # - formatted", None),
-    ("website # - label", None),
-    ("website # - value", None),
-];
-
-const GOOGLE_LEGACY: Table = &[
-    ("name", Some(FullName)),
-    ("given name", Some(GivenName)),
-    ("additional name", None),
-    ("family name", Some(FamilyName)),
-    ("yomi name", None),
-    ("name prefix", None),
-    ("name suffix", None),
-    ("initials", None),
-    ("nickname", None),
-    ("short name", None),
-    ("maiden name", None),
-    ("birthday", None),
-    ("gender", None),
-    ("occupation", None),
-    ("notes", Some(Notes)),
-    ("group membership", None),
-    ("e-mail # - type", None),
-    ("e-mail # - value", Some(Email)),
-    ("phone # - type", None),
-    ("phone # - value", Some(Phone)),
-    ("organization # - type", None),
-    ("organization # - name", Some(Organization)),
-    ("organization # - yomi name", None),
-    ("organization # - title", Some(Title)),
-    ("organization # - department", None),
-    ("address # - type", None),
-    ("address # - formatted", None),
-    ("website # - type", None),
-    ("website # - value", None),
-];
-
-const OUTLOOK_ENGLISH: Table = &[
-    ("title", None),
-    ("first name", Some(GivenName)),
-    ("middle name", None),
-    ("last name", Some(FamilyName)),
-    ("suffix", None),
-    ("company", Some(Organization)),
-    ("department", None),
-    ("job title", Some(Title)),
-    ("business street", None),
-    ("business city", None),
-    ("home street", None),
-    ("home city", None),
-    ("assistant's phone", None),
-    ("business fax", None),
-    ("business phone", Some(Phone)),
-    ("business phone #", Some(Phone)),
-    ("callback", None),
-    ("car phone", None),
-    ("company main phone", Some(Phone)),
-    ("home fax", None),
-    ("home phone", Some(Phone)),
-    ("home phone #", Some(Phone)),
-    ("mobile phone", Some(Phone)),
-    ("other fax", None),
-    ("other phone", Some(Phone)),
-    ("pager", None),
-    ("primary phone", Some(Phone)),
-    ("e-mail address", Some(Email)),
-    ("e-mail type", None),
-    ("e-mail display name", None),
-    ("e-mail # address", Some(Email)),
-    ("e-mail # type", None),
-    ("e-mail # display name", None),
-    ("birthday", None),
-    ("categories", None),
-    ("notes", Some(Notes)),
-    ("web page", None),
-];
-
-const OUTLOOK_GERMAN: Table = &[
-    ("anrede", None),
-    ("vorname", Some(GivenName)),
-    ("weitere vornamen", None),
-    ("nachname", Some(FamilyName)),
-    ("suffix", None),
-    ("firma", Some(Organization)),
-    ("abteilung", None),
-    ("position", Some(Title)),
-    ("straße geschäftlich", None),
-    ("ort geschäftlich", None),
-    ("straße privat", None),
-    ("ort privat", None),
-    ("telefon assistent", None),
-    ("fax geschäftlich", None),
-    ("telefon geschäftlich", Some(Phone)),
-    ("telefon geschäftlich #", Some(Phone)),
-    ("rückmeldung", None),
-    ("autotelefon", None),
-    ("telefon firma", Some(Phone)),
-    ("fax privat", None),
-    ("telefon privat", Some(Phone)),
-    ("telefon privat #", Some(Phone)),
-    ("telefon (privat)", Some(Phone)),
-    ("telefon (privat #)", Some(Phone)),
-    ("mobiltelefon", Some(Phone)),
-    ("mobiltelefon #", Some(Phone)),
-    ("weiteres fax", None),
-    ("weiteres telefon", Some(Phone)),
-    ("haupttelefon", Some(Phone)),
-    ("pager", None),
-    ("e-mail-adresse", Some(Email)),
-    ("e-mail-typ", None),
-    ("e-mail: angezeigter name", None),
-    ("e-mail #: adresse", Some(Email)),
-    ("e-mail #: typ", None),
-    ("e-mail #: angezeigter name", None),
-    ("geburtstag", None),
-    ("kategorien", None),
-    ("notizen", Some(Notes)),
-    ("webseite", None),
-];
-
-/// "Titre" is ambiguous in French Outlook exports (courtesy title or job
-/// title); see [`resolve_french_titles`].
-const OUTLOOK_FRENCH: Table = &[
-    ("titre", Some(Title)),
-    ("prénom", Some(GivenName)),
-    ("deuxième prénom", None),
-    ("nom", Some(FamilyName)),
-    ("nom de famille", Some(FamilyName)),
-    ("nom complet", Some(FullName)),
-    ("suffixe", None),
-    ("surnom", None),
-    ("société", Some(Organization)),
-    ("service", None),
-    ("fonction", Some(Title)),
-    ("rue (bureau)", None),
-    ("ville (bureau)", None),
-    ("rue (domicile)", None),
-    ("ville (domicile)", None),
-    ("télécopie (bureau)", None),
-    ("téléphone (bureau)", Some(Phone)),
-    ("téléphone # (bureau)", Some(Phone)),
-    ("téléphone professionnel", Some(Phone)),
-    ("téléphone société", Some(Phone)),
-    ("télécopie (domicile)", None),
-    ("téléphone (domicile)", Some(Phone)),
-    ("téléphone # (domicile)", Some(Phone)),
-    ("téléphone personnel", Some(Phone)),
-    ("tél. mobile", Some(Phone)),
-    ("téléphone mobile", Some(Phone)),
-    ("téléphone portable", Some(Phone)),
-    ("télécopie (autre)", None),
-    ("téléphone (autre)", Some(Phone)),
-    ("téléphone principal", Some(Phone)),
-    ("adresse de messagerie", Some(Email)),
-    ("type de messagerie", None),
-    ("nom complet de l'adresse de messagerie", None),
-    ("adresse de messagerie #", Some(Email)),
-    ("type de messagerie #", None),
-    ("nom complet de l'adresse de messagerie #", None),
-    ("anniversaire", None),
-    ("catégories", None),
-    ("notes", Some(Notes)),
-    ("page web", None),
-];
-
-const LINKEDIN: Table = &[
-    ("first name", Some(GivenName)),
-    ("last name", Some(FamilyName)),
-    ("url", None),
-    ("email address", Some(Email)),
-    ("company", Some(Organization)),
-    ("position", Some(Title)),
-    ("connected on", None),
-];
-
-/// The columns [`super::vcard::VCardReader`] reads a card into.
-const VCARD: Table = &[
-    ("name (fn)", Some(FullName)),
-    ("given name (n)", Some(GivenName)),
-    ("family name (n)", Some(FamilyName)),
-    ("email (email)", Some(Email)),
-    ("phone (tel)", Some(Phone)),
-    ("organization (org)", Some(Organization)),
-    ("title (title)", Some(Title)),
-    ("note (note)", Some(Notes)),
-    ("birthday (bday)", None),
-];
-
-const PRESETS: &[PresetSpec] = &[
-    PresetSpec {
-        preset: Preset::GoogleCurrent,
-        all_of: &["first name", "last name"],
-        any_of: &[
-            "e-mail # - label",
-            "e-mail # - value",
-            "phone # - value",
-            "organization name",
-            "file as",
-        ],
-        columns: GOOGLE_CURRENT,
-    },
-    PresetSpec {
-        preset: Preset::GoogleLegacy,
-        all_of: &["given name", "family name"],
-        any_of: &[
-            "e-mail # - type",
-            "e-mail # - value",
-            "phone # - value",
-            "group membership",
-        ],
-        columns: GOOGLE_LEGACY,
-    },
-    PresetSpec {
-        preset: Preset::OutlookEnglish,
-        all_of: &["first name", "last name"],
-        any_of: &[
-            "e-mail address",
-            "e-mail display name",
-            "business phone",
-            "home phone",
-        ],
-        columns: OUTLOOK_ENGLISH,
-    },
-    PresetSpec {
-        preset: Preset::OutlookGerman,
-        all_of: &["vorname", "nachname"],
-        any_of: &[
-            "e-mail-adresse",
-            "firma",
-            "mobiltelefon",
-            "telefon geschäftlich",
-            "notizen",
-        ],
-        columns: OUTLOOK_GERMAN,
-    },
-    PresetSpec {
-        preset: Preset::OutlookFrench,
-        all_of: &["prénom", "nom"],
-        any_of: &[
-            "adresse de messagerie",
-            "société",
-            "tél. mobile",
-            "téléphone mobile",
-            "fonction",
-        ],
-        columns: OUTLOOK_FRENCH,
-    },
-    PresetSpec {
-        preset: Preset::LinkedIn,
-        all_of: &["first name", "last name", "connected on"],
-        any_of: &["url", "email address", "company", "position"],
-        columns: LINKEDIN,
-    },
-    PresetSpec {
-        preset: Preset::VCard,
-        all_of: &["name (fn)", "email (email)"],
-        any_of: &["phone (tel)"],
-        columns: VCARD,
-    },
-];
 
 /// Generic header words, already in [`fold`] form.
 const SYNONYMS: &[(&str, Field)] = &[
-    ("name", FullName),
-    ("fullname", FullName),
-    ("displayname", FullName),
-    ("contactname", FullName),
-    ("contact", FullName),
-    ("nomcomplet", FullName),
-    ("vollername", FullName),
-    ("nombrecompleto", FullName),
-    ("firstname", GivenName),
-    ("givenname", GivenName),
-    ("forename", GivenName),
-    ("first", GivenName),
-    ("vorname", GivenName),
-    ("prenom", GivenName),
-    ("nombre", GivenName),
-    ("lastname", FamilyName),
-    ("familyname", FamilyName),
-    ("surname", FamilyName),
-    ("last", FamilyName),
-    ("nachname", FamilyName),
-    ("nom", FamilyName),
-    ("nomdefamille", FamilyName),
-    ("apellido", FamilyName),
-    ("apellidos", FamilyName),
-    ("email", Email),
-    ("emailaddress", Email),
-    ("emails", Email),
-    ("mail", Email),
-    ("emailadresse", Email),
-    ("adressedemessagerie", Email),
-    ("courriel", Email),
-    ("correo", Email),
-    ("phone", Phone),
-    ("phonenumber", Phone),
-    ("phones", Phone),
-    ("telephone", Phone),
-    ("tel", Phone),
-    ("mobile", Phone),
-    ("mobilenumber", Phone),
-    ("cell", Phone),
-    ("telefon", Phone),
-    ("telefonnummer", Phone),
-    ("handy", Phone),
-    ("portable", Phone),
-    ("telefono", Phone),
-    ("company", Organization),
-    ("companyname", Organization),
-    ("organization", Organization),
-    ("organisation", Organization),
-    ("organizationname", Organization),
-    ("org", Organization),
-    ("employer", Organization),
-    ("accountname", Organization),
-    ("firma", Organization),
-    ("unternehmen", Organization),
-    ("societe", Organization),
-    ("entreprise", Organization),
-    ("empresa", Organization),
-    ("title", Title),
-    ("jobtitle", Title),
-    ("position", Title),
-    ("role", Title),
-    ("function", Title),
-    ("fonction", Title),
-    ("occupation", Title),
-    ("titel", Title),
-    ("cargo", Title),
-    ("notes", Notes),
-    ("note", Notes),
-    ("comments", Notes),
-    ("comment", Notes),
-    ("remarks", Notes),
-    ("notizen", Notes),
-    ("notiz", Notes),
-    ("bemerkungen", Notes),
-    ("anmerkungen", Notes),
-    ("commentaires", Notes),
-    ("description", Notes),
-    ("memo", Notes),
+    ("name", Field::FullName),
+    ("fullname", Field::FullName),
+    ("displayname", Field::FullName),
+    ("contactname", Field::FullName),
+    ("contact", Field::FullName),
+    ("nomcomplet", Field::FullName),
+    ("vollername", Field::FullName),
+    ("nombrecompleto", Field::FullName),
+    ("firstname", Field::GivenName),
+    ("givenname", Field::GivenName),
+    ("forename", Field::GivenName),
+    ("first", Field::GivenName),
+    ("vorname", Field::GivenName),
+    ("prenom", Field::GivenName),
+    ("nombre", Field::GivenName),
+    ("middlename", Field::MiddleName),
+    ("middle", Field::MiddleName),
+    ("lastname", Field::FamilyName),
+    ("familyname", Field::FamilyName),
+    ("surname", Field::FamilyName),
+    ("last", Field::FamilyName),
+    ("nachname", Field::FamilyName),
+    ("nom", Field::FamilyName),
+    ("nomdefamille", Field::FamilyName),
+    ("apellido", Field::FamilyName),
+    ("apellidos", Field::FamilyName),
+    ("prefix", Field::Prefix),
+    ("nameprefix", Field::Prefix),
+    ("salutation", Field::Prefix),
+    ("anrede", Field::Prefix),
+    ("suffix", Field::Suffix),
+    ("namesuffix", Field::Suffix),
+    ("nickname", Field::Nickname),
+    ("spitzname", Field::Nickname),
+    ("surnom", Field::Nickname),
+    ("email", Field::Email),
+    ("emailaddress", Field::Email),
+    ("emails", Field::Email),
+    ("mail", Field::Email),
+    ("emailadresse", Field::Email),
+    ("adressedemessagerie", Field::Email),
+    ("courriel", Field::Email),
+    ("correo", Field::Email),
+    ("phone", Field::Phone),
+    ("phonenumber", Field::Phone),
+    ("phones", Field::Phone),
+    ("telephone", Field::Phone),
+    ("tel", Field::Phone),
+    ("mobile", Field::Phone),
+    ("mobilenumber", Field::Phone),
+    ("cell", Field::Phone),
+    ("telefon", Field::Phone),
+    ("telefonnummer", Field::Phone),
+    ("handy", Field::Phone),
+    ("portable", Field::Phone),
+    ("telefono", Field::Phone),
+    ("address", Field::FormattedAddress),
+    ("postaladdress", Field::FormattedAddress),
+    ("mailingaddress", Field::FormattedAddress),
+    ("adresse", Field::FormattedAddress),
+    ("anschrift", Field::FormattedAddress),
+    ("direccion", Field::FormattedAddress),
+    ("street", Field::Street),
+    ("streetaddress", Field::Street),
+    ("strasse", Field::Street),
+    ("rue", Field::Street),
+    ("city", Field::City),
+    ("town", Field::City),
+    ("stadt", Field::City),
+    ("ville", Field::City),
+    ("ciudad", Field::City),
+    ("state", Field::Region),
+    ("region", Field::Region),
+    ("province", Field::Region),
+    ("county", Field::Region),
+    ("bundesland", Field::Region),
+    ("zip", Field::PostalCode),
+    ("zipcode", Field::PostalCode),
+    ("postalcode", Field::PostalCode),
+    ("postcode", Field::PostalCode),
+    ("plz", Field::PostalCode),
+    ("postleitzahl", Field::PostalCode),
+    ("codepostal", Field::PostalCode),
+    ("country", Field::Country),
+    ("land", Field::Country),
+    ("pays", Field::Country),
+    ("pais", Field::Country),
+    ("website", Field::Website),
+    ("web", Field::Website),
+    ("url", Field::Website),
+    ("homepage", Field::Website),
+    ("webpage", Field::Website),
+    ("webseite", Field::Website),
+    ("linkedin", Field::Website),
+    ("company", Field::Organization),
+    ("companyname", Field::Organization),
+    ("organization", Field::Organization),
+    ("organisation", Field::Organization),
+    ("organizationname", Field::Organization),
+    ("org", Field::Organization),
+    ("employer", Field::Organization),
+    ("accountname", Field::Organization),
+    ("firma", Field::Organization),
+    ("unternehmen", Field::Organization),
+    ("societe", Field::Organization),
+    ("entreprise", Field::Organization),
+    ("empresa", Field::Organization),
+    ("department", Field::Department),
+    ("abteilung", Field::Department),
+    ("title", Field::Title),
+    ("jobtitle", Field::Title),
+    ("position", Field::Title),
+    ("role", Field::Title),
+    ("function", Field::Title),
+    ("fonction", Field::Title),
+    ("occupation", Field::Title),
+    ("titel", Field::Title),
+    ("cargo", Field::Title),
+    ("birthday", Field::Birthday),
+    ("birthdate", Field::Birthday),
+    ("dateofbirth", Field::Birthday),
+    ("dob", Field::Birthday),
+    ("geburtstag", Field::Birthday),
+    ("geburtsdatum", Field::Birthday),
+    ("cumpleanos", Field::Birthday),
+    ("notes", Field::Notes),
+    ("note", Field::Notes),
+    ("comments", Field::Notes),
+    ("comment", Field::Notes),
+    ("remarks", Field::Notes),
+    ("notizen", Field::Notes),
+    ("notiz", Field::Notes),
+    ("bemerkungen", Field::Notes),
+    ("anmerkungen", Field::Notes),
+    ("commentaires", Field::Notes),
+    ("description", Field::Notes),
+    ("memo", Field::Notes),
+    ("groups", Field::Groups),
+    ("group", Field::Groups),
+    ("tags", Field::Groups),
+    ("labels", Field::Groups),
+    ("categories", Field::Groups),
+    ("gruppen", Field::Groups),
+    ("gender", Field::Gender),
+    ("sex", Field::Gender),
+    ("geschlecht", Field::Gender),
+    ("photo", Field::Photo),
+    ("picture", Field::Photo),
+    ("avatar", Field::Photo),
+    ("photourl", Field::Photo),
 ];
 
-pub fn detect(headers: &[String]) -> (Preset, Mapping) {
-    let keys: Vec<String> = headers.iter().map(|h| preset_key(h)).collect();
-    let mut best: Option<(&PresetSpec, usize)> = None;
-    for spec in PRESETS {
-        let has = |name: &str| keys.iter().any(|k| *k == preset_key(name));
-        if !spec.all_of.iter().all(|n| has(n)) || !spec.any_of.iter().any(|n| has(n)) {
-            continue;
-        }
-        let score = keys
-            .iter()
-            .filter(|k| table_lookup(spec.columns, k).is_some())
-            .count();
-        if best.is_none_or(|(_, s)| score > s) {
-            best = Some((spec, score));
-        }
-    }
-    let Some((spec, _)) = best else {
-        let columns = headers.iter().map(|h| guess_field(h)).collect();
-        return (Preset::Generic, Mapping { columns });
-    };
-    let mut columns: Vec<Option<Field>> = keys
-        .iter()
-        .zip(headers)
-        .map(|(key, header)| table_lookup(spec.columns, key).unwrap_or_else(|| guess_field(header)))
-        .collect();
-    if spec.preset == Preset::OutlookFrench {
-        resolve_french_titles(&keys, &mut columns);
-    }
-    (spec.preset, Mapping { columns })
-}
-
-/// French Outlook writes the courtesy title as "Titre" and, depending on the
-/// version, the job title as "Fonction" or as a second, later "Titre".
-fn resolve_french_titles(keys: &[String], columns: &mut [Option<Field>]) {
-    let titre: Vec<usize> = (0..keys.len()).filter(|&i| keys[i] == "titre").collect();
-    let has_fonction = keys.iter().any(|k| k == "fonction");
-    for (n, &i) in titre.iter().enumerate() {
-        if has_fonction || n + 1 < titre.len() {
-            columns[i] = None;
-        }
-    }
-}
-
-/// True when `cell` is a header word this module knows, exactly (no typo
-/// tolerance): used by the sniffer to prefer real header rows.
-pub fn is_known_header(cell: &str) -> bool {
-    let key = preset_key(cell);
-    if key.is_empty() {
-        return false;
-    }
-    PRESETS
-        .iter()
-        .any(|spec| table_lookup(spec.columns, &key).is_some())
-        || {
-            let folded = fold(cell);
-            SYNONYMS.iter().any(|(s, _)| *s == folded) || keyword_field(&folded).is_some()
-        }
-}
-
-/// Maps a header outside any preset: synonyms, then keywords, then typos.
-pub fn guess_field(header: &str) -> Option<Field> {
+/// Maps a header outside any preset: synonyms, then keywords, then typos;
+/// anything else is kept as a custom field.
+pub fn guess_target(header: &str) -> Target {
     let folded = fold(header);
     if folded.is_empty() {
-        return None;
+        return Target::Custom;
     }
     if let Some((_, field)) = SYNONYMS.iter().find(|(s, _)| *s == folded) {
-        return Some(*field);
+        return Target::field(*field);
     }
-    keyword_field(&folded).or_else(|| fuzzy_field(&folded))
+    keyword_target(header, &folded).or_else(|| fuzzy_field(&folded).map(Target::field)).unwrap_or(Target::Custom)
 }
 
-/// Columns such as "Work Email" or "Phone 2 - Value" name their field inside a
-/// longer header; type/label columns next to them carry no contact data.
-fn keyword_field(folded: &str) -> Option<Field> {
+/// Whether `folded` is a generic header word (exact, no typo tolerance).
+pub(crate) fn is_synonym(folded: &str) -> bool {
+    SYNONYMS.iter().any(|(s, _)| *s == folded)
+}
+
+/// Columns such as "Work Email", "Mobile Phone", "Home City" or "Phone 2 -
+/// Type" name their field, their label and their group inside a longer header.
+pub(crate) fn keyword_target(header: &str, folded: &str) -> Option<Target> {
     let has = |words: &[&str]| words.iter().any(|w| folded.contains(w));
-    if has(&["type", "label", "typ", "display", "fax"]) {
+    let kind = if has(&["email", "courriel"]) && !has(&["name"]) {
+        Kind::Email
+    } else if has(&["phone", "telefon", "mobil", "cell", "handy", "fax"]) {
+        Kind::Phone
+    } else if has(&["street", "city", "zip", "postal", "postcode", "country", "address"]) {
+        Kind::Address
+    } else {
+        return None;
+    };
+    let group = header_number(header);
+    if has(&["type", "label", "typ"]) {
+        return Some(Target::Label { kind, group });
+    }
+    if has(&["display"]) {
         return None;
     }
-    if has(&["email", "courriel"]) && !folded.contains("name") {
-        return Some(Email);
+    let field = match kind {
+        Kind::Email => Field::Email,
+        Kind::Phone => Field::Phone,
+        _ if has(&["street"]) => Field::Street,
+        _ if has(&["city"]) => Field::City,
+        _ if has(&["zip", "postal", "postcode"]) => Field::PostalCode,
+        _ if has(&["country"]) => Field::Country,
+        _ => Field::FormattedAddress,
+    };
+    Some(Target::Field { field, group, label: header_label(header) })
+}
+
+/// The first number in a header ("Phone 2 - Type" → 2), else 0.
+pub(crate) fn header_number(header: &str) -> u16 {
+    let digits: String = header.chars().skip_while(|c| !c.is_ascii_digit()).take_while(char::is_ascii_digit).collect();
+    digits.parse().unwrap_or(0)
+}
+
+/// A standard label among a header's words ("Work Email" → work, "Home Fax" → home fax).
+fn header_label(header: &str) -> String {
+    let words: Vec<String> = header
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty() && !w.chars().all(|c| c.is_ascii_digit()))
+        .map(str::to_lowercase)
+        .collect();
+    let has = |w: &str| words.iter().any(|word| word == w);
+    let fax = has("fax");
+    let place = ["home", "work", "business", "private", "personal", "office", "other"].into_iter().find(|w| has(w)).map(labels::canonical);
+    match (place.as_deref(), fax) {
+        (Some("home"), true) => "home fax".to_owned(),
+        (Some("work"), true) => "work fax".to_owned(),
+        (Some("other"), true) => "other fax".to_owned(),
+        (_, true) => "fax".to_owned(),
+        (Some(place), false) => place.to_owned(),
+        (None, false) => ["mobile", "cell", "handy", "pager", "main", "primary"]
+            .into_iter()
+            .find(|w| has(w))
+            .map(labels::canonical)
+            .unwrap_or_default(),
     }
-    if has(&["phone", "telefon", "mobil", "cell", "handy"]) {
-        return Some(Phone);
-    }
-    None
 }
 
 /// Tolerates one typo ("Emial", "Compnay"); two only in long headers when the
@@ -570,34 +576,20 @@ fn fuzzy_field(folded: &str) -> Option<Field> {
         .iter()
         .filter_map(|(s, field)| {
             let d = strsim::osa_distance(folded, s);
-            let allowed = if len >= 9 && s.chars().count() == len {
-                2
-            } else {
-                1
-            };
+            let allowed = if len >= 9 && s.chars().count() == len { 2 } else { 1 };
             (d <= allowed).then_some((d, *field))
         })
         .min_by_key(|(d, _)| *d)
         .map(|(_, field)| field)
 }
 
-fn table_lookup(table: Table, key: &str) -> Option<Option<Field>> {
-    table
-        .iter()
-        .find(|(name, _)| preset_key(name) == key)
-        .map(|(_, f)| *f)
-}
-
 /// Light normalisation for preset headers: case, accents, spacing and numbers
 /// are ignored, punctuation is kept ("E-mail Address" ≠ "Email Address").
-fn preset_key(header: &str) -> String {
+pub fn preset_key(header: &str) -> String {
     let mut out = String::new();
     let mut pending_space = false;
     let mut in_number = false;
-    for c in header
-        .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
-        .chars()
-    {
+    for c in header.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}').chars() {
         if c.is_whitespace() {
             pending_space = true;
             in_number = false;
@@ -622,7 +614,7 @@ fn preset_key(header: &str) -> String {
 
 /// Heavy normalisation for generic headers: lower-case ASCII letters and
 /// digits only, accents folded ("Téléphone" → "telephone", "E-Mail" → "email").
-fn fold(header: &str) -> String {
+pub fn fold(header: &str) -> String {
     let mut folded = String::new();
     for c in header.chars() {
         push_folded(c, &mut folded);
@@ -656,268 +648,74 @@ fn push_folded(c: char, out: &mut String) {
 mod tests {
     use super::*;
 
-    fn headers(line: &str) -> Vec<String> {
-        line.split(',').map(str::to_owned).collect()
-    }
-
-    fn mapped(line: &str) -> (Preset, Vec<(String, Field)>) {
-        let hs = headers(line);
-        let (preset, mapping) = detect(&hs);
-        assert_eq!(mapping.columns.len(), hs.len());
-        let pairs = hs
-            .into_iter()
-            .zip(mapping.columns)
-            .filter_map(|(h, f)| f.map(|f| (h, f)))
-            .collect();
-        (preset, pairs)
-    }
-
-    fn pairs(list: &[(&str, Field)]) -> Vec<(String, Field)> {
-        list.iter().map(|(h, f)| (h.to_string(), *f)).collect()
+    fn field(field: Field, group: u16, label: &str) -> Target {
+        Target::Field { field, group, label: label.to_owned() }
     }
 
     #[test]
-    fn field_keys_round_trip_and_are_unique() {
+    fn targets_round_trip_through_their_keys_and_json() {
+        let mut targets = vec![Target::Ignore, Target::Custom, field(Field::City, 2, "home"), field(Field::Phone, 0, "work fax")];
+        targets.extend(Field::ALL.map(Target::field));
+        targets.extend(Kind::ALL.map(|kind| Target::Label { kind, group: 3 }));
+        targets.push(field(Field::Relation, 0, "Best friend@school #1"));
+        for target in targets {
+            assert_eq!(Target::from_key(&target.key()), Some(target.clone()), "{}", target.key());
+            let json = serde_json::to_string(&target).unwrap();
+            assert_eq!(serde_json::from_str::<Target>(&json).unwrap(), target);
+            assert!(!target.describe().is_empty());
+        }
+        assert_eq!(Target::from_key("nope"), None);
+        assert_eq!(Target::from_key("label:phone@work"), None);
+    }
+
+    #[test]
+    fn a_mapping_stored_before_full_contacts_still_reads() {
+        let old = r#"{"columns":[null,"FullName","Email","Phone","Organization","Title","Notes","GivenName","FamilyName"]}"#;
+        let mapping: Mapping = serde_json::from_str(old).unwrap();
+        assert_eq!(mapping.columns[0], Target::Ignore);
+        assert_eq!(mapping.columns[2], Target::field(Field::Email));
+        assert_eq!(mapping.columns[8], Target::field(Field::FamilyName));
+        assert_eq!(mapping.day_order, DayOrder::DayFirst);
+    }
+
+    #[test]
+    fn field_keys_are_unique() {
+        let mut keys: Vec<_> = Field::ALL.iter().map(|f| f.key()).collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), Field::ALL.len());
         for f in Field::ALL {
             assert_eq!(Field::from_key(f.key()), Some(f));
-            assert!(!f.label().is_empty());
         }
-        assert_eq!(Field::from_key("nope"), None);
-        let mut keys: Vec<_> = Field::ALL.iter().map(|f| f.key()).collect();
-        keys.dedup();
-        assert_eq!(keys.len(), 8);
     }
 
     #[test]
-    fn google_current_export() {
-        let line = "First Name,Middle Name,Last Name,Phonetic First Name,Name Prefix,Nickname,File As,\
-Organization Name,Organization Title,Organization Department,Birthday,Notes,Photo,Labels,\
-E-mail 1 - Label,E-mail 1 - Value,E-mail 2 - Label,E-mail 2 - Value,Phone 1 - Label,Phone 1 - Value,\
-Address 1 - Label,Address 1 - Formatted,Website 1 - Value";
-        let (preset, got) = mapped(line);
-        assert_eq!(preset, Preset::GoogleCurrent);
-        assert_eq!(
-            got,
-            pairs(&[
-                ("First Name", GivenName),
-                ("Last Name", FamilyName),
-                ("Organization Name", Organization),
-                ("Organization Title", Title),
-                ("Notes", Notes),
-                ("E-mail 1 - Value", Email),
-                ("E-mail 2 - Value", Email),
-                ("Phone 1 - Value", Phone),
-            ])
-        );
-        assert_eq!(preset.label(), "Google Contacts (current)");
-    }
-
-    #[test]
-    fn google_legacy_export() {
-        let line = "Name,Given Name,Additional Name,Family Name,Yomi Name,Name Prefix,Notes,Group Membership,\
-E-mail 1 - Type,E-mail 1 - Value,Phone 1 - Type,Phone 1 - Value,Phone 2 - Type,Phone 2 - Value,\
-Organization 1 - Type,Organization 1 - Name,Organization 1 - Title";
-        let (preset, got) = mapped(line);
-        assert_eq!(preset, Preset::GoogleLegacy);
-        assert_eq!(
-            got,
-            pairs(&[
-                ("Name", FullName),
-                ("Given Name", GivenName),
-                ("Family Name", FamilyName),
-                ("Notes", Notes),
-                ("E-mail 1 - Value", Email),
-                ("Phone 1 - Value", Phone),
-                ("Phone 2 - Value", Phone),
-                ("Organization 1 - Name", Organization),
-                ("Organization 1 - Title", Title),
-            ])
-        );
-    }
-
-    #[test]
-    fn outlook_english_export() {
-        let line = "Title,First Name,Middle Name,Last Name,Suffix,Company,Department,Job Title,\
-Business Street,Business Fax,Business Phone,Business Phone 2,Home Phone,Mobile Phone,Pager,\
-E-mail Address,E-mail Type,E-mail Display Name,E-mail 2 Address,E-mail 2 Type,Notes,Web Page";
-        let (preset, got) = mapped(line);
-        assert_eq!(preset, Preset::OutlookEnglish);
-        assert_eq!(
-            got,
-            pairs(&[
-                ("First Name", GivenName),
-                ("Last Name", FamilyName),
-                ("Company", Organization),
-                ("Job Title", Title),
-                ("Business Phone", Phone),
-                ("Business Phone 2", Phone),
-                ("Home Phone", Phone),
-                ("Mobile Phone", Phone),
-                ("E-mail Address", Email),
-                ("E-mail 2 Address", Email),
-                ("Notes", Notes),
-            ])
-        );
-    }
-
-    #[test]
-    fn outlook_german_export() {
-        let line = "Anrede,Vorname,Weitere Vornamen,Nachname,Suffix,Firma,Abteilung,Position,\
-Straße geschäftlich,Fax geschäftlich,Telefon geschäftlich,Telefon privat,Mobiltelefon,\
-E-Mail-Adresse,E-Mail-Typ,E-Mail: Angezeigter Name,E-Mail 2: Adresse,E-Mail 2: Typ,Notizen";
-        let (preset, got) = mapped(line);
-        assert_eq!(preset, Preset::OutlookGerman);
-        assert_eq!(
-            got,
-            pairs(&[
-                ("Vorname", GivenName),
-                ("Nachname", FamilyName),
-                ("Firma", Organization),
-                ("Position", Title),
-                ("Telefon geschäftlich", Phone),
-                ("Telefon privat", Phone),
-                ("Mobiltelefon", Phone),
-                ("E-Mail-Adresse", Email),
-                ("E-Mail 2: Adresse", Email),
-                ("Notizen", Notes),
-            ])
-        );
-    }
-
-    #[test]
-    fn outlook_french_export_with_two_titre_columns() {
-        // Older French Outlook: courtesy "Titre" first, job "Titre" after "Service".
-        let line = "Titre,Prénom,Deuxième prénom,Nom,Suffixe,Société ,Service ,Titre,\
-Téléphone (bureau),Téléphone (domicile),Tél. mobile,Adresse de messagerie,Type de messagerie,\
-Adresse de messagerie 2,Notes";
-        let (preset, got) = mapped(line);
-        assert_eq!(preset, Preset::OutlookFrench);
-        assert_eq!(
-            got,
-            pairs(&[
-                ("Prénom", GivenName),
-                ("Nom", FamilyName),
-                ("Société ", Organization),
-                ("Titre", Title),
-                ("Téléphone (bureau)", Phone),
-                ("Téléphone (domicile)", Phone),
-                ("Tél. mobile", Phone),
-                ("Adresse de messagerie", Email),
-                ("Adresse de messagerie 2", Email),
-                ("Notes", Notes),
-            ])
-        );
-        let (_, mapping) = detect(&headers(line));
-        assert_eq!(
-            mapping.columns[0], None,
-            "courtesy title is not a job title"
-        );
-    }
-
-    #[test]
-    fn outlook_french_fonction_wins_over_titre() {
-        let (preset, got) = mapped("Titre,Prénom,Nom,Société,Fonction,Téléphone mobile");
-        assert_eq!(preset, Preset::OutlookFrench);
-        assert!(got.contains(&("Fonction".to_string(), Title)));
-        assert!(!got.iter().any(|(h, _)| h == "Titre"));
-        let (_, single) = mapped("Prénom,Nom,Société,Titre");
-        assert!(single.contains(&("Titre".to_string(), Title)));
-    }
-
-    #[test]
-    fn linkedin_connections() {
-        let (preset, got) =
-            mapped("First Name,Last Name,URL,Email Address,Company,Position,Connected On");
-        assert_eq!(preset, Preset::LinkedIn);
-        assert_eq!(preset.label(), "LinkedIn Connections");
-        assert_eq!(
-            got,
-            pairs(&[
-                ("First Name", GivenName),
-                ("Last Name", FamilyName),
-                ("Email Address", Email),
-                ("Company", Organization),
-                ("Position", Title),
-            ])
-        );
-    }
-
-    #[test]
-    fn generic_headers_normalised() {
-        let (preset, got) = mapped(
-            " FULL  NAME ,e_mail,Email address,Phone,Mobile,Tel.,Organisation,Organization,Job title,Notes,Téléphone,Favourite colour",
-        );
-        assert_eq!(preset, Preset::Generic);
-        assert_eq!(preset.label(), "Generic spreadsheet");
-        let fields: Vec<Field> = got.iter().map(|(_, f)| *f).collect();
-        assert_eq!(
-            fields,
-            vec![
-                FullName,
-                Email,
-                Email,
-                Phone,
-                Phone,
-                Phone,
-                Organization,
-                Organization,
-                Title,
-                Notes,
-                Phone
-            ]
-        );
-    }
-
-    #[test]
-    fn generic_keywords_and_type_columns() {
-        assert_eq!(guess_field("Work Email"), Some(Email));
-        assert_eq!(guess_field("E-mail 3 - Value"), Some(Email));
-        assert_eq!(guess_field("Email Type"), None);
-        assert_eq!(guess_field("Phone 1 - Label"), None);
-        assert_eq!(guess_field("Home Fax"), None);
-        assert_eq!(guess_field("Cell phone"), Some(Phone));
-        assert_eq!(guess_field("Company"), Some(Organization));
-        assert_eq!(guess_field("Name"), Some(FullName));
-        assert_eq!(guess_field("Nom"), Some(FamilyName));
-        assert_eq!(guess_field("Prénom"), Some(GivenName));
-        assert_eq!(guess_field("URL"), None);
-        assert_eq!(guess_field(""), None);
-        assert_eq!(guess_field("---"), None);
+    fn generic_headers_and_keywords() {
+        assert_eq!(guess_target(" FULL  NAME "), Target::field(Field::FullName));
+        assert_eq!(guess_target("e_mail"), Target::field(Field::Email));
+        assert_eq!(guess_target("Work Email"), field(Field::Email, 0, "work"));
+        assert_eq!(guess_target("E-mail 3 - Value"), field(Field::Email, 3, ""));
+        assert_eq!(guess_target("Email Type"), Target::Label { kind: Kind::Email, group: 0 });
+        assert_eq!(guess_target("Phone 1 - Label"), Target::Label { kind: Kind::Phone, group: 1 });
+        assert_eq!(guess_target("Home Fax"), field(Field::Phone, 0, "home fax"));
+        assert_eq!(guess_target("Cell phone"), field(Field::Phone, 0, "mobile"));
+        assert_eq!(guess_target("Home City"), field(Field::City, 0, "home"));
+        assert_eq!(guess_target("Zip"), Target::field(Field::PostalCode));
+        assert_eq!(guess_target("Company"), Target::field(Field::Organization));
+        assert_eq!(guess_target("Nom"), Target::field(Field::FamilyName));
+        assert_eq!(guess_target("URL"), Target::field(Field::Website));
+        assert_eq!(guess_target("Date of birth"), Target::field(Field::Birthday));
+        assert_eq!(guess_target("Favourite colour"), Target::Custom, "kept, not dropped");
+        assert_eq!(guess_target(""), Target::Custom);
     }
 
     #[test]
     fn typos_are_tolerated_but_not_loosely() {
-        assert_eq!(guess_field("Emial"), Some(Email));
-        assert_eq!(guess_field("Compnay"), Some(Organization));
-        assert_eq!(guess_field("Frist Name"), Some(GivenName));
-        assert_eq!(guess_field("Fristnmae"), Some(GivenName));
-        assert_eq!(guess_field("Notse"), Some(Notes));
-        // Near misses that are different things.
-        assert_eq!(guess_field("Username"), None);
-        assert_eq!(guess_field("Company ID"), None);
-        assert_eq!(guess_field("Country"), None);
-        assert_eq!(guess_field("Birthday"), None);
-        assert_eq!(guess_field("Zip"), None);
-    }
-
-    #[test]
-    fn unknown_columns_in_a_preset_fall_back_to_generic_rules() {
-        let (preset, got) = mapped(
-            "First Name,Last Name,Email Address,Company,Position,Connected On,Website,Work Phone",
-        );
-        assert_eq!(preset, Preset::LinkedIn);
-        assert!(got.contains(&("Work Phone".to_string(), Phone)));
-        assert!(!got.iter().any(|(h, _)| h == "Website"));
-    }
-
-    #[test]
-    fn known_header_words() {
-        assert!(is_known_header("E-mail 1 - Label"));
-        assert!(is_known_header("Connected On"));
-        assert!(is_known_header("Vorname"));
-        assert!(is_known_header("work email"));
-        assert!(!is_known_header("Jane"));
-        assert!(!is_known_header("Emial"));
-        assert!(!is_known_header(""));
+        assert_eq!(guess_target("Emial"), Target::field(Field::Email));
+        assert_eq!(guess_target("Compnay"), Target::field(Field::Organization));
+        assert_eq!(guess_target("Frist Name"), Target::field(Field::GivenName));
+        assert_eq!(guess_target("Notse"), Target::field(Field::Notes));
+        assert_eq!(guess_target("Username"), Target::Custom);
+        assert_eq!(guess_target("Company ID"), Target::Custom);
     }
 }

@@ -5,7 +5,8 @@
 use super::format::{Delimiter, RawRecord, TextEncoding, MAX_FIELDS, MAX_FIELD_BYTES};
 use super::records::RecordReader;
 use super::sniff::{sniff, SNIFF_BYTES};
-use super::vcard::{VCardReader, VCARD_HEADERS};
+use super::vcard::read::{MAX_CARD_BYTES, MAX_LINE_BYTES};
+use super::vcard::VCardReader;
 use proptest::prelude::*;
 
 const ENCODINGS: [TextEncoding; 5] =
@@ -149,8 +150,9 @@ proptest! {
             cards
         };
         let cards = read(chunk);
-        assert_within_caps(&cards, MAX_FIELD_BYTES);
-        prop_assert!(cards.iter().all(|card| card.fields.len() == VCARD_HEADERS.len()));
+        // A property line holds at most a photo's worth; a card at most its caps.
+        assert_within_caps(&cards, MAX_LINE_BYTES);
+        prop_assert!(cards.iter().all(|card| card.fields.iter().map(String::len).sum::<usize>() <= MAX_CARD_BYTES));
         let indexes: Vec<u64> = cards.iter().map(|r| r.index).collect();
         prop_assert_eq!(indexes, (0..cards.len() as u64).collect::<Vec<_>>());
         prop_assert_eq!(cards, read(bytes.len().max(1)));
@@ -219,4 +221,159 @@ fn a_line_of_delimiters_stays_bounded() {
     reader.feed(&line, true, &mut records);
     assert_eq!(records.len(), 1);
     assert_within_caps(&records, 16);
+}
+
+/// Random full contacts, within what a file can say: every value trimmed,
+/// names on one line, no value repeated where a contact keeps one of each.
+mod contacts {
+    use super::super::contact::{Address, Contact, CustomField, Im, Labeled, Name, Organization, Phone, Photo};
+    use super::super::dates::PartialDate;
+    use super::super::google_csv::GoogleLayout;
+    use super::super::testing::contacts;
+    use super::super::vcard::write::{write_card, Version};
+    use proptest::prelude::*;
+
+    const LABELS: [&str; 14] =
+        ["", "home", "work", "mobile", "fax", "home fax", "work fax", "pager", "main", "other", "iphone", "google voice", "Bakery", "Casa de verão"];
+
+    fn word() -> impl Strategy<Value = String> {
+        "[A-Za-zÀ-ÿ0-9.,;'\"\\-\\\\^&/]{1,8}"
+    }
+
+    fn line() -> impl Strategy<Value = String> {
+        prop::collection::vec(word(), 1..4).prop_map(|words| words.join(" "))
+    }
+
+    fn maybe_line() -> impl Strategy<Value = String> {
+        prop_oneof![Just(String::new()), line()]
+    }
+
+    fn para() -> impl Strategy<Value = String> {
+        prop::collection::vec(line(), 1..3).prop_map(|lines| lines.join("\n"))
+    }
+
+    fn label() -> impl Strategy<Value = (String, bool)> {
+        (prop::sample::select(&LABELS[..]), any::<bool>()).prop_map(|(label, preferred)| (label.to_owned(), preferred))
+    }
+
+    fn date() -> impl Strategy<Value = PartialDate> {
+        (prop::option::of(1900u16..2030), 1u8..13, 1u8..29).prop_map(|(year, month, day)| PartialDate::new(year, month, day).unwrap())
+    }
+
+    fn labeled<T: std::fmt::Debug + Clone>(value: impl Strategy<Value = T>) -> impl Strategy<Value = Labeled<T>> {
+        (value, label()).prop_map(|(value, (label, preferred))| Labeled::new(value, label, preferred))
+    }
+
+    /// Up to three, none the same as another by `key`.
+    fn distinct<T: std::fmt::Debug + Clone, K: PartialEq>(items: impl Strategy<Value = T>, key: fn(&T) -> K) -> impl Strategy<Value = Vec<T>> {
+        prop::collection::vec(items, 0..4).prop_map(move |mut items| {
+            let mut kept: Vec<T> = Vec::new();
+            for item in items.drain(..) {
+                if !kept.iter().any(|k| key(k) == key(&item)) {
+                    kept.push(item);
+                }
+            }
+            kept
+        })
+    }
+
+    fn address() -> impl Strategy<Value = Address> {
+        (para(), maybe_line(), maybe_line(), maybe_line(), maybe_line(), maybe_line(), maybe_line(), prop_oneof![Just(String::new()), para()])
+            .prop_map(|(street, extended, po_box, city, region, postal_code, country, formatted)| Address {
+                street,
+                extended,
+                po_box,
+                city,
+                region,
+                postal_code,
+                country,
+                formatted,
+            })
+    }
+
+    fn organization() -> impl Strategy<Value = Organization> {
+        (maybe_line(), maybe_line(), line()).prop_map(|(name, department, title)| Organization { name, department, title })
+    }
+
+    fn photo() -> impl Strategy<Value = Option<Photo>> {
+        prop_oneof![
+            Just(None),
+            (0u32..1000).prop_map(|n| Some(Photo::Url(format!("https://photos.example/p/{n}")))),
+            prop::collection::vec(any::<u8>(), 1..200).prop_map(|data| Some(Photo::Embedded { media_type: "image/png".into(), data })),
+        ]
+    }
+
+    prop_compose! {
+        fn contact()(
+            named in any::<bool>(),
+            display in line(),
+            name in (maybe_line(), maybe_line(), maybe_line(), maybe_line(), maybe_line(), maybe_line(), maybe_line(), maybe_line()),
+            nicknames in distinct(line(), |n: &String| n.clone()),
+            email_numbers in prop::collection::btree_set(0u32..1000, 1..4),
+            email_labels in prop::collection::vec(label(), 3),
+            phone_numbers in prop::collection::btree_set(1000u32..9999, 0..4),
+            phone_labels in prop::collection::vec(label(), 3),
+            addresses in distinct(labeled(address()), |a: &Labeled<Address>| a.value.clone()),
+            websites in distinct(labeled(line()), |w: &Labeled<String>| w.value.clone()),
+            ims in distinct(labeled((prop::sample::select(&["", "Skype", "Jabber", "AIM"][..]), word())
+                .prop_map(|(service, handle)| Im { service: service.to_owned(), handle })), |i: &Labeled<Im>| i.value.clone()),
+            organizations in distinct(labeled(organization()), |o: &Labeled<Organization>| o.value.clone()),
+            birthday in prop::option::of(date()),
+            dates in distinct(labeled(date()), |d: &Labeled<PartialDate>| (d.value, d.label.clone())),
+            relations in distinct(labeled(line()), |r: &Labeled<String>| r.value.clone()),
+            notes in prop_oneof![Just(String::new()), para()],
+            groups in distinct(line(), |g: &String| g.clone()),
+            gender in prop::sample::select(&["", "female", "male", "other", "none", "unknown", "two-spirit"][..]),
+            photo in photo(),
+            custom in distinct((line(), para()).prop_map(|(label, value)| CustomField { label, value }), |c: &CustomField| c.clone()),
+        ) -> Contact {
+            let (prefix, given, middle, family, suffix, phonetic_given, phonetic_middle, phonetic_family) = name;
+            let mut contact = Contact {
+                display_name: String::new(),
+                name: Name { prefix, given, middle, family, suffix, phonetic_given, phonetic_middle, phonetic_family },
+                nicknames,
+                emails: email_numbers.iter().zip(email_labels).map(|(n, (label, preferred))| Labeled::new(format!("p{n}@mail{}.example", n % 7), label, preferred)).collect(),
+                phones: phone_numbers.iter().zip(phone_labels).map(|(n, (label, preferred))| {
+                    Labeled::new(Phone { raw: format!("+1 (555) {n}"), normalized: format!("+1555{n}") }, label, preferred)
+                }).collect(),
+                addresses,
+                websites,
+                ims,
+                organizations,
+                birthday,
+                dates,
+                relations,
+                notes,
+                groups,
+                gender: gender.to_owned(),
+                photo,
+                custom,
+            };
+            contact.display_name = if named { display } else { contact.implied_display_name() };
+            contact
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn full_contacts_survive_every_export_and_re_import_unchanged(people in prop::collection::vec(contact(), 1..4)) {
+            for version in [Version::V4, Version::V3] {
+                let mut text = String::new();
+                people.iter().for_each(|c| write_card(c, version, &mut text));
+                let read: Vec<Contact> = contacts(text.as_bytes()).into_iter().map(|(c, warnings)| {
+                    assert!(warnings.is_empty(), "{warnings:?}");
+                    c
+                }).collect();
+                prop_assert_eq!(&read, &people, "vCard {:?}:\n{}", version, text);
+            }
+            let mut layout = GoogleLayout::default();
+            people.iter().for_each(|c| layout.measure(c));
+            let mut text = layout.header();
+            people.iter().for_each(|c| text.push_str(&layout.row(c)));
+            let read: Vec<Contact> = contacts(text.as_bytes()).into_iter().map(|(c, _)| c).collect();
+            prop_assert_eq!(&read, &people, "Google CSV:\n{}", text);
+        }
+    }
 }

@@ -205,6 +205,7 @@ impl RecordReader {
             line: self.record_line,
             fields: std::mem::take(&mut self.fields),
             problem: self.problem.take(),
+            warnings: Vec::new(),
         });
         self.next_index += 1;
         self.in_record = false;

@@ -1,4 +1,5 @@
-//! The downloadable error report: one CSV row per rejected line.
+//! The downloadable error report: one CSV row per rejected line, and per line
+//! imported with a warning.
 
 /// Prefixes `'` to cells a spreadsheet would run as a formula (CSV injection):
 /// those starting with `=`, `+`, `-`, `@`, a tab or a carriage return.
@@ -10,7 +11,7 @@ pub fn spreadsheet_safe(cell: &str) -> String {
     }
 }
 
-pub const ERROR_REPORT_HEADER: &str = "line,reason\n";
+pub const ERROR_REPORT_HEADER: &str = "line,kind,reason\n";
 
 /// A row error's reason is kept up to this many bytes: it may quote a field of 64 KiB.
 pub const MAX_REASON_BYTES: usize = 512;
@@ -28,22 +29,23 @@ pub fn capped_reason(mut reason: String) -> String {
     reason
 }
 
-/// `line,reason` rows (LF-terminated) with CSV quoting and neutralised cells,
-/// without the header: the report is written a page at a time.
-pub fn error_report_rows(rows: &[(u64, String)]) -> String {
+/// `line,kind,reason` rows (LF-terminated) with CSV quoting and neutralised
+/// cells, without the header: the report is written a page at a time. A
+/// row's kind is `error` (it was rejected) or `warning` (it was imported).
+pub fn error_report_rows(rows: &[(u64, bool, String)]) -> String {
     let mut out = String::new();
-    for (line, reason) in rows {
+    for (line, warning, reason) in rows {
         out.push_str(&line.to_string());
-        out.push(',');
+        out.push_str(if *warning { ",warning," } else { ",error," });
         out.push_str(&quote(&spreadsheet_safe(reason)));
         out.push('\n');
     }
     out
 }
 
-/// The report's last row when only the first row errors were kept.
+/// The report's last row when only the first rows were kept.
 pub fn error_report_more(not_stored: u64) -> String {
-    format!(",\"and {not_stored} more rejected rows, not listed\"\n")
+    format!(",,\"and {not_stored} more rows with errors or warnings, not listed\"\n")
 }
 
 #[cfg(test)]
@@ -55,7 +57,7 @@ fn reasons_are_capped_at_a_character() {
 }
 
 #[cfg(test)]
-fn error_report_csv(rows: &[(u64, String)]) -> String {
+fn error_report_csv(rows: &[(u64, bool, String)]) -> String {
     format!("{ERROR_REPORT_HEADER}{}", error_report_rows(rows))
 }
 
@@ -84,28 +86,28 @@ mod tests {
     #[test]
     fn report_quotes_and_neutralises() {
         let csv = error_report_csv(&[
-            (2, "\"x\" is not a valid email address.".to_owned()),
-            (5, "plain reason".to_owned()),
-            (7, "=HYPERLINK(\"http://evil\",\"a,b\")".to_owned()),
-            (9, "two\nlines".to_owned()),
+            (2, false, "\"x\" is not a valid email address.".to_owned()),
+            (5, true, "plain reason".to_owned()),
+            (7, false, "=HYPERLINK(\"http://evil\",\"a,b\")".to_owned()),
+            (9, false, "two\nlines".to_owned()),
         ]);
         assert_eq!(
             csv,
-            "line,reason\n\
-2,\"\"\"x\"\" is not a valid email address.\"\n\
-5,plain reason\n\
-7,\"'=HYPERLINK(\"\"http://evil\"\",\"\"a,b\"\")\"\n\
-9,\"two\nlines\"\n"
+            "line,kind,reason\n\
+2,error,\"\"\"x\"\" is not a valid email address.\"\n\
+5,warning,plain reason\n\
+7,error,\"'=HYPERLINK(\"\"http://evil\"\",\"\"a,b\"\")\"\n\
+9,error,\"two\nlines\"\n"
         );
     }
 
     #[test]
     fn a_capped_report_ends_with_the_count_not_listed() {
-        assert_eq!(error_report_more(3), ",\"and 3 more rejected rows, not listed\"\n");
+        assert_eq!(error_report_more(3), ",,\"and 3 more rows with errors or warnings, not listed\"\n");
     }
 
     #[test]
     fn empty_report_has_only_the_header() {
-        assert_eq!(error_report_csv(&[]), "line,reason\n");
+        assert_eq!(error_report_csv(&[]), "line,kind,reason\n");
     }
 }

@@ -4,9 +4,10 @@
 //! `header_index` and `header_line` mean exactly what the import will see.
 
 use super::format::{Delimiter, FileFormat, RawRecord, Sniffed, TextEncoding, MAX_FIELD_BYTES};
-use super::mapping;
+use super::presets;
 use super::records::RecordReader;
-use super::vcard::{self, VCardReader, VCARD_HEADERS};
+use super::vcard::card::Census;
+use super::vcard::{self, VCardReader};
 use serde::{Deserialize, Serialize};
 
 /// How much of the file's start the caller passes to [`sniff`].
@@ -58,13 +59,15 @@ pub fn sniff(prefix: &[u8], is_whole_file: bool) -> Result<Sniffed, SniffError> 
     if !looks_like_text(&text) {
         return Err(SniffError::NotText);
     }
+    // A header of known words decides first: a short file whose values hold
+    // many semicolons can look more regular split at them than at its commas.
     let (delimiter, records) = Delimiter::ALL
         .into_iter()
         .map(|d| (d, parse(encoding, d, prefix, is_whole_file)))
         .fold(
             None,
-            |best: Option<(Delimiter, Vec<RawRecord>, (usize, usize))>, (d, recs)| {
-                let score = consistency(&recs);
+            |best: Option<(Delimiter, Vec<RawRecord>, (usize, (usize, usize)))>, (d, recs)| {
+                let score = (known_header_words(&recs), consistency(&recs));
                 match best {
                     Some(b) if b.2 >= score => Some(b),
                     _ => Some((d, recs, score)),
@@ -93,6 +96,7 @@ fn headed(encoding: TextEncoding, delimiter: Delimiter, rows: &[&RawRecord], at:
             .take(SAMPLE_ROWS)
             .map(|r| trimmed(r))
             .collect(),
+        header_counts: Vec::new(),
     }
 }
 
@@ -107,27 +111,47 @@ pub fn sniff_rows(records: &[RawRecord]) -> Result<Sniffed, SniffError> {
     Ok(headed(TextEncoding::Utf8, Delimiter::Comma, &rows, at))
 }
 
-/// A vCard file's preview: its fixed columns and its first cards.
+/// A vCard file's preview: the property kinds of its first cards. The
+/// upload's inspection replaces them with those of every card (`show_census`).
 fn sniff_vcard(encoding: TextEncoding, prefix: &[u8], is_whole_file: bool) -> Sniffed {
     let mut reader = VCardReader::new(encoding);
     let mut cards = Vec::new();
+    let mut census = Census::default();
+    let mut sampled = 0;
     let mut slices = prefix.chunks(SNIFF_SLICE_BYTES).peekable();
     while let Some(slice) = slices.next() {
         reader.feed(slice, is_whole_file && slices.peek().is_none(), &mut cards);
-        cards.retain(|card| card.problem.is_none());
-        if cards.len() >= SAMPLE_ROWS && reader.version().is_some() {
+        for card in cards.drain(..).filter(|card| card.problem.is_none()) {
+            census.add(&card);
+            sampled += 1;
+        }
+        if sampled >= SAMPLE_ROWS && reader.version().is_some() {
             break;
         }
     }
-    Sniffed {
+    let mut sniffed = Sniffed {
         format: FileFormat::VCard { version: reader.version().unwrap_or_default().to_owned() },
         encoding,
         delimiter: Delimiter::Comma,
         header_index: 0,
         header_line: 0,
-        headers: VCARD_HEADERS.iter().map(|h| (*h).to_owned()).collect(),
-        sample_rows: cards.iter().filter(|c| c.problem.is_none()).take(SAMPLE_ROWS).map(trimmed).collect(),
-    }
+        headers: Vec::new(),
+        sample_rows: Vec::new(),
+        header_counts: Vec::new(),
+    };
+    show_census(&mut sniffed, census);
+    sniffed
+}
+
+/// A vCard's property kinds become the preview's columns: each with the
+/// cards that hold it and its first values as two sample rows.
+pub fn show_census(sniffed: &mut Sniffed, census: Census) {
+    let kinds = census.kinds();
+    sniffed.headers = kinds.iter().map(|(kind, _, _)| kind.clone()).collect();
+    sniffed.header_counts = kinds.iter().map(|(_, cards, _)| *cards).collect();
+    sniffed.sample_rows = (0..2)
+        .map(|nth| kinds.iter().map(|(_, _, samples)| samples.get(nth).cloned().unwrap_or_default()).collect())
+        .collect();
 }
 
 fn detect_encoding(prefix: &[u8], is_whole_file: bool) -> TextEncoding {
@@ -224,6 +248,19 @@ fn parse(
 
 /// (rows sharing the most common field count above 1, that count): more
 /// consistent rows win, then more fields.
+/// The most known header words in one of the first rows, when at least two:
+/// one known word may be chance.
+fn known_header_words(records: &[RawRecord]) -> usize {
+    let known = records
+        .iter()
+        .filter(|r| !is_blank(r))
+        .take(HEADER_WINDOW)
+        .map(|r| r.fields.iter().filter(|f| presets::is_known_header(f)).count())
+        .max()
+        .unwrap_or(0);
+    if known >= 2 { known } else { 0 }
+}
+
 fn consistency(records: &[RawRecord]) -> (usize, usize) {
     let counts: Vec<usize> = records
         .iter()
@@ -255,7 +292,7 @@ fn find_header(rows: &[&RawRecord]) -> Option<usize> {
         let known = row
             .fields
             .iter()
-            .filter(|f| mapping::is_known_header(f))
+            .filter(|f| presets::is_known_header(f))
             .count();
         if best.is_none_or(|(k, _)| known > k) {
             best = Some((known, at));
@@ -350,6 +387,14 @@ mod tests {
         );
         assert_eq!((s.header_index, s.header_line), (0, 1));
         assert_eq!(s.delimiter, Delimiter::Comma);
+    }
+
+    #[test]
+    fn known_header_words_outweigh_semicolons_in_a_short_files_values() {
+        let file = "First Name,Last Name,Notes,E-mail 1 - Value\r\nAna,Lima,\"a;b;c\nd;e\",ana@x.io\r\n";
+        let sniffed = sniff(file.as_bytes(), true).unwrap();
+        assert_eq!(sniffed.delimiter, Delimiter::Comma);
+        assert_eq!(sniffed.headers.len(), 4);
     }
 
     #[test]

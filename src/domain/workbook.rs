@@ -317,7 +317,7 @@ impl RowBuilder {
         let line = self.line.take()?;
         let fields = std::mem::take(&mut self.fields);
         let problem = self.problem.take();
-        (!fields.is_empty() || problem.is_some()).then_some(RawRecord { index, line, fields, problem })
+        (!fields.is_empty() || problem.is_some()).then_some(RawRecord { index, line, fields, problem, warnings: Vec::new() })
     }
 }
 
@@ -440,7 +440,8 @@ pub mod fixture {
 mod tests {
     use super::fixture::{xlsx, Cell::*};
     use super::*;
-    use crate::domain::mapping::{detect, Field, Preset};
+    use crate::domain::mapping::{Field, Target};
+    use crate::domain::presets::{detect_columns, Preset};
 
     /// Writes `bytes` as an upload, checks and opens it.
     fn open(bytes: &[u8], max_bytes: u64) -> Result<(tempfile::TempDir, Workbook), WorkbookError> {
@@ -481,9 +482,9 @@ mod tests {
         assert_eq!(sniffed.format.label(), "Excel workbook (.xlsx)");
         assert_eq!(sniffed.sample_rows[0], vec!["Jürgen", "Müller", "j@example.de", "4915112345678", "Acme & Co", "1980-01-01"]);
         assert_eq!(sniffed.sample_rows[1][4..], ["1.5", "2023-03-15T12:00:00"]);
-        let (preset, mapping) = detect(&sniffed.headers);
+        let (preset, mapping) = detect_columns(&sniffed.headers);
         assert_eq!(preset, Preset::OutlookGerman);
-        assert_eq!(mapping.columns[3], Some(Field::Phone));
+        assert_eq!(mapping.columns[3], Target::Field { field: Field::Phone, group: 0, label: "mobile".into() });
         let rows = all_rows(&mut workbook, "Kontakte");
         let lines: Vec<(u64, u64)> = rows.iter().map(|r| (r.index, r.line)).collect();
         assert_eq!(lines, vec![(0, 1), (1, 3), (2, 4), (3, 5)]);

@@ -4,6 +4,7 @@ use super::common::RequireAccount;
 use crate::api::imports::list_contacts;
 use crate::model::CONTACTS_PER_PAGE;
 use leptos::prelude::*;
+use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 #[component]
@@ -26,9 +27,17 @@ fn ContactsList() -> impl IntoView {
         <h1>"Contacts"</h1>
         <form method="get" action="/contacts" class="search" role="search">
             <label for="q">"Search"</label>
-            <input id="q" type="search" name="q" value=query placeholder="Name, email, phone or company" />
+            <input id="q" type="search" name="q" value=query placeholder="Name, email, phone, city, notes, group…" />
             <button type="submit">"Search"</button>
         </form>
+        <p class="exports" data-testid="exports">
+            "Export " {move || if query().is_empty() { "all contacts" } else { "the contacts found" }} ": "
+            <a href=move || format!("/api/contacts/export.vcf?q={}", super::common::url_encode(&query())) download data-testid="export-vcf">"vCard 4.0"</a>
+            " · "
+            <a href=move || format!("/api/contacts/export.vcf?version=3.0&q={}", super::common::url_encode(&query())) download data-testid="export-vcf3">"vCard 3.0 (Apple)"</a>
+            " · "
+            <a href=move || format!("/api/contacts/export.csv?q={}", super::common::url_encode(&query())) download data-testid="export-csv">"Google CSV"</a>
+        </p>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match contacts.await {
@@ -48,7 +57,7 @@ fn ContactsList() -> impl IntoView {
                                     <tbody>
                                         {found.contacts.into_iter().map(|c| view! {
                                             <tr>
-                                                <td>{c.name}</td>
+                                                <td><A href=format!("/contacts/{}", c.id)>{if c.name.is_empty() { "(no name)".to_owned() } else { c.name }}</A></td>
                                                 <td>{c.emails.join(", ")}</td>
                                                 <td>{c.phones.join(", ")}</td>
                                                 <td>{c.organization}</td>

@@ -2,7 +2,8 @@
 
 use super::common::RequireAccount;
 use crate::api::imports::{running_import, start_import};
-use crate::domain::mapping::{Field, Mapping};
+use crate::domain::mapping::{Mapping, Target};
+use crate::domain::preview::MappingSummary;
 use crate::error::{already_running_message, human_bytes, ImportError};
 use crate::model::UploadPreview;
 use leptos::prelude::*;
@@ -38,7 +39,7 @@ fn ImportFlow() -> impl IntoView {
     let running = Resource::new(|| (), |_| running_import());
     let chosen_name = RwSignal::new(None::<(String, f64)>);
     let preview = RwSignal::new(None::<UploadPreview>);
-    let mapping = RwSignal::new(Mapping { columns: Vec::new() });
+    let mapping = RwSignal::new(Mapping::default());
     let error = RwSignal::new(None::<ImportError>);
     let busy = RwSignal::new(false);
     #[cfg(feature = "hydrate")]
@@ -219,8 +220,8 @@ fn Preview(
     on_sheet: impl Fn(String) + Copy + 'static,
 ) -> impl IntoView {
     let found = preview.get_untracked().expect("preview shown only when present");
-    let headers = found.headers.clone();
-    let samples = found.sample_rows.clone();
+    let columns = found.columns.clone();
+    let is_vcard = found.is_vcard;
     // Type-erased: the preview's view type is otherwise too deep for the compiler.
     let facts = view! {
         <dl class="facts">
@@ -257,48 +258,55 @@ fn Preview(
         <section aria-labelledby="preview-title" data-testid="preview">
             <h2 id="preview-title">"Preview of " {found.file_name.clone()}</h2>
             {facts}
-            <div class="scroll">
-                <table class="mapping">
-                    <caption>"Which column feeds which field"</caption>
-                    <thead>
-                        <tr>
-                            {headers.iter().enumerate().map(|(column, header)| {
-                                let id = format!("map-{column}");
-                                view! {
-                                    <th scope="col">
-                                        <label for=id.clone()>{header.clone()}</label>
-                                        <select
-                                            id=id
-                                            data-testid=format!("mapping-{column}")
-                                            on:change=move |ev| {
-                                                let field = Field::from_key(&event_target_value(&ev));
-                                                mapping.update(|m| if let Some(slot) = m.columns.get_mut(column) { *slot = field });
+            <p class="summary" data-testid="mapping-summary" role="status">
+                {move || mapping.with(|m| MappingSummary::of(m, is_vcard).sentence())}
+            </p>
+            <table class="mapping">
+                <caption>{if is_vcard { "Where each kind of vCard property goes" } else { "Where each column goes" }}</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">{if is_vcard { "Property" } else { "Column" }}</th>
+                        <th scope="col">"Examples"</th>
+                        {is_vcard.then(|| view! { <th scope="col">"Cards"</th> })}
+                        <th scope="col">"Goes to"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {columns.into_iter().enumerate().map(|(column, preview)| {
+                        let id = format!("map-{column}");
+                        view! {
+                            <tr data-testid=format!("column-{column}")>
+                                <th scope="row"><label for=id.clone()>{preview.header.clone()}</label></th>
+                                <td class="samples">{preview.samples.join(" · ")}</td>
+                                {preview.cards.map(|cards| view! { <td class="count">{format!("{cards} cards")}</td> })}
+                                <td>
+                                    <select
+                                        id=id
+                                        data-testid=format!("mapping-{column}")
+                                        on:change=move |ev| {
+                                            if let Some(target) = Target::from_key(&event_target_value(&ev)) {
+                                                mapping.update(|m| if let Some(slot) = m.columns.get_mut(column) { *slot = target });
                                             }
-                                        >
-                                            <option value="" selected=move || mapping.with(|m| m.columns.get(column).copied().flatten().is_none())>
-                                                "(ignore)"
-                                            </option>
-                                            {Field::ALL.into_iter().map(|field| view! {
+                                        }
+                                    >
+                                        {preview.choices.into_iter().map(|(key, words)| {
+                                            let this = key.clone();
+                                            view! {
                                                 <option
-                                                    value=field.key()
-                                                    selected=move || mapping.with(|m| m.columns.get(column).copied().flatten() == Some(field))
+                                                    value=key
+                                                    selected=move || mapping.with(|m| m.columns.get(column).is_some_and(|t| t.key() == this))
                                                 >
-                                                    {field.label()}
+                                                    {words}
                                                 </option>
-                                            }).collect_view()}
-                                        </select>
-                                    </th>
-                                }
-                            }).collect_view()}
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {samples.into_iter().map(|row| view! {
-                            <tr>{row.into_iter().map(|cell| view! { <td>{cell}</td> }).collect_view()}</tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            </div>
+                                            }
+                                        }).collect_view()}
+                                    </select>
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
             <p class="actions">
                 <button type="button" disabled=move || busy.get() on:click=move |_| on_start(())>
                     "Start import"

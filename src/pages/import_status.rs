@@ -108,6 +108,8 @@ fn Progress(view: ImportView, cancel: Action<String, Result<ImportView, crate::e
                 <div><dt>"Rejected"</dt><dd data-testid="count-rejected">{counts.rejected}</dd></div>
                 <div><dt>"Skipped"</dt><dd data-testid="count-skipped">{counts.skipped}</dd></div>
                 <div><dt>"Merged"</dt><dd data-testid="count-merged">{counts.merged}</dd></div>
+                <div><dt>"With warnings"</dt><dd data-testid="count-warned">{counts.warned}</dd></div>
+                <div><dt>"Values kept beside another"</dt><dd data-testid="count-kept-beside">{counts.kept_beside}</dd></div>
             </dl>
         </Show>
         {(view.status == ImportStatus::Processing || view.status == ImportStatus::Queued).then(|| {
@@ -136,7 +138,7 @@ fn RowErrors(import_id: Signal<String>, refresh: RwSignal<u32>) -> impl IntoView
     );
     view! {
         <section aria-labelledby="errors-title">
-            <h2 id="errors-title">"Rows that were not imported"</h2>
+            <h2 id="errors-title">"Rows with errors or warnings"</h2>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     let found = match errors.await {
@@ -156,13 +158,19 @@ fn RowErrors(import_id: Signal<String>, refresh: RwSignal<u32>) -> impl IntoView
                             {(not_stored > 0).then(|| format!(" (the first {} are listed, and {} more)", found.stored, not_stored))}
                             " · "
                             <a href=format!("/api/imports/{}/errors.csv", import_id.get_untracked()) download data-testid="error-report">
-                                "Download error report (CSV)"
+                                "Download the report (CSV)"
                             </a>
                         </p>
                         <table class="errors" data-testid="row-errors">
-                            <thead><tr><th scope="col">"Line"</th><th scope="col">"Reason"</th></tr></thead>
+                            <thead><tr><th scope="col">"Line"</th><th scope="col">"What happened"</th><th scope="col">"Reason"</th></tr></thead>
                             <tbody>
-                                {found.errors.into_iter().map(|e| view! { <tr><td>{e.line}</td><td>{e.reason}</td></tr> }).collect_view()}
+                                {found.errors.into_iter().map(|e| view! {
+                                    <tr class:warning=e.warning>
+                                        <td>{e.line}</td>
+                                        <td>{if e.warning { "Imported, with a warning" } else { "Not imported" }}</td>
+                                        <td>{e.reason}</td>
+                                    </tr>
+                                }).collect_view()}
                             </tbody>
                         </table>
                         <nav class="pager" aria-label="Row error pages">

@@ -1,5 +1,6 @@
 //! One module per page.
 
+pub mod contact;
 pub mod contacts;
 pub mod home;
 pub mod import;

@@ -6,7 +6,7 @@
 
 use super::error::StoreResult;
 use super::queue::{Checkpoint, Fence};
-use crate::domain::contact::{BatchPlan, StoredContact};
+use crate::domain::plan::{BatchPlan, StoredContact};
 use crate::domain::identity::Identity;
 use crate::model::RowErrorView;
 use async_trait::async_trait;
@@ -33,7 +33,7 @@ pub trait ContactWrites: ContactReads {
     /// Merges absorbed contacts, writes created and updated contacts (with
     /// their search text) and stores every new identity.
     async fn write_plan(&mut self, user_id: i64, plan: &BatchPlan<'_>, now: DateTime<Utc>) -> StoreResult<()>;
-    /// Keeps the row errors of an import (each line once).
+    /// Keeps the row errors and warnings of an import (each line once).
     async fn write_row_errors(&mut self, import_id: &str, errors: &[RowErrorView]) -> StoreResult<()>;
     /// The batch's checkpoint and counts.
     async fn checkpoint(&mut self, import_id: &str, checkpoint: &Checkpoint) -> StoreResult<()>;
@@ -54,7 +54,7 @@ macro_rules! impl_contact_transactions {
     ($tx:ty, $store:ty, identity_owners: $identity_owners:path, write_plan: $write_plan:path,
      write_row_errors: $write_row_errors:path, committed: $committed:path) => {
         const _: () = {
-            use $crate::domain::contact::{BatchPlan, Change, StoredContact};
+            use $crate::domain::plan::{BatchPlan, Change, StoredContact};
             use $crate::domain::identity::Identity;
             use $crate::model::RowErrorView;
             use $crate::store::batch::{ContactReads, ContactWrites};
@@ -147,6 +147,8 @@ macro_rules! impl_contact_transactions {
                         .bind(counts.rejected as i64)
                         .bind(counts.skipped as i64)
                         .bind(counts.merged as i64)
+                        .bind(counts.warned as i64)
+                        .bind(counts.kept_beside as i64)
                         .bind(import_id)
                         .execute(&mut *self.tx)
                         .await?;

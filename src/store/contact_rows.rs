@@ -4,11 +4,11 @@
 
 use super::error::{StoreError, StoreResult};
 use super::sql::placeholders;
-use crate::domain::contact::{BatchPlan, Contact, Phone};
+use crate::domain::contact::{Contact, Photo};
+use crate::domain::plan::BatchPlan;
 use crate::domain::identity::Identity;
 
-pub(crate) const STORED_CONTACT_COLUMNS: &str =
-    "id, display_name, given_name, family_name, emails, phones, organization, title, notes";
+pub(crate) const STORED_CONTACT_COLUMNS: &str = "id, card, photo";
 
 /// Binds contact ids. By the primary key alone: with `user_id = …` beside it,
 /// Postgres planned some reads through the user's index, which holds every
@@ -18,24 +18,26 @@ pub(crate) fn contacts_by_id_sql(ids: usize) -> String {
     format!("SELECT user_id, {STORED_CONTACT_COLUMNS}, identities FROM contacts WHERE id IN {}", placeholders(1, 1, ids))
 }
 
-/// A stored contact's fields; its emails and phones are JSON text on both backends.
+/// A stored contact: its document, and its photo beside it; JSON text on both backends.
 pub(crate) fn stored_contact<R: sqlx::Row>(row: &R) -> StoreResult<Contact>
 where
     for<'c> &'c str: sqlx::ColumnIndex<R>,
     for<'v> String: sqlx::Decode<'v, R::Database> + sqlx::Type<R::Database>,
 {
-    let emails: String = row.try_get("emails")?;
-    let phones: String = row.try_get("phones")?;
-    Ok(Contact {
-        display_name: row.try_get("display_name")?,
-        given_name: row.try_get("given_name")?,
-        family_name: row.try_get("family_name")?,
-        emails: serde_json::from_str(&emails)?,
-        phones: serde_json::from_str::<Vec<Phone>>(&phones)?,
-        organization: row.try_get("organization")?,
-        title: row.try_get("title")?,
-        notes: row.try_get("notes")?,
-    })
+    let mut contact = contact_document(row)?;
+    let photo: Option<String> = row.try_get("photo")?;
+    contact.photo = photo.map(|photo| serde_json::from_str::<Photo>(&photo)).transpose()?;
+    Ok(contact)
+}
+
+/// A stored contact without its photo: what the list shows.
+pub(crate) fn contact_document<R: sqlx::Row>(row: &R) -> StoreResult<Contact>
+where
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'v> String: sqlx::Decode<'v, R::Database> + sqlx::Type<R::Database>,
+{
+    let card: String = row.try_get("card")?;
+    Ok(serde_json::from_str(&card)?)
 }
 
 /// The `identities` column read back; `NULL` (a contact from before identities) lists none.
@@ -90,13 +92,20 @@ pub(crate) fn like_pattern(query: &str) -> String {
     pattern
 }
 
-pub(crate) fn contact_view(contact: Contact) -> crate::model::ContactView {
+/// A contact as the list shows it: preferred emails and phones first.
+pub(crate) fn contact_view(id: i64, contact: Contact) -> crate::model::ContactView {
+    let (organization, title) = contact.organization();
+    let mut emails: Vec<_> = contact.emails.iter().collect();
+    emails.sort_by_key(|e| !e.preferred);
+    let mut phones: Vec<_> = contact.phones.iter().collect();
+    phones.sort_by_key(|p| !p.preferred);
     crate::model::ContactView {
-        name: contact.display_name,
-        emails: contact.emails,
-        phones: contact.phones.into_iter().map(|p| p.raw).collect(),
-        organization: contact.organization,
-        title: contact.title,
+        id,
+        name: contact.display_name.clone(),
+        emails: emails.into_iter().map(|e| e.value.clone()).collect(),
+        phones: phones.into_iter().map(|p| p.value.raw.clone()).collect(),
+        organization: organization.to_owned(),
+        title: title.to_owned(),
     }
 }
 

@@ -1,15 +1,21 @@
-//! Contacts as people read them (the search page), and the transactions that
-//! plan and write them (`batch`).
+//! Contacts as people read them (the search page, a contact's page, the
+//! exports), and the transactions that plan and write them (`batch`).
 
 use super::batch::{ContactReads, ContactWrites};
 use super::error::StoreResult;
-use crate::model::ContactsPage;
+use crate::domain::contact::Contact;
+use crate::model::{ContactDetail, ContactsPage};
 use async_trait::async_trait;
 
 #[async_trait]
 pub trait ContactStore: Send + Sync {
     /// `page` counts from 1.
     async fn contacts(&self, user_id: i64, query: &str, page: u32, per_page: u32) -> StoreResult<ContactsPage>;
+    /// One whole contact of the user's, photo included.
+    async fn contact(&self, user_id: i64, id: i64) -> StoreResult<Option<ContactDetail>>;
+    /// Up to `limit` of the user's contacts matching `query` with ids past
+    /// `after`, in id order, photos included: an export reads them a page at a time.
+    async fn contacts_after(&self, user_id: i64, query: &str, after: i64, limit: u32) -> StoreResult<Vec<(i64, Contact)>>;
     /// Whether the user has any contact, with identities listed or not: an
     /// import's run keeps `HeldIdentities` only when they have none.
     async fn user_has_contacts(&self, user_id: i64) -> StoreResult<bool>;
@@ -28,7 +34,9 @@ pub trait ContactStore: Send + Sync {
 macro_rules! impl_contacts {
     ($store:ty, { $($own:tt)* }) => {
         const _: () = {
-            use $crate::model::ContactsPage;
+            use $crate::model::{ContactDetail, ContactsPage};
+            use $crate::domain::contact::Contact;
+            use sqlx::Row;
             use $crate::store::batch::{ContactReads, ContactWrites};
             use $crate::store::contact_rows::*;
             use $crate::store::contacts::ContactStore;
@@ -46,7 +54,7 @@ macro_rules! impl_contacts {
                         .fetch_one(self.reads())
                         .await?;
                     let rows = sqlx::query(&format!(
-                        "SELECT {STORED_CONTACT_COLUMNS} FROM contacts WHERE {CONTACT_MATCHES}
+                        "SELECT id, card FROM contacts WHERE {CONTACT_MATCHES}
                          ORDER BY {}, id LIMIT $3 OFFSET $4",
                         Self::NAME_ORDER
                     ))
@@ -56,8 +64,41 @@ macro_rules! impl_contacts {
                     .bind(i64::from(page.max(1) - 1) * i64::from(per_page))
                     .fetch_all(self.reads())
                     .await?;
-                    let contacts = rows.iter().map(|r| stored_contact(r).map(contact_view)).collect::<StoreResult<_>>()?;
+                    let contacts = rows
+                        .iter()
+                        .map(|r| Ok(contact_view(r.try_get("id")?, contact_document(r)?)))
+                        .collect::<StoreResult<_>>()?;
                     Ok(ContactsPage { total: total as u64, page, per_page, contacts })
+                }
+
+                async fn contact(&self, user_id: i64, id: i64) -> StoreResult<Option<ContactDetail>> {
+                    let row = sqlx::query(&format!(
+                        "SELECT {STORED_CONTACT_COLUMNS}, created_at, updated_at FROM contacts WHERE user_id = $1 AND id = $2"
+                    ))
+                    .bind(user_id)
+                    .bind(id)
+                    .fetch_optional(self.reads())
+                    .await?;
+                    let Some(row) = row else { return Ok(None) };
+                    let mut contact = stored_contact(&row)?;
+                    let photo = contact.photo.take().map(|photo| photo.uri());
+                    let time = |column: &str| -> StoreResult<chrono::DateTime<chrono::Utc>> {
+                        Self::time_column(&row, column)?.ok_or_else(|| $crate::store::error::StoreError::Corrupt(format!("a contact without {column}")))
+                    };
+                    Ok(Some(ContactDetail { id, contact, photo, created_at: time("created_at")?, updated_at: time("updated_at")? }))
+                }
+
+                async fn contacts_after(&self, user_id: i64, query: &str, after: i64, limit: u32) -> StoreResult<Vec<(i64, Contact)>> {
+                    let rows = sqlx::query(&format!(
+                        "SELECT {STORED_CONTACT_COLUMNS} FROM contacts WHERE {CONTACT_MATCHES} AND id > $3 ORDER BY id LIMIT $4"
+                    ))
+                    .bind(user_id)
+                    .bind(like_pattern(query))
+                    .bind(after)
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reads())
+                    .await?;
+                    rows.iter().map(|r| Ok((r.try_get("id")?, stored_contact(r)?))).collect()
                 }
 
                 async fn user_has_contacts(&self, user_id: i64) -> StoreResult<bool> {

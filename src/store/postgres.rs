@@ -12,7 +12,7 @@ use super::error::StoreResult;
 use super::queue::impl_queue;
 use super::seam::impl_seam;
 use super::uploads::impl_uploads;
-use crate::domain::contact::{BatchPlan, Change};
+use crate::domain::plan::{BatchPlan, Change};
 use crate::domain::identity::Identity;
 use crate::model::RowErrorView;
 use async_trait::async_trait;
@@ -198,12 +198,16 @@ fn millis(duration: Duration) -> String {
 }
 
 /// Appends one row in COPY's text format: tab-separated, with the characters
-/// that format gives meaning to escaped.
-fn push_copy_row(out: &mut Vec<u8>, values: &[&str]) {
+/// that format gives meaning to escaped, and `\N` for NULL.
+fn push_copy_row(out: &mut Vec<u8>, values: &[Option<&str>]) {
     for (i, value) in values.iter().enumerate() {
         if i > 0 {
             out.push(b'\t');
         }
+        let Some(value) = value else {
+            out.extend_from_slice(b"\\N");
+            continue;
+        };
         let bytes = value.as_bytes();
         // Most values hold none of the escaped characters: copy them whole.
         if memchr::memchr3(b'\\', b'\t', b'\n', bytes).is_none() && memchr::memchr(b'\r', bytes).is_none() {
@@ -223,17 +227,19 @@ fn push_copy_row(out: &mut Vec<u8>, values: &[&str]) {
     out.push(b'\n');
 }
 
-/// Row errors in one statement, each line once.
+/// Row errors and warnings in one statement, each line once.
 async fn write_row_errors(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, import_id: &str, errors: &[RowErrorView]) -> StoreResult<()> {
     let lines: Vec<i64> = errors.iter().map(|e| e.line as i64).collect();
     let reasons: Vec<&str> = errors.iter().map(|e| e.reason.as_str()).collect();
+    let warnings: Vec<bool> = errors.iter().map(|e| e.warning).collect();
     sqlx::query(
-        "INSERT INTO import_errors (import_id, line, reason)
-         SELECT $1, l, r FROM UNNEST($2::bigint[], $3::text[]) AS e(l, r) ON CONFLICT DO NOTHING",
+        "INSERT INTO import_errors (import_id, line, reason, warning)
+         SELECT $1, l, r, w FROM UNNEST($2::bigint[], $3::text[], $4::boolean[]) AS e(l, r, w) ON CONFLICT DO NOTHING",
     )
     .bind(import_id)
     .bind(&lines)
     .bind(&reasons)
+    .bind(&warnings)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -263,8 +269,7 @@ async fn write_plan(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, user_id
     if !created.is_empty() {
         let mut copy = tx
             .copy_in_raw(
-                "COPY contacts (id, user_id, display_name, given_name, family_name, emails, phones,
-                     organization, title, notes, search_text, identities, created_at, updated_at) FROM STDIN",
+                "COPY contacts (id, user_id, display_name, card, photo, search_text, identities, created_at, updated_at) FROM STDIN",
             )
             .await?;
         let (user_text, stamp) = (user_id.to_string(), now.to_rfc3339());
@@ -272,10 +277,9 @@ async fn write_plan(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, user_id
         for chunk in created.chunks(COPY_ROWS_PER_SEND) {
             rows.clear();
             for (planned, id) in chunk {
-                let (contact, text, id) = (&planned.contact, planned.text(), id.to_string());
-                let values: [&str; 14] = [&id, &user_text, &contact.display_name, &contact.given_name, &contact.family_name,
-                    &text.emails, &text.phones, &contact.organization, &contact.title, &contact.notes, &text.search,
-                    &text.identities, &stamp, &stamp];
+                let (text, id) = (planned.text(), id.to_string());
+                let values = [Some(id.as_str()), Some(&user_text), Some(&planned.contact.display_name), Some(&text.card),
+                    text.photo.as_deref(), Some(&text.search), Some(&text.identities), Some(&stamp), Some(&stamp)];
                 push_copy_row(&mut rows, &values);
             }
             copy.send(rows.as_slice()).await?;
@@ -287,33 +291,24 @@ async fn write_plan(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, user_id
         // Borrowed columns: only the ids are made here.
         let ids: Vec<String> = updated.iter().map(|(_, id)| id.to_string()).collect();
         let texts: Vec<_> = updated.iter().map(|(planned, _)| planned.text()).collect();
-        let mut columns: [Vec<&str>; 11] = Default::default();
+        let mut columns: [Vec<Option<&str>>; 6] = Default::default();
         for (((planned, _), id), text) in updated.iter().zip(&ids).zip(&texts) {
-            let contact = &planned.contact;
             let values = [
-                id.as_str(),
-                &contact.display_name,
-                &contact.given_name,
-                &contact.family_name,
-                &text.emails,
-                &text.phones,
-                &contact.organization,
-                &contact.title,
-                &contact.notes,
-                &text.search,
-                &text.identities,
+                Some(id.as_str()),
+                Some(planned.contact.display_name.as_str()),
+                Some(text.card.as_str()),
+                text.photo.as_deref(),
+                Some(text.search.as_str()),
+                Some(text.identities.as_str()),
             ];
             for (column, value) in columns.iter_mut().zip(values) {
                 column.push(value);
             }
         }
         let mut update = sqlx::query(
-            "UPDATE contacts SET display_name = dn, given_name = gn, family_name = fnm, emails = e,
-                 phones = p, organization = o, title = t, notes = n, search_text = st, identities = i,
-                 updated_at = $13
-             FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                         $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
-                  AS batch(k, dn, gn, fnm, e, p, o, t, n, st, i)
+            "UPDATE contacts SET display_name = dn, card = c, photo = ph, search_text = st, identities = i, updated_at = $8
+             FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+                  AS batch(k, dn, c, ph, st, i)
              WHERE contacts.user_id = $1 AND contacts.id = batch.k::bigint",
         )
         .bind(user_id);
@@ -339,7 +334,7 @@ fn identity_copy_rows(user_id: i64, plan: &BatchPlan<'_>, ids: &[i64]) -> Vec<u8
     let mut rows = Vec::new();
     let user_id = user_id.to_string();
     for (identity, contact_id) in new_identities(plan, ids) {
-        push_copy_row(&mut rows, &[&user_id, identity.kind.as_str(), &identity.value, &contact_id.to_string()]);
+        push_copy_row(&mut rows, &[Some(&user_id), Some(identity.kind.as_str()), Some(&identity.value), Some(&contact_id.to_string())]);
     }
     rows
 }

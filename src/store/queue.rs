@@ -9,7 +9,7 @@
 //! - Leases and staleness are judged with the database's clock.
 
 use super::error::{StoreError, StoreResult};
-use crate::domain::contact::Counts;
+use crate::domain::plan::Counts;
 use crate::domain::format::Sniffed;
 use crate::domain::guard::ActiveImport;
 use crate::domain::mapping::Mapping;
@@ -60,6 +60,8 @@ pub struct ClaimedImport {
     pub import_id: String,
     pub user_id: i64,
     pub upload_id: String,
+    /// What the values a merge keeps beside others are said to come from.
+    pub file_name: String,
     pub attempt: i32,
     pub sniffed: Sniffed,
     pub mapping: Mapping,
@@ -264,7 +266,7 @@ pub(crate) fn claim_sql(now: &str, lock: &str, json_column: fn(&str) -> String) 
              processing_started_at = COALESCE(processing_started_at, {now}), last_progress_at = {now}
          WHERE id = (SELECT id FROM imports WHERE status = 'queued' AND NOT receiving ORDER BY created_at LIMIT 1 {lock})
            AND status = 'queued'
-         RETURNING id, user_id, upload_id, attempt, {} AS sniffed, {} AS mapping, rows_done, rows_total",
+         RETURNING id, user_id, upload_id, file_name, attempt, {} AS sniffed, {} AS mapping, rows_done, rows_total",
         json_column("sniffed"),
         json_column("mapping")
     )
@@ -306,8 +308,9 @@ pub(crate) fn progress_sql(now: &str) -> String {
 /// A batch's checkpoint and counters, in the batch's transaction.
 pub(crate) const CHECKPOINT_SQL: &str =
     "UPDATE imports SET rows_done = $1, checkpoint_line = $2, created = created + $3, updated = updated + $4,
-         unchanged = unchanged + $5, rejected = rejected + $6, skipped = skipped + $7, merged = merged + $8
-     WHERE id = $9";
+         unchanged = unchanged + $5, rejected = rejected + $6, skipped = skipped + $7, merged = merged + $8,
+         warned = warned + $9, kept_beside = kept_beside + $10
+     WHERE id = $11";
 
 /// Ends an import; an acknowledged cancel wins over success. `$1` status, `$2` reason, `$3` now.
 pub(crate) const FINISH_SQL: &str =
@@ -370,6 +373,7 @@ where
         import_id: fence.import_id,
         user_id,
         upload_id,
+        file_name: row.try_get("file_name")?,
         attempt: fence.attempt,
         sniffed,
         mapping,
@@ -383,7 +387,7 @@ pub(crate) fn parse_status(status: &str) -> StoreResult<ImportStatus> {
 }
 
 pub(crate) const IMPORT_COLUMNS: &str = "id, file_name, status, attempt, rows_total, rows_done, created, updated, \
-     unchanged, rejected, skipped, merged, cancel_requested, failure_reason, created_at, \
+     unchanged, rejected, skipped, merged, warned, kept_beside, cancel_requested, failure_reason, created_at, \
      processing_started_at, last_progress_at, finished_at";
 
 /// How a backend reads one of its time columns (SQLite keeps milliseconds, Postgres `timestamptz`).
@@ -414,6 +418,8 @@ where
             rejected: count("rejected")?,
             skipped: count("skipped")?,
             merged: count("merged")?,
+            warned: count("warned")?,
+            kept_beside: count("kept_beside")?,
         },
         attempt: row.try_get("attempt")?,
         cancel_requested: row.try_get("cancel_requested")?,
@@ -425,22 +431,22 @@ where
     })
 }
 
-/// The exact count of rejected rows and the count of row errors kept.
-pub(crate) const ROW_ERROR_COUNTS: &str = "SELECT i.rejected, (SELECT COUNT(*) FROM import_errors e WHERE e.import_id = i.id)
+/// The exact count of rows rejected or imported with a warning, and the count of their lines kept.
+pub(crate) const ROW_ERROR_COUNTS: &str = "SELECT i.rejected + i.warned, (SELECT COUNT(*) FROM import_errors e WHERE e.import_id = i.id)
      FROM imports i WHERE i.id = $1 AND i.user_id = $2";
 /// A page of row errors by key: the primary key (import_id, line) serves it.
 pub(crate) const ROW_ERRORS_AFTER: &str =
-    "SELECT line, reason FROM import_errors WHERE import_id = $1 AND line > $2 ORDER BY line LIMIT $3";
+    "SELECT line, reason, warning FROM import_errors WHERE import_id = $1 AND line > $2 ORDER BY line LIMIT $3";
 
 /// The page that `ROW_ERROR_COUNTS` and `ROW_ERRORS_AFTER` (asked for `limit + 1` rows) read.
-pub(crate) fn row_errors_page(counts: (i64, i64), mut rows: Vec<(i64, String)>, limit: u32) -> RowErrorsPage {
+pub(crate) fn row_errors_page(counts: (i64, i64), mut rows: Vec<(i64, String, bool)>, limit: u32) -> RowErrorsPage {
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
-    let next_after = if more { rows.last().map(|(line, _)| *line as u64) } else { None };
+    let next_after = if more { rows.last().map(|(line, _, _)| *line as u64) } else { None };
     RowErrorsPage {
         total: counts.0 as u64,
         stored: counts.1 as u64,
-        errors: rows.into_iter().map(|(line, reason)| RowErrorView { line: line as u64, reason }).collect(),
+        errors: rows.into_iter().map(|(line, reason, warning)| RowErrorView { line: line as u64, reason, warning }).collect(),
         next_after,
     }
 }
@@ -637,7 +643,7 @@ macro_rules! impl_queue {
                     let counts: Option<(i64, i64)> =
                         sqlx::query_as(ROW_ERROR_COUNTS).bind(import_id).bind(user_id).fetch_optional(self.reads()).await?;
                     let Some(counts) = counts else { return Ok(None) };
-                    let rows: Vec<(i64, String)> = sqlx::query_as(ROW_ERRORS_AFTER)
+                    let rows: Vec<(i64, String, bool)> = sqlx::query_as(ROW_ERRORS_AFTER)
                         .bind(import_id)
                         .bind(after.map_or(-1, |line| line as i64))
                         .bind(i64::from(limit) + 1)

@@ -13,7 +13,7 @@ use super::queue::impl_queue;
 use super::seam::impl_seam;
 use super::sql::{chunk_statement, placeholders, ROWS_PER_STATEMENT};
 use super::uploads::impl_uploads;
-use crate::domain::contact::{BatchPlan, Change, PlannedContact};
+use crate::domain::plan::{BatchPlan, Change, PlannedContact};
 use crate::domain::identity::Identity;
 use crate::model::RowErrorView;
 use async_trait::async_trait;
@@ -234,22 +234,18 @@ impl_contact_transactions!(SqliteTransaction, SqliteStore,
 /// statement journal that a multi-row statement which may abort halfway keeps.
 fn contact_upsert_sql(rows: usize) -> String {
     SqliteStore::query_text(format!(
-        "INSERT OR FAIL INTO contacts (id, user_id, display_name, given_name, family_name, emails, phones,
-             organization, title, notes, search_text, identities, created_at, updated_at)
-         SELECT column1, $1, column2, column3, column4, column5, column6, column7, column8, column9,
-                column10, column11, $2, $3
+        "INSERT OR FAIL INTO contacts (id, user_id, display_name, card, photo, search_text, identities, created_at, updated_at)
+         SELECT column1, $1, column2, column3, column4, column5, column6, $2, $3
          FROM (VALUES {}) WHERE true
          ON CONFLICT (id) DO UPDATE SET
-             display_name = excluded.display_name, given_name = excluded.given_name,
-             family_name = excluded.family_name, emails = excluded.emails, phones = excluded.phones,
-             organization = excluded.organization, title = excluded.title, notes = excluded.notes,
+             display_name = excluded.display_name, card = excluded.card, photo = excluded.photo,
              search_text = excluded.search_text, identities = excluded.identities, updated_at = excluded.updated_at",
         placeholders(4, rows, CONTACT_ROW_VALUES)
     ))
 }
 
 /// What `contact_upsert_sql` binds for each row.
-const CONTACT_ROW_VALUES: usize = 11;
+const CONTACT_ROW_VALUES: usize = 6;
 
 /// New identities of one kind: the planner looked each one up first, so none is held.
 fn identity_insert_sql(rows: usize) -> String {
@@ -271,8 +267,8 @@ fn identity_owners_sql(identities: usize) -> String {
 }
 
 fn row_errors_insert_sql(rows: usize) -> String {
-    let values = vec!["(?, ?, ?)"; rows].join(", ");
-    format!("INSERT INTO import_errors (import_id, line, reason) VALUES {values} ON CONFLICT DO NOTHING")
+    let values = vec!["(?, ?, ?, ?)"; rows].join(", ");
+    format!("INSERT INTO import_errors (import_id, line, reason, warning) VALUES {values} ON CONFLICT DO NOTHING")
 }
 
 static FULL_CONTACT_UPSERT: OnceLock<String> = OnceLock::new();
@@ -292,18 +288,12 @@ async fn write_plan(tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>, user_id: 
         let mut values = Values::with_capacity(3 + chunk.len() * CONTACT_ROW_VALUES);
         values.add(user_id)?.add(SqliteStore::stamp(now))?.add(SqliteStore::stamp(now))?;
         for (planned, id) in chunk {
-            let contact = &planned.contact;
             let text = planned.text().into_owned();
             values
                 .add(*id)?
-                .add(contact.display_name.clone())?
-                .add(contact.given_name.clone())?
-                .add(contact.family_name.clone())?
-                .add(text.emails)?
-                .add(text.phones)?
-                .add(contact.organization.clone())?
-                .add(contact.title.clone())?
-                .add(contact.notes.clone())?
+                .add(planned.contact.display_name.clone())?
+                .add(text.card)?
+                .add(text.photo)?
                 .add(text.search)?
                 .add(text.identities)?;
         }
@@ -370,13 +360,13 @@ async fn identity_owners(tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>, user
     Ok(query.bind(user_id).fetch_all(&mut **tx).await?)
 }
 
-/// Row errors in multi-row statements, each line once.
+/// Row errors and warnings in multi-row statements, each line once.
 async fn write_row_errors(tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>, import_id: &str, errors: &[RowErrorView]) -> StoreResult<()> {
     for chunk in errors.chunks(ROWS_PER_STATEMENT) {
         let sql = chunk_statement(&FULL_ROW_ERRORS_INSERT, chunk.len(), row_errors_insert_sql);
         let mut insert = sqlx::query(&sql);
         for error in chunk {
-            insert = insert.bind(import_id).bind(error.line as i64).bind(&error.reason);
+            insert = insert.bind(import_id).bind(error.line as i64).bind(&error.reason).bind(error.warning);
         }
         insert.execute(&mut **tx).await?;
     }

@@ -2,11 +2,12 @@
 //! batch commits with its checkpoint while the next is built, and the stored
 //! owners of the next batch's rows are read beside that commit.
 
-use super::commit::{commit_batch, Batch, BatchOutcome};
+use super::commit::{commit_batch, Batch, BatchOutcome, CommitRules};
 use super::outcomes::{RunEnd, RunError};
 use super::planning::{prefetch_owners, HeldIdentities, Prefetched};
 use super::rows::RowSource;
-use crate::domain::contact::{build_row, RowOutcome};
+use crate::domain::draft::RowOutcome;
+use crate::domain::row::RowBuilder;
 use crate::domain::report::capped_reason;
 use crate::model::{ImportStatus, RowErrorView};
 use crate::services::Services;
@@ -15,6 +16,7 @@ use crate::telemetry;
 use foldhash::HashSet;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -33,8 +35,8 @@ pub(super) struct BatchPipeline<'a> {
     batch: Batch,
     /// Rows in `batch`.
     in_batch: usize,
-    /// Row errors kept, by this run and the attempts before it.
-    errors_kept: u64,
+    /// What each batch commits with, the row errors and warnings kept so far among it.
+    rules: CommitRules,
     /// On a first import, the identities its committed batches touched.
     held: Option<HeldIdentities>,
 }
@@ -56,7 +58,12 @@ impl<'a> BatchPipeline<'a> {
             lines: BatchLines { failing: failing_line, in_flight: None, building: None },
             batch: Batch { user_id: claimed.user_id, rows_done: claimed.rows_done, ..Batch::default() },
             in_batch: 0,
-            errors_kept: 0,
+            rules: CommitRules {
+                source: claimed.file_name.clone(),
+                max_values: services.config.import_max_values_per_contact as usize,
+                max_stored_problems: services.config.import_max_stored_row_errors,
+                stored_problems: Arc::new(AtomicU64::new(0)),
+            },
             held: None,
         }
     }
@@ -64,15 +71,16 @@ impl<'a> BatchPipeline<'a> {
     /// Runs the batches from the checkpoint to the file's end, or until the run must stop.
     pub(super) async fn run(&mut self) -> Result<RunEnd, RunError> {
         let (services, claimed) = (self.services, self.claimed);
-        // Each rejected row before the checkpoint kept its error until the cap.
+        // Each row before the checkpoint that was rejected or warned about kept its line until the cap.
         let error_cap = services.config.import_max_stored_row_errors;
-        let rejected_before = services.store.get_import(claimed.user_id, &claimed.import_id).await?.map_or(0, |v| v.counts.rejected);
-        self.errors_kept = rejected_before.min(error_cap);
+        let before = services.store.get_import(claimed.user_id, &claimed.import_id).await?.map_or(0, |v| v.counts.rejected + v.counts.warned);
+        self.rules.stored_problems.store(before.min(error_cap), Ordering::Relaxed);
         if !services.store.user_has_contacts(claimed.user_id).await? {
             self.held = Some(HeldIdentities::for_rows(claimed.rows_total.saturating_sub(claimed.rows_done)));
         }
         let batch_rows = services.config.import_batch_rows.max(1);
         let first_data_record = claimed.sniffed.first_data_record();
+        let builder = RowBuilder::new(&claimed.sniffed, &claimed.mapping, services.config.draft_rules());
         let mut rows = RowSource::new(services, claimed);
         let mut records = Vec::new();
         loop {
@@ -83,7 +91,7 @@ impl<'a> BatchPipeline<'a> {
                 self.lines.row(record.line);
                 #[cfg(feature = "test-hooks")]
                 crate::test_hooks::at_line(record.line);
-                self.take(build_row(&record, &claimed.mapping, services.config.import_default_phone_region.as_ref()));
+                self.take(builder.build(&record));
                 self.batch.rows_done = data_index + 1;
                 self.batch.last_line = record.line;
                 self.in_batch += 1;
@@ -115,16 +123,21 @@ impl<'a> BatchPipeline<'a> {
     }
 
     /// Adds a row's outcome to the batch being built.
+    /// Adds a row's outcome to the batch being built. The batch's commit keeps
+    /// its problems up to the import's cap; a batch holds at most one per row.
     fn take(&mut self, outcome: RowOutcome) {
         match outcome {
-            RowOutcome::Contact(contact) => self.batch.contacts.push(contact),
+            RowOutcome::Contact { row, warnings } => {
+                if !warnings.is_empty() {
+                    let reason = capped_reason(warnings.join(" "));
+                    self.batch.problems.push(RowErrorView { line: row.line, reason, warning: true });
+                }
+                self.batch.contacts.push(row);
+            }
             RowOutcome::Blank => self.batch.skipped += 1,
             RowOutcome::Rejected { line, reason } => {
                 self.batch.rejected += 1;
-                if self.errors_kept < self.services.config.import_max_stored_row_errors {
-                    self.batch.row_errors.push(RowErrorView { line, reason: capped_reason(reason) });
-                    self.errors_kept += 1;
-                }
+                self.batch.problems.push(RowErrorView { line, reason: capped_reason(reason), warning: false });
             }
         }
     }
@@ -172,12 +185,12 @@ impl<'a> BatchPipeline<'a> {
     async fn spawn_commit(&mut self) -> InFlight {
         let next = Batch { user_id: self.batch.user_id, rows_done: self.batch.rows_done, ..Batch::default() };
         let full = std::mem::replace(&mut self.batch, next);
-        let (services, fence) = (self.services.clone(), self.fence.clone());
+        let (services, fence, rules) = (self.services.clone(), self.fence.clone(), self.rules.clone());
         let rows = full.contacts.len() as u64 + full.rejected + full.skipped;
         let commit = tokio::spawn(async move {
             let now = services.now();
             let started = std::time::Instant::now();
-            let outcome = commit_batch(services.store.as_ref(), &fence, full, now).await;
+            let outcome = commit_batch(services.store.as_ref(), &fence, full, now, &rules).await;
             if let Ok(BatchOutcome::Committed { .. }) = outcome {
                 telemetry::batch_committed(rows, started.elapsed());
             }

@@ -18,7 +18,7 @@ mod planning;
 mod rows;
 mod run;
 
-pub use commit::{commit_batch, Batch, BatchOutcome};
+pub use commit::{commit_batch, Batch, BatchOutcome, CommitRules};
 pub use instance::{beat, spawn};
 pub use outcomes::RunEnd;
 pub use planning::{backfill_identities, prefetch_owners, HeldIdentities, Prefetched};

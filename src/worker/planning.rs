@@ -3,7 +3,8 @@
 //! safe; the plan made again inside it; and the identity backfill of contacts
 //! from before identities, which plans with the same code at start-up.
 
-use crate::domain::contact::{plan_batch, BatchPlan, Change, RowContact, StoredContact};
+use crate::domain::merge::MergeRules;
+use crate::domain::plan::{plan_batch, BatchPlan, Change, RowContact, StoredContact};
 use crate::domain::identity::Identity;
 use crate::store::{ContactReads, ContactWrites, Store, StoreResult, ROWS_PER_STATEMENT};
 use chrono::{DateTime, Utc};
@@ -111,6 +112,7 @@ pub(crate) async fn plan_against_store<'r>(
     rows: &'r [RowContact],
     mut stored: Vec<StoredContact>,
     prefetched: Option<Prefetched>,
+    rules: &MergeRules<'_>,
 ) -> StoreResult<BatchPlan<'r>> {
     // A contact holding a touched identity may have changed or gone since the
     // read: it is read again, and so is the owner of each of its identities.
@@ -140,7 +142,7 @@ pub(crate) async fn plan_against_store<'r>(
     // Then those the plan's people hold beyond the rows' (a merged contact's).
     let mut asked: HashSet<Identity> = HashSet::new();
     loop {
-        let plan = plan_batch(rows, &stored);
+        let plan = plan_batch(rows, &stored, rules);
         let pending: Vec<&Identity> = plan
             .contacts
             .iter()
@@ -182,7 +184,7 @@ const BACKFILL_CHUNK: u32 = 1000;
 /// search text, merging those that turn out to be one person into the oldest.
 /// One chunk per call, in the caller's transaction; the number of contacts
 /// it took, 0 when none is left.
-async fn backfill_identities_chunk(tx: &mut dyn ContactWrites, now: DateTime<Utc>) -> StoreResult<usize> {
+async fn backfill_identities_chunk(tx: &mut dyn ContactWrites, now: DateTime<Utc>, max_values: usize) -> StoreResult<usize> {
     let chunk = tx.contacts_to_backfill(BACKFILL_CHUNK).await?;
     let taken = chunk.len();
     let mut users: Vec<(i64, Vec<StoredContact>)> = Vec::new();
@@ -193,7 +195,8 @@ async fn backfill_identities_chunk(tx: &mut dyn ContactWrites, now: DateTime<Utc
         }
     }
     for (user_id, contacts) in users {
-        let mut plan = plan_against_store(tx, user_id, &[], contacts, None).await?;
+        let rules = MergeRules { source: "a merged contact", max_values };
+        let mut plan = plan_against_store(tx, user_id, &[], contacts, None, &rules).await?;
         // Every contact taken is written (its search text) or absorbed.
         for planned in &mut plan.contacts {
             planned.change = Change::Updated;
@@ -209,10 +212,10 @@ async fn backfill_identities_chunk(tx: &mut dyn ContactWrites, now: DateTime<Utc
 /// Gives contacts from before the identity migration their identities and
 /// search text, a chunk per transaction, before any import of this instance
 /// runs (instances starting together take turns on Postgres).
-pub async fn backfill_identities(store: &dyn Store) -> StoreResult<()> {
+pub async fn backfill_identities(store: &dyn Store, max_values: usize) -> StoreResult<()> {
     loop {
         let mut tx = store.begin_backfill().await?;
-        let taken = backfill_identities_chunk(&mut *tx, Utc::now()).await?;
+        let taken = backfill_identities_chunk(&mut *tx, Utc::now(), max_values).await?;
         tx.commit().await?;
         if taken == 0 {
             return Ok(());
@@ -223,10 +226,11 @@ pub async fn backfill_identities(store: &dyn Store) -> StoreResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::contact::Contact;
+    use crate::domain::contact::{Contact, Labeled};
 
     fn row(emails: &[&str]) -> RowContact {
-        Contact { display_name: "Ana".into(), emails: emails.iter().map(|e| e.to_string()).collect(), ..Contact::default() }.into()
+        let emails = emails.iter().map(|e| Labeled::new(e.to_string(), "", false)).collect();
+        RowContact::new(2, Contact { display_name: "Ana".into(), emails, ..Contact::default() })
     }
 
     #[test]
