@@ -137,6 +137,8 @@ pub struct UploadPreview {
     pub sample_rows: Vec<Vec<String>>,
     /// Where each column (each property kind, for vCards) goes, with its samples.
     pub columns: Vec<ColumnPreview>,
+    /// What every column may choose besides its own choices.
+    pub shared_choices: Vec<(String, String)>,
     pub summary: MappingSummary,
     /// A workbook's sheets, and the one read.
     pub sheets: Vec<String>,
@@ -198,6 +200,103 @@ pub struct ContactDetail {
     pub photo: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A contact as its page shows it: sections of labelled values, made by the
+/// server, so that the client holds only text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContactSheet {
+    pub id: i64,
+    pub name: String,
+    /// An embedded image as a `data:` URI, shown inline.
+    pub image: Option<String>,
+    /// A photo the file gave as a link: offered as a link, not fetched from
+    /// its host on every visit.
+    pub photo_link: Option<String>,
+    pub sections: Vec<SheetSection>,
+    pub notes: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SheetSection {
+    pub title: String,
+    /// `contact-…`, for tests.
+    pub key: String,
+    /// (label, value); a value may hold several lines.
+    pub rows: Vec<(String, String)>,
+}
+
+#[cfg(feature = "ssr")]
+impl ContactSheet {
+    pub fn of(detail: ContactDetail) -> Self {
+        use crate::domain::contact::Labeled;
+        use crate::domain::labels;
+        fn label_text<T>(value: &Labeled<T>) -> String {
+            let label = labels::shown(&value.label);
+            match (label.is_empty(), value.preferred) {
+                (true, true) => "Preferred".to_owned(),
+                (true, false) => String::new(),
+                (false, true) => format!("{label} (preferred)"),
+                (false, false) => label,
+            }
+        }
+        fn labelled<T>(values: &[Labeled<T>], show: impl Fn(&T) -> String) -> Vec<(String, String)> {
+            values.iter().map(|v| (label_text(v), show(&v.value))).collect()
+        }
+        let ContactDetail { id, contact, photo, .. } = detail;
+        let name = &contact.name;
+        let name_rows: Vec<(String, String)> = [
+            ("Prefix", &name.prefix),
+            ("First name", &name.given),
+            ("Middle name", &name.middle),
+            ("Last name", &name.family),
+            ("Suffix", &name.suffix),
+            ("Phonetic first name", &name.phonetic_given),
+            ("Phonetic middle name", &name.phonetic_middle),
+            ("Phonetic last name", &name.phonetic_family),
+        ]
+        .into_iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(label, value)| (label.to_owned(), value.clone()))
+        .chain(contact.nicknames.iter().map(|n| ("Nickname".to_owned(), n.clone())))
+        .collect();
+        let mut about: Vec<(String, String)> = Vec::new();
+        if let Some(birthday) = contact.birthday {
+            about.push(("Birthday".to_owned(), birthday.shown()));
+        }
+        about.extend(contact.dates.iter().map(|d| (if d.label.is_empty() { "Date".to_owned() } else { label_text(d) }, d.value.shown())));
+        if !contact.gender.is_empty() {
+            about.push(("Gender".to_owned(), contact.gender.clone()));
+        }
+        if !contact.groups.is_empty() {
+            about.push(("Groups".to_owned(), contact.groups.join(", ")));
+        }
+        let organizations = labelled(&contact.organizations, |o| {
+            [&o.title, &o.name, &o.department].into_iter().filter(|p| !p.is_empty()).cloned().collect::<Vec<_>>().join(" · ")
+        });
+        let ims = labelled(&contact.ims, |im| if im.service.is_empty() { im.handle.clone() } else { format!("{} ({})", im.handle, im.service) });
+        let section = |title: &str, key: &str, rows: Vec<(String, String)>| SheetSection { title: title.to_owned(), key: format!("contact-{key}"), rows };
+        let sections = vec![
+            section("Name", "name-parts", name_rows),
+            section("Emails", "emails", labelled(&contact.emails, Clone::clone)),
+            section("Phones", "phones", labelled(&contact.phones, |p| p.raw.clone())),
+            section("Addresses", "addresses", labelled(&contact.addresses, |a| a.lines().join("\n"))),
+            section("Work", "organizations", organizations),
+            section("Dates and more", "about", about),
+            section("Websites", "websites", labelled(&contact.websites, Clone::clone)),
+            section("Messaging", "ims", ims),
+            section("Related people", "relations", labelled(&contact.relations, Clone::clone)),
+            section("Custom fields", "custom", contact.custom.iter().map(|c| (c.label.clone(), c.value.clone())).collect()),
+        ]
+        .into_iter()
+        .filter(|s| !s.rows.is_empty())
+        .collect();
+        let (image, photo_link) = match photo {
+            Some(uri) if uri.starts_with("data:") => (Some(uri), None),
+            other => (None, other),
+        };
+        Self { id, name: contact.display_name.clone(), image, photo_link, sections, notes: contact.notes.clone() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

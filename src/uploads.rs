@@ -470,6 +470,7 @@ pub fn preview(upload_id: String, meta: UploadMeta) -> UploadPreview {
     let is_vcard = matches!(meta.sniffed.format, FileFormat::VCard { .. });
     UploadPreview {
         columns: preview::columns(&meta.sniffed, &mapping),
+        shared_choices: preview::shared_choices(is_vcard),
         summary: MappingSummary::of(&mapping, is_vcard),
         upload_id,
         file_name: meta.file_name,

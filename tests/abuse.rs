@@ -44,6 +44,9 @@ on_both_backends!(
     uploads_are_inspected_off_the_async_runtime,
     a_refused_body_sent_slowly_is_drained_for_a_bounded_time,
     a_request_without_credentials_is_unauthorized_not_cross_origin,
+    a_card_of_ten_thousand_addresses_imports_within_its_caps,
+    a_row_of_a_thousand_custom_fields_keeps_the_cap_and_says_so,
+    a_50_mb_photo_is_left_out_and_its_card_imports,
 );
 
 /// The statuses of `responses`, counted.
@@ -1097,5 +1100,69 @@ async fn a_request_without_credentials_is_unauthorized_not_cross_origin(backend:
         .await
         .unwrap();
     assert_eq!(planted.status(), 403, "a cookie-borne change from elsewhere is cross-origin");
+    app.stop().await;
+}
+
+// Issue 23: full contacts bring new fields; each has its cap.
+
+async fn a_card_of_ten_thousand_addresses_imports_within_its_caps(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, script) = app.script_for_new_user("addresses@example.com").await;
+    let mut vcf = String::from("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Many Places\r\nEMAIL:places@example.com\r\n");
+    for i in 0..10_000 {
+        vcf.push_str(&format!("ADR;TYPE=HOME:;;{i} Long Street;Town {i};;{i:05};Country\r\n"));
+    }
+    vcf.push_str("END:VCARD\r\nBEGIN:VCARD\r\nVERSION:3.0\r\nFN:Neighbour\r\nEMAIL:neighbour@example.com\r\nEND:VCARD\r\n");
+    let started = script.api_import_started("places.vcf", vcf.into_bytes()).await;
+    let done = script.wait_finished(&started.import_id).await;
+    assert_eq!((done.counts.created, done.counts.rejected, done.counts.warned), (2, 0, 1), "{done:?}");
+    let errors: intake::model::RowErrorsPage =
+        script.get(&format!("/api/imports/{}/errors", started.import_id)).await.json().await.unwrap();
+    let reason = &errors.errors[0].reason;
+    assert!(reason.contains("8978 ADR") && reason.contains("Many Places: 972 addresses past the limit of 50"), "{reason}");
+    let id = script.contacts("places@example.com").await.contacts[0].id;
+    let detail: intake::model::ContactDetail = script.get(&format!("/api/contacts/{id}")).await.json().await.unwrap();
+    assert_eq!(detail.contact.addresses.len(), 50);
+    app.stop().await;
+}
+
+async fn a_row_of_a_thousand_custom_fields_keeps_the_cap_and_says_so(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, script) = app.script_for_new_user("wide-custom@example.com").await;
+    let header: Vec<String> = ["Name".to_owned(), "Email".to_owned()].into_iter().chain((0..1000).map(|i| format!("Extra {i}"))).collect();
+    let row: Vec<String> = ["Wide Row".to_owned(), "wide@example.com".to_owned()].into_iter().chain((0..1000).map(|i| format!("value {i}"))).collect();
+    let csv = format!("{}\r\n{}\r\n", header.join(","), row.join(","));
+    let browser = app.signed_in_browser("wide-preview@example.com").await;
+    let preview: intake::model::UploadPreview = browser.upload_for_preview("wide.csv", csv.clone().into_bytes()).await.json().await.unwrap();
+    assert_eq!(preview.summary.sentence(), "2 columns will be imported, 1000 kept as custom fields, 0 ignored.");
+    assert!(preview.columns.iter().all(|c| c.choices.is_empty()), "a column's own choices stay few; the shared ones come once");
+    let started = script.api_import_started("wide.csv", csv.into_bytes()).await;
+    let done = script.wait_finished(&started.import_id).await;
+    assert_eq!((done.counts.created, done.counts.warned), (1, 1), "{done:?}");
+    let errors: intake::model::RowErrorsPage =
+        script.get(&format!("/api/imports/{}/errors", started.import_id)).await.json().await.unwrap();
+    assert_eq!(errors.errors[0].reason, "Wide Row: 950 custom fields past the limit of 50 per contact were not kept.");
+    app.stop().await;
+}
+
+async fn a_50_mb_photo_is_left_out_and_its_card_imports(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, script) = app.script_for_new_user("big-photo@example.com").await;
+    let mut vcf = b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Big Photo\r\nPHOTO;ENCODING=b;TYPE=JPEG:".to_vec();
+    let line = [b'A'; 76];
+    for _ in 0..(50 * 1024 * 1024 / 79) {
+        vcf.extend_from_slice(&line);
+        vcf.extend_from_slice(b"\r\n ");
+    }
+    vcf.extend_from_slice(b"AAAA\r\nEMAIL:big.photo@example.com\r\nEND:VCARD\r\n");
+    let started = script.api_import_started("photo.vcf", vcf).await;
+    let done = script.wait_finished(&started.import_id).await;
+    assert_eq!((done.counts.created, done.counts.warned), (1, 1), "{done:?}");
+    let errors: intake::model::RowErrorsPage =
+        script.get(&format!("/api/imports/{}/errors", started.import_id)).await.json().await.unwrap();
+    assert_eq!(errors.errors[0].reason, "The card's photo is larger than 256 KB; it was not kept.");
+    let id = script.contacts("big.photo@example.com").await.contacts[0].id;
+    let detail: intake::model::ContactDetail = script.get(&format!("/api/contacts/{id}")).await.json().await.unwrap();
+    assert_eq!(detail.photo, None);
     app.stop().await;
 }

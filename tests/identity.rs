@@ -380,36 +380,6 @@ async fn identities_off_their_listing(database: &TestDatabase) -> i64 {
     (listed - matched) + (held - matched)
 }
 
-/// Migrations up to, not including, `first_left_out`, on the test database.
-async fn migrate_until(database: &TestDatabase, first_left_out: &str) {
-    let folder = match database.backend {
-        Backend::Sqlite => "sqlite",
-        Backend::Postgres => "postgres",
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let source = format!("{}/migrations/{folder}", env!("CARGO_MANIFEST_DIR"));
-    for entry in std::fs::read_dir(&source).unwrap() {
-        let name = entry.unwrap().file_name().into_string().unwrap();
-        if name.as_str() < first_left_out {
-            std::fs::copy(format!("{source}/{name}"), dir.path().join(&name)).unwrap();
-        }
-    }
-    let earlier = sqlx::migrate::Migrator::new(dir.path()).await.unwrap();
-    match database.backend {
-        Backend::Sqlite => {
-            let options = database.url.parse::<sqlx::sqlite::SqliteConnectOptions>().unwrap().create_if_missing(true);
-            let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-            earlier.run(&pool).await.unwrap();
-            pool.close().await;
-        }
-        Backend::Postgres => {
-            let pool = sqlx::PgPool::connect(&database.url).await.unwrap();
-            earlier.run(&pool).await.unwrap();
-            pool.close().await;
-        }
-    }
-}
-
 /// Contacts stored while identities lived only in their own table gain their
 /// list from it on upgrade, and then match, merge and go by it.
 async fn identities_stored_before_contacts_listed_them_are_listed_on_upgrade(backend: Backend) {

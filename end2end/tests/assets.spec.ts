@@ -2,7 +2,8 @@ import { test, expect, hydrated } from './fixtures';
 
 // What scripts/serve sends a browser for the client: hashed names, cached for good,
 // precompressed, and small on the wire.
-const CLIENT_BUDGET_BYTES = 400 * 1000;
+// 400 KB until issue 23 added the contact page and the preview's list of columns (405 KB).
+const CLIENT_BUDGET_BYTES = 420 * 1000;
 
 test('the client arrives hashed, Brotli-compressed, cacheable for good and within its size budget', async ({ page }) => {
   const client: { url: string; encoding?: string; vary?: string; cache?: string; wire: number }[] = [];

@@ -8,7 +8,7 @@ test('upload, preview, watch progress, see counts and contacts, download errors'
   await hydrated(page);
 
   const file = contactsCsv(1200, [
-    'Bad,Email,not-an-email,,',
+    ',,not-an-email,,',
     ',,,,',
     'Evil,Formula,=cmd@example,,',
     'Person1,Tester,PERSON1@example.com,,Acme 1',
@@ -28,6 +28,7 @@ test('upload, preview, watch progress, see counts and contacts, download errors'
   await expect(page.getByTestId('mapping-2')).toHaveValue('email');
   await expect(page.getByTestId('mapping-3')).toHaveValue('phone');
   await expect(page.getByTestId('mapping-4')).toHaveValue('organization');
+  await expect(page.getByTestId('mapping-summary')).toHaveText('5 columns will be imported, 0 kept as custom fields, 0 ignored.');
   await page.screenshot({ path: 'screenshots/preview.png', fullPage: true });
 
   await page.getByRole('button', { name: 'Start import' }).click();
@@ -37,17 +38,20 @@ test('upload, preview, watch progress, see counts and contacts, download errors'
 
   await expect(page.getByTestId('status')).toHaveAttribute('data-status', 'succeeded', { timeout: 60_000 });
   await expect(page.locator('progress')).toHaveAttribute('value', '100');
-  await expect(page.getByTestId('count-created')).toHaveText('1201');
+  // The formula row has a name: it imports, its bad email kept as a custom field with a warning.
+  await expect(page.getByTestId('count-created')).toHaveText('1202');
   await expect(page.getByTestId('count-updated')).toHaveText('0');
   await expect(page.getByTestId('count-unchanged')).toHaveText('1');
-  await expect(page.getByTestId('count-rejected')).toHaveText('2');
+  await expect(page.getByTestId('count-rejected')).toHaveText('1');
   await expect(page.getByTestId('count-skipped')).toHaveText('1');
+  await expect(page.getByTestId('count-warned')).toHaveText('1');
   await expect(page.getByTestId('row-errors')).toContainText('not-an-email');
+  await expect(page.getByTestId('row-errors')).toContainText('Imported, with a warning');
   await page.screenshot({ path: 'screenshots/results.png', fullPage: true });
 
   // A reload shows the same state, rendered by the server.
   await page.reload();
-  await expect(page.getByTestId('count-created')).toHaveText('1201');
+  await expect(page.getByTestId('count-created')).toHaveText('1202');
 
   const download = page.waitForEvent('download');
   await page.getByTestId('error-report').click();

@@ -2,7 +2,7 @@
 
 use crate::domain::mapping::Mapping;
 use crate::error::ImportError;
-use crate::model::{ContactDetail, ContactsPage, ImportView, RowErrorsPage, StartedImport, UploadPreview};
+use crate::model::{ContactSheet, ContactsPage, ImportView, RowErrorsPage, StartedImport, UploadPreview};
 use leptos::prelude::*;
 use leptos::server_fn::codec::{Json, MultipartData, MultipartFormData};
 
@@ -130,14 +130,14 @@ pub async fn list_contacts(query: String, page: u32) -> Result<ContactsPage, Imp
     )
 }
 
-/// One whole contact.
+/// One whole contact, as its page shows it.
 #[server]
-pub async fn get_contact(id: i64) -> Result<ContactDetail, ImportError> {
+pub async fn get_contact(id: i64) -> Result<ContactSheet, ImportError> {
     use super::context::*;
     with_status(
         async {
             let (services, caller) = authorised::<ImportError>().await?;
-            crate::contacts::contact(&services, caller.user_id, id).await
+            crate::contacts::contact(&services, caller.user_id, id).await.map(ContactSheet::of)
         }
         .await,
     )

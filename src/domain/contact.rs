@@ -139,17 +139,18 @@ impl Name {
 }
 
 impl Address {
-    /// The address as lines, for display: the file's own text when it gave one.
+    /// The address as lines, for display: the file's own text when it gave one,
+    /// then any part that text leaves out.
     pub fn lines(&self) -> Vec<String> {
-        if !self.formatted.is_empty() {
-            return self.formatted.lines().map(str::to_owned).collect();
-        }
         let place = join_words([&self.postal_code, &self.city, &self.region]);
-        [&self.street, &self.extended, &self.po_box, &place, &self.country]
-            .into_iter()
-            .filter(|line| !line.is_empty())
-            .cloned()
-            .collect()
+        let parts = [&self.street, &self.extended, &self.po_box, &place, &self.country];
+        if self.formatted.is_empty() {
+            return parts.into_iter().filter(|line| !line.is_empty()).cloned().collect();
+        }
+        let mut lines: Vec<String> = self.formatted.lines().map(str::to_owned).collect();
+        let held = |part: &String| self.formatted.contains(part.as_str()) || part.split_whitespace().all(|w| self.formatted.contains(w));
+        lines.extend(parts.into_iter().filter(|part| !part.is_empty() && !held(part)).cloned());
+        lines
     }
 }
 
@@ -465,6 +466,8 @@ mod tests {
         let address = Address { street: "1 Main St".into(), city: "Springfield".into(), postal_code: "12345".into(), country: "US".into(), ..Address::default() };
         assert_eq!(address.lines(), ["1 Main St", "12345 Springfield", "US"]);
         let formatted = Address { formatted: "1 Main St\nSpringfield".into(), ..address };
-        assert_eq!(formatted.lines(), ["1 Main St", "Springfield"]);
+        assert_eq!(formatted.lines(), ["1 Main St", "Springfield", "12345 Springfield", "US"], "what the text leaves out follows it");
+        let whole = Address { formatted: "1 Main St\n12345 Springfield\nUS".into(), ..formatted };
+        assert_eq!(whole.lines(), ["1 Main St", "12345 Springfield", "US"]);
     }
 }

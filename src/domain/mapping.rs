@@ -129,7 +129,7 @@ impl Field {
             Field::Email => ("email", "Email"),
             Field::Phone => ("phone", "Phone"),
             Field::Street => ("street", "Street"),
-            Field::ExtendedAddress => ("extended_address", "Address line 2"),
+            Field::ExtendedAddress => ("extended_address", "Extended address"),
             Field::PoBox => ("po_box", "PO box"),
             Field::City => ("city", "City"),
             Field::Region => ("region", "Region"),

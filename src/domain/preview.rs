@@ -21,8 +21,20 @@ pub struct ColumnPreview {
     pub target: String,
     /// Where it goes, in words.
     pub goes_to: String,
-    /// The targets the person may choose instead, as `(key, words)`.
+    /// The targets only this column may choose, as `(key, words)`: its
+    /// detected place when no plain field is, a vCard property's own place.
+    /// Every column may also choose `shared_choices`.
     pub choices: Vec<(String, String)>,
+}
+
+/// What every column may choose, as `(key, words)`: a custom field, nowhere,
+/// and for a table any field.
+pub fn shared_choices(is_vcard: bool) -> Vec<(String, String)> {
+    let mut choices = vec![(Target::Custom.key(), Target::Custom.describe()), (Target::Ignore.key(), Target::Ignore.describe())];
+    if !is_vcard {
+        choices.extend(Field::ALL.iter().map(|f| (Target::field(*f).key(), f.label().to_owned())));
+    }
+    choices
 }
 
 /// "14 columns will be imported, 3 kept as custom fields, 0 ignored."
@@ -96,13 +108,12 @@ pub fn columns(sniffed: &Sniffed, mapping: &Mapping) -> Vec<ColumnPreview> {
         .collect()
 }
 
-/// A table's column may go to any field, its detected place, a custom field or nowhere.
+/// A table's column may go to its detected place, besides the shared choices.
 fn table_choices(target: &Target) -> (String, Vec<(String, String)>) {
-    let mut choices = vec![(Target::Custom.key(), Target::Custom.describe()), (Target::Ignore.key(), Target::Ignore.describe())];
+    let mut choices = Vec::new();
     if !matches!(target, Target::Custom | Target::Ignore) && !Field::ALL.iter().any(|f| Target::field(*f) == *target) {
         choices.push((target.key(), target.describe()));
     }
-    choices.extend(Field::ALL.iter().map(|f| (Target::field(*f).key(), f.label().to_owned())));
     (target.describe(), choices)
 }
 
@@ -120,8 +131,6 @@ fn vcard_choices(kind: &str, target: &Target) -> (String, Vec<(String, String)>)
     if matches!(natural, Target::Field { .. }) {
         choices.push((natural.key(), card::describe(kind)));
     }
-    choices.push((Target::Custom.key(), words(&Target::Custom)));
-    choices.push((Target::Ignore.key(), Target::Ignore.describe()));
     (words(target), choices)
 }
 
@@ -159,7 +168,8 @@ mod tests {
         assert_eq!(columns[1].samples, ["Lima"]);
         assert_eq!(columns[2].goes_to, "Label of email 1");
         assert_eq!(columns[4].goes_to, "Custom field");
-        assert!(columns[2].choices.iter().any(|(key, _)| key == "label:email#1"), "the detected place stays a choice");
+        assert_eq!(columns[2].choices, [("label:email#1".to_owned(), "Label of email 1".to_owned())], "the detected place stays a choice");
+        assert!(columns[0].choices.is_empty(), "a plain field is among the shared choices");
         mapping.columns[4] = Target::Ignore;
         assert_eq!(MappingSummary::of(&mapping, false).sentence(), "4 columns will be imported, 0 kept as custom fields, 1 ignored.");
     }

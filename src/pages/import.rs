@@ -221,6 +221,7 @@ fn Preview(
 ) -> impl IntoView {
     let found = preview.get_untracked().expect("preview shown only when present");
     let columns = found.columns.clone();
+    let shared = found.shared_choices.clone();
     let is_vcard = found.is_vcard;
     // Type-erased: the preview's view type is otherwise too deep for the compiler.
     let facts = view! {
@@ -289,7 +290,7 @@ fn Preview(
                                             }
                                         }
                                     >
-                                        {preview.choices.into_iter().map(|(key, words)| {
+                                        {preview.choices.into_iter().chain(shared.iter().cloned()).map(|(key, words)| {
                                             let this = key.clone();
                                             view! {
                                                 <option
