@@ -34,6 +34,8 @@ pub enum Command {
 pub enum UsersCommand {
     /// Create an account; the password is read from standard input.
     Add { email: String },
+    /// Delete an account with its contacts, history, imports, uploads, sessions and tokens.
+    Delete { email: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -169,6 +171,17 @@ pub struct Config {
     /// An import that ended this long ago is deleted, with its row errors.
     #[arg(long, env = "IMPORT_RETENTION", default_value = "90d", value_parser = parse_duration)]
     pub import_retention: Duration,
+
+    /// Changes to contacts are kept this long for undo, then swept, a whole
+    /// operation (an import, an undo, an edit, a deletion) at a time.
+    #[arg(long, env = "HISTORY_RETENTION", default_value = "30d", value_parser = parse_duration)]
+    pub history_retention: Duration,
+
+    /// Changes kept per person for undo; past it their oldest operations go
+    /// first (never the newest), and the pages say how far back undo reaches.
+    #[arg(long, env = "HISTORY_MAX_CHANGES_PER_USER", default_value_t = 5_000_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub history_max_changes_per_user: u64,
 
     /// Row errors kept per import (the first ones); the count of rejected rows stays exact.
     #[arg(long, env = "IMPORT_MAX_STORED_ROW_ERRORS", default_value_t = 10_000)]

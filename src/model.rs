@@ -2,6 +2,7 @@
 
 use crate::domain::contact::Contact;
 use crate::domain::mapping::Mapping;
+use crate::domain::history::ReversalCounts;
 use crate::domain::plan::Counts;
 use crate::domain::preview::{ColumnPreview, MappingSummary};
 use chrono::{DateTime, Utc};
@@ -24,16 +25,46 @@ pub enum ImportStatus {
     Failed,
     Cancelled,
     Abandoned,
+    /// Its changes were taken back by an undo (never stored: shown for an
+    /// import whose operation the history marks undone).
+    Undone,
+}
+
+/// What a job in the queue does. Every kind holds the one slot a person has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    #[default]
+    Import,
+    /// An undo of an import, or a restore to a moment.
+    Undo,
+    /// A deletion of many contacts.
+    Delete,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Import => "import",
+            JobKind::Undo => "undo",
+            JobKind::Delete => "delete",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [JobKind::Import, JobKind::Undo, JobKind::Delete].into_iter().find(|k| k.as_str() == text)
+    }
 }
 
 impl ImportStatus {
-    pub const ALL: [ImportStatus; 6] = [
+    pub const ALL: [ImportStatus; 7] = [
         ImportStatus::Queued,
         ImportStatus::Processing,
         ImportStatus::Succeeded,
         ImportStatus::Failed,
         ImportStatus::Cancelled,
         ImportStatus::Abandoned,
+        ImportStatus::Undone,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +75,7 @@ impl ImportStatus {
             ImportStatus::Failed => "failed",
             ImportStatus::Cancelled => "cancelled",
             ImportStatus::Abandoned => "abandoned",
+            ImportStatus::Undone => "undone",
         }
     }
 
@@ -64,6 +96,7 @@ impl ImportStatus {
             ImportStatus::Failed => "Failed",
             ImportStatus::Cancelled => "Cancelled",
             ImportStatus::Abandoned => "Replaced after it stalled",
+            ImportStatus::Undone => "Undone",
         }
     }
 }
@@ -71,11 +104,20 @@ impl ImportStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImportView {
     pub import_id: String,
+    /// The file's name; for another job, what it does ("Undo of contacts.csv").
     pub file_name: String,
+    #[serde(default)]
+    pub kind: JobKind,
     pub status: ImportStatus,
     pub rows_done: u64,
     pub rows_total: Option<u64>,
     pub counts: Counts,
+    /// What an undo did; zero for an import.
+    #[serde(default)]
+    pub reversal: ReversalCounts,
+    /// The undo that took this job's changes back.
+    #[serde(default)]
+    pub undone_by: Option<String>,
     pub attempt: i32,
     pub cancel_requested: bool,
     pub failure_reason: Option<String>,
@@ -325,4 +367,36 @@ pub struct TokenView {
 pub struct NewToken {
     pub token: String,
     pub view: TokenView,
+}
+
+/// A person's history: their operations, newest first, and how far back an undo reaches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryView {
+    /// When the oldest operation kept started; nothing before it can be undone.
+    pub reaches_back_to: Option<DateTime<Utc>>,
+    pub operations: Vec<OperationView>,
+}
+
+/// One operation that changed contacts: an import, an undo, an edit or a deletion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperationView {
+    pub op_id: String,
+    pub kind: crate::domain::history::OpKind,
+    /// The file's name, "Edit of Ana Lima", …
+    pub label: String,
+    pub started_at: DateTime<Utc>,
+    /// Contacts it changed.
+    pub changes: u64,
+    /// The undo that took it back.
+    pub undone_by: Option<String>,
+}
+
+/// Which contacts a deletion of many takes (`POST /api/contacts/delete`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteRequest {
+    /// These contacts; without them, those the search finds (empty: all).
+    #[serde(default)]
+    pub ids: Option<Vec<i64>>,
+    #[serde(default)]
+    pub query: String,
 }

@@ -3,7 +3,9 @@
 //! imports (one that failed after too many attempts keeps its upload until
 //! here), uploads whose preview was never started within `IMPORT_PREVIEW_TTL`
 //! or that a crashed instance left half-received, and imports that ended more
-//! than `IMPORT_RETENTION` ago, with their row errors.
+//! than `IMPORT_RETENTION` ago, with their row errors; and the change journal's
+//! operations older than `HISTORY_RETENTION` or past a person's
+//! `HISTORY_MAX_CHANGES_PER_USER`.
 
 use crate::services::{chrono_duration, Services};
 use crate::store::{Pruned, StoreResult};
@@ -29,6 +31,7 @@ pub struct Swept {
     pub pruned: Pruned,
     pub uploads: u64,
     pub imports: u64,
+    pub history_changes: u64,
 }
 
 /// One sweep, at the services' clock.
@@ -42,9 +45,13 @@ pub async fn sweep(services: &Services) -> StoreResult<Swept> {
     let uploads = services.store.delete_uploads_of_ended_imports().await?
         + services.store.delete_stale_uploads(now - chrono_duration(config.import_preview_ttl)).await?;
     let imports = services.store.delete_ended_imports(now - chrono_duration(config.import_retention)).await?;
-    let swept = Swept { pruned, uploads, imports };
+    let history_changes = services
+        .store
+        .sweep_history(now - chrono_duration(config.history_retention), config.history_max_changes_per_user)
+        .await?;
+    let swept = Swept { pruned, uploads, imports, history_changes };
     if swept != Swept::default() {
-        info!(sessions = pruned.sessions, throttle_windows = pruned.throttle_windows, uploads, imports, "swept expired data");
+        info!(sessions = pruned.sessions, throttle_windows = pruned.throttle_windows, uploads, imports, history_changes, "swept expired data");
     }
     Ok(swept)
 }

@@ -1,9 +1,11 @@
 pub mod contact;
 pub mod dates;
 pub mod draft;
+pub mod edit;
 pub mod format;
 pub mod google_csv;
 pub mod guard;
+pub mod history;
 pub mod identity;
 pub mod labels;
 pub mod mapping;

@@ -2,6 +2,7 @@
 //! one person, which contacts to write, and the counts.
 
 use super::contact::{Contact, Photo};
+use super::history::{Action, ContactRecord, NewEntry};
 use super::identity::Identity;
 use super::merge::{merge, Merged, MergeRules};
 use foldhash::{HashMap, HashMapExt, HashSet};
@@ -106,6 +107,8 @@ pub struct StoredContact {
     pub contact: Contact,
     /// The identities stored for it: its own, and those of every row merged into it.
     pub identities: Vec<Identity>,
+    /// The row as read, for the journal: what a change to it replaced.
+    pub record: Option<ContactRecord>,
 }
 
 /// One person after the batch: a stored contact that rows (and younger stored
@@ -126,6 +129,10 @@ pub struct PlannedContact<'r> {
     pub new_identities: Cow<'r, [Identity]>,
     /// The stored text, when the person is one row as read.
     row_text: Option<&'r ContactText>,
+    /// The surviving stored contact as it was, and the absorbed ones: what
+    /// the journal keeps of the change.
+    before: Option<ContactRecord>,
+    absorbed_before: Vec<ContactRecord>,
 }
 
 impl PlannedContact<'_> {
@@ -152,6 +159,28 @@ impl<'r> BatchPlan<'r> {
     /// The contacts to write: created or updated ones.
     pub fn writes(&self) -> impl Iterator<Item = &PlannedContact<'r>> {
         self.contacts.iter().filter(|c| c.change != Change::Unchanged)
+    }
+
+    /// The journal of the plan, given each planned contact's id, in the order
+    /// the store applies it: the absorbed contacts go, then survivors change
+    /// (fields, or only the identities they list), then new contacts come.
+    pub fn journal(&self, ids: &[i64]) -> Vec<NewEntry> {
+        let mut entries: Vec<NewEntry> = self
+            .contacts
+            .iter()
+            .flat_map(|c| c.absorbed_before.iter())
+            .map(|before| NewEntry { contact_id: before.id, action: Action::Deleted, before: Some(before.clone()) })
+            .collect();
+        for (planned, id) in self.contacts.iter().zip(ids) {
+            let relisted = planned.change == Change::Unchanged && !planned.new_identities.is_empty();
+            if planned.change == Change::Updated || relisted {
+                entries.push(NewEntry { contact_id: *id, action: Action::Updated, before: planned.before.clone() });
+            }
+        }
+        for (_, id) in self.contacts.iter().zip(ids).filter(|(c, _)| c.change == Change::Created) {
+            entries.push(NewEntry { contact_id: *id, action: Action::Created, before: None });
+        }
+        entries
     }
 }
 
@@ -319,7 +348,10 @@ fn count_plan<'r>(
             None => identities.clone(),
         };
         let row_text = lone_row.then(|| &rows[group[0] - stored.len()].text);
-        contacts.push(PlannedContact { id, contact: base, absorbed, change, identities, new_identities, row_text });
+        let changes_stored = change != Change::Unchanged || !new_identities.is_empty();
+        let before = stored_members.first().filter(|_| changes_stored).and_then(|s| s.record.clone());
+        let absorbed_before = stored_members.iter().skip(1).filter_map(|s| s.record.clone()).collect();
+        contacts.push(PlannedContact { id, contact: base, absorbed, change, identities, new_identities, row_text, before, absorbed_before });
     }
     BatchPlan { contacts, counts, warnings }
 }
@@ -358,7 +390,7 @@ mod tests {
 
     fn stored(id: i64, contact: Contact) -> StoredContact {
         let identities = contact.identities();
-        StoredContact { id, contact, identities }
+        StoredContact { id, contact, identities, record: None }
     }
 
     fn with_phone(mut contact: Contact, phone: &str) -> Contact {
@@ -377,7 +409,7 @@ mod tests {
         for planned in &plan.contacts {
             stored.retain(|s| !planned.absorbed.contains(&s.id) && Some(s.id) != planned.id);
             let id = planned.id.unwrap_or_else(|| stored.iter().map(|s| s.id).max().unwrap_or(0) + 1);
-            stored.push(StoredContact { id, contact: planned.contact.clone().into_owned(), identities: planned.identities.to_vec() });
+            stored.push(StoredContact { id, contact: planned.contact.clone().into_owned(), identities: planned.identities.to_vec(), record: None });
         }
     }
 
@@ -552,7 +584,7 @@ mod tests {
     #[test]
     fn stored_contacts_that_listed_no_identities_merge_by_what_their_fields_hold() {
         // Contacts from before identities list none; their fields still say who they are.
-        let unlisted = |id: i64, contact: Contact| StoredContact { id, contact, identities: Vec::new() };
+        let unlisted = |id: i64, contact: Contact| StoredContact { id, contact, identities: Vec::new(), record: None };
         let stored = [unlisted(1, person("a@x.io", "Ana")), unlisted(2, person("b@x.io", "Bo")), unlisted(3, person("a@x.io", "Ana"))];
         let plan = plan_batch(&[], &stored);
         assert_eq!(plan.contacts.len(), 2, "{:?}", plan.contacts);

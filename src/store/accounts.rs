@@ -54,6 +54,10 @@ pub trait AccountStore: Send + Sync {
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
     /// Ends every session of the user; returns how many there were.
     async fn delete_user_sessions(&self, user_id: i64) -> StoreResult<u64>;
+    /// Deletes an account and, by its foreign keys and triggers, everything
+    /// that is the person's: sessions, tokens, uploads, imports, contacts,
+    /// identities and history. False when there was no such account.
+    async fn delete_user(&self, user_id: i64) -> StoreResult<bool>;
     async fn create_token(&self, user_id: i64, name: &str, token_hash: &str, now: DateTime<Utc>) -> StoreResult<TokenView>;
     async fn list_tokens(&self, user_id: i64) -> StoreResult<Vec<TokenView>>;
     async fn revoke_token(&self, user_id: i64, token_id: i64, now: DateTime<Utc>) -> StoreResult<bool>;
@@ -179,6 +183,12 @@ macro_rules! impl_accounts {
 
                 async fn delete_user_sessions(&self, user_id: i64) -> StoreResult<u64> {
                     Ok(sqlx::query(DELETE_USER_SESSIONS).bind(user_id).execute(self.writes()).await?.rows_affected())
+                }
+
+                async fn delete_user(&self, user_id: i64) -> StoreResult<bool> {
+                    let deleted = sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(self.writes()).await?;
+                    self.wrote();
+                    Ok(deleted.rows_affected() > 0)
                 }
 
                 async fn create_token(&self, user_id: i64, name: &str, token_hash: &str, now: DateTime<Utc>) -> StoreResult<TokenView> {

@@ -6,11 +6,21 @@
 
 use super::error::StoreResult;
 use super::queue::{Checkpoint, Fence};
-use crate::domain::plan::{BatchPlan, StoredContact};
+use crate::domain::history::{ContactRecord, Entry, NewEntry, ReversalCounts};
 use crate::domain::identity::Identity;
+use crate::domain::plan::{BatchPlan, StoredContact};
 use crate::model::RowErrorView;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+
+/// An operation whose changes the journal records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Op {
+    pub id: String,
+    pub kind: crate::domain::history::OpKind,
+    /// What the history calls it: a file's name, "Edit of Ana Lima", …
+    pub label: String,
+}
 
 /// Contact reads in one transaction: one snapshot on SQLite, no locks on either backend.
 #[async_trait]
@@ -31,8 +41,37 @@ pub trait ContactWrites: ContactReads {
     /// `None` when another attempt owns the import now.
     async fn hold_fence(&mut self, fence: &Fence) -> StoreResult<Option<bool>>;
     /// Merges absorbed contacts, writes created and updated contacts (with
-    /// their search text) and stores every new identity.
-    async fn write_plan(&mut self, user_id: i64, plan: &BatchPlan<'_>, now: DateTime<Utc>) -> StoreResult<()>;
+    /// their search text) and stores every new identity; with `op`, journals
+    /// each change as part of that operation.
+    async fn write_plan(&mut self, user_id: i64, plan: &BatchPlan<'_>, op: Option<&Op>, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Records `op` as the user's newest operation unless it is already: its
+    /// changes are the journal's from the next one on.
+    async fn open_op(&mut self, user_id: i64, op: &Op, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Appends changes to the user's journal, in order, stamped `now`.
+    async fn journal(&mut self, user_id: i64, entries: &[NewEntry], now: DateTime<Utc>) -> StoreResult<()>;
+    /// The user's journal entries from `from` to `to` (ids, inclusive), newest first, at most `limit`.
+    async fn entries(&mut self, user_id: i64, from: i64, to: i64, limit: u32) -> StoreResult<Vec<Entry>>;
+    /// Whether an operation of the user's that starts at change `from` is still kept.
+    async fn op_kept(&mut self, user_id: i64, from: i64) -> StoreResult<bool>;
+    /// Up to `limit` ids of the user's contacts that match `query` (as search
+    /// does), past `after` and up to `until`, in order.
+    async fn matching_ids(&mut self, user_id: i64, query: &str, after: i64, until: i64, limit: u32) -> StoreResult<Vec<i64>>;
+    /// These contacts of the user as the journal keeps them.
+    async fn records(&mut self, user_id: i64, ids: &[i64]) -> StoreResult<Vec<ContactRecord>>;
+    /// Deletes these contacts of the user, with their identities.
+    async fn remove(&mut self, user_id: i64, ids: &[i64]) -> StoreResult<()>;
+    /// Puts rows back under their ids, in place of any current row, with the
+    /// identities they list and their search text.
+    async fn put_back(&mut self, user_id: i64, records: &[ContactRecord], now: DateTime<Utc>) -> StoreResult<()>;
+    /// A job's progress with its cursor and what it did, in the batch's transaction.
+    async fn job_checkpoint(&mut self, import_id: &str, rows_done: u64, cursor: i64, counts: &ReversalCounts) -> StoreResult<()>;
+    /// Marks the user's operations from journal id `from` on, but `undo`'s own,
+    /// undone by it; those that an undo among them had undone are done again.
+    async fn mark_undone(&mut self, user_id: i64, from: i64, undo: &str) -> StoreResult<()>;
+    /// Takes the user's import slot for this transaction (an edit or a
+    /// deletion): false when an import or undo holds it. The slot is the guard's
+    /// own unique index, taken and given back inside the transaction.
+    async fn hold_slot(&mut self, user_id: i64, op_id: &str) -> StoreResult<bool>;
     /// Keeps the row errors and warnings of an import (each line once).
     async fn write_row_errors(&mut self, import_id: &str, errors: &[RowErrorView]) -> StoreResult<()>;
     /// The batch's checkpoint and counts.
@@ -48,16 +87,21 @@ pub trait ContactWrites: ContactReads {
 /// the same on both backends; `$store` is the backend's store (its `Dialect`).
 /// The backend's own, passed as paths: `identity_owners(tx, user, identities)`,
 /// `write_plan(tx, user, plan, now)` (the plan's contacts and identities, after
-/// the merged contacts went), `write_row_errors(tx, import, errors)`, and
+/// the merged contacts went; the id of each planned contact), `write_row_errors(tx,
+/// import, errors)`, `journal(tx, user, entries, now)`, `insert_records(tx, user,
+/// records, now)` (rows whose ids are free, with their identities), and
 /// `committed(on_commit)`, called after a commit with the struct's `on_commit`.
 macro_rules! impl_contact_transactions {
     ($tx:ty, $store:ty, identity_owners: $identity_owners:path, write_plan: $write_plan:path,
-     write_row_errors: $write_row_errors:path, committed: $committed:path) => {
+     write_row_errors: $write_row_errors:path, journal: $journal:path, insert_records: $insert_records:path,
+     committed: $committed:path) => {
         const _: () = {
+            use $crate::domain::history::{ContactRecord, Entry, NewEntry, ReversalCounts};
             use $crate::domain::plan::{BatchPlan, Change, StoredContact};
             use $crate::domain::identity::Identity;
             use $crate::model::RowErrorView;
-            use $crate::store::batch::{ContactReads, ContactWrites};
+            use $crate::store::batch::{ContactReads, ContactWrites, Op};
+            use $crate::store::journal::*;
             use $crate::store::contact_rows::*;
             use $crate::store::dialect::Dialect;
             use $crate::store::error::{StoreError, StoreResult};
@@ -88,7 +132,13 @@ macro_rules! impl_contact_transactions {
                                 return Err(StoreError::Corrupt(format!("an identity of user {user_id} names contact {id} of user {owner}")));
                             }
                             let listed: Option<String> = row.try_get("identities")?;
-                            Ok(StoredContact { id, contact: stored_contact(row)?, identities: listed_identities(listed.as_deref())? })
+                            let record = record_of::<$store>(row, listed.as_deref())?;
+                            Ok(StoredContact {
+                                id,
+                                contact: stored_contact(row)?,
+                                identities: listed_identities(listed.as_deref())?,
+                                record: Some(record),
+                            })
                         })
                         .collect()
                 }
@@ -108,7 +158,7 @@ macro_rules! impl_contact_transactions {
                 /// identities, before the survivors are written and store those
                 /// identities again; and relists the identities of stored contacts
                 /// that gained some without changing a field. Then the backend's own.
-                async fn write_plan(&mut self, user_id: i64, plan: &BatchPlan<'_>, now: DateTime<Utc>) -> StoreResult<()> {
+                async fn write_plan(&mut self, user_id: i64, plan: &BatchPlan<'_>, op: Option<&Op>, now: DateTime<Utc>) -> StoreResult<()> {
                     for planned in plan.contacts.iter().filter(|c| !c.absorbed.is_empty()) {
                         let sql = <$store as Dialect>::query_text(absorb_sql(planned.absorbed.len()));
                         let mut deleting = sqlx::query(&sql).bind(user_id);
@@ -126,7 +176,127 @@ macro_rules! impl_contact_transactions {
                             .execute(&mut *self.tx)
                             .await?;
                     }
-                    $write_plan(&mut self.tx, user_id, plan, now).await
+                    let ids = $write_plan(&mut self.tx, user_id, plan, now).await?;
+                    if let Some(op) = op {
+                        self.open_op(user_id, op, now).await?;
+                        let entries = plan.journal(&ids);
+                        if !entries.is_empty() {
+                            $journal(&mut self.tx, user_id, &entries, now).await?;
+                        }
+                    }
+                    Ok(())
+                }
+
+                async fn open_op(&mut self, user_id: i64, op: &Op, now: DateTime<Utc>) -> StoreResult<()> {
+                    sqlx::query(&<$store as Dialect>::query_text(OPEN_OP_SQL.to_owned()))
+                        .bind(&op.id)
+                        .bind(user_id)
+                        .bind(op.kind.as_str())
+                        .bind(&op.label)
+                        .bind(<$store as Dialect>::stamp(now))
+                        .bind(user_id)
+                        .execute(&mut *self.tx)
+                        .await?;
+                    Ok(())
+                }
+
+                async fn journal(&mut self, user_id: i64, entries: &[NewEntry], now: DateTime<Utc>) -> StoreResult<()> {
+                    if entries.is_empty() {
+                        return Ok(());
+                    }
+                    $journal(&mut self.tx, user_id, entries, now).await
+                }
+
+                async fn entries(&mut self, user_id: i64, from: i64, to: i64, limit: u32) -> StoreResult<Vec<Entry>> {
+                    let rows = sqlx::query(&<$store as Dialect>::query_text(ENTRIES_SQL.to_owned()))
+                        .bind(user_id)
+                        .bind(from)
+                        .bind(to)
+                        .bind(i64::from(limit))
+                        .fetch_all(&mut *self.tx)
+                        .await?;
+                    rows.iter().map(|row| entry_of::<$store>(row)).collect()
+                }
+
+                async fn op_kept(&mut self, user_id: i64, from: i64) -> StoreResult<bool> {
+                    Ok(sqlx::query_scalar(OP_KEPT_SQL).bind(user_id).bind(from).fetch_one(&mut *self.tx).await?)
+                }
+
+                async fn matching_ids(&mut self, user_id: i64, query: &str, after: i64, until: i64, limit: u32) -> StoreResult<Vec<i64>> {
+                    Ok(sqlx::query_scalar(&format!("SELECT id FROM contacts WHERE {CONTACT_MATCHES} AND id > $3 AND id <= $4 ORDER BY id LIMIT $5"))
+                        .bind(user_id)
+                        .bind(like_pattern(query))
+                        .bind(after)
+                        .bind(until)
+                        .bind(i64::from(limit))
+                        .fetch_all(&mut *self.tx)
+                        .await?)
+                }
+
+                async fn records(&mut self, user_id: i64, ids: &[i64]) -> StoreResult<Vec<ContactRecord>> {
+                    let mut found = Vec::with_capacity(ids.len());
+                    for chunk in ids.chunks($crate::store::sql::ROWS_PER_STATEMENT) {
+                        let sql = <$store as Dialect>::query_text(records_sql(chunk.len()));
+                        let mut query = sqlx::query(&sql).bind(user_id);
+                        for id in chunk {
+                            query = query.bind(id);
+                        }
+                        for row in query.fetch_all(&mut *self.tx).await? {
+                            let listed: Option<String> = row.try_get("identities")?;
+                            found.push(record_of::<$store>(&row, listed.as_deref())?);
+                        }
+                    }
+                    Ok(found)
+                }
+
+                async fn remove(&mut self, user_id: i64, ids: &[i64]) -> StoreResult<()> {
+                    for chunk in ids.chunks($crate::store::sql::ROWS_PER_STATEMENT) {
+                        let sql = <$store as Dialect>::query_text(absorb_sql(chunk.len()));
+                        let mut deleting = sqlx::query(&sql).bind(user_id);
+                        for id in chunk {
+                            deleting = deleting.bind(id);
+                        }
+                        deleting.execute(&mut *self.tx).await?;
+                    }
+                    Ok(())
+                }
+
+                async fn put_back(&mut self, user_id: i64, records: &[ContactRecord], now: DateTime<Utc>) -> StoreResult<()> {
+                    if records.is_empty() {
+                        return Ok(());
+                    }
+                    let ids: Vec<i64> = records.iter().map(|r| r.id).collect();
+                    self.remove(user_id, &ids).await?;
+                    $insert_records(&mut self.tx, user_id, records, now).await
+                }
+
+                async fn job_checkpoint(&mut self, import_id: &str, rows_done: u64, cursor: i64, counts: &ReversalCounts) -> StoreResult<()> {
+                    sqlx::query(JOB_CHECKPOINT_SQL)
+                        .bind(rows_done as i64)
+                        .bind(cursor)
+                        .bind(counts.restored as i64)
+                        .bind(counts.reverted as i64)
+                        .bind(counts.removed as i64)
+                        .bind(import_id)
+                        .execute(&mut *self.tx)
+                        .await?;
+                    Ok(())
+                }
+
+                async fn mark_undone(&mut self, user_id: i64, from: i64, undo: &str) -> StoreResult<()> {
+                    sqlx::query(UNMARK_REDONE_SQL).bind(user_id).bind(from).bind(user_id).bind(from).execute(&mut *self.tx).await?;
+                    sqlx::query(MARK_UNDONE_SQL).bind(undo).bind(user_id).bind(from).bind(undo).execute(&mut *self.tx).await?;
+                    Ok(())
+                }
+
+                async fn hold_slot(&mut self, user_id: i64, op_id: &str) -> StoreResult<bool> {
+                    let sql = hold_slot_sql(<$store as Dialect>::NOW, <$store as Dialect>::json_param);
+                    let taken = sqlx::query(&<$store as Dialect>::query_text(sql)).bind(op_id).bind(user_id).execute(&mut *self.tx).await?;
+                    if taken.rows_affected() == 0 {
+                        return Ok(false);
+                    }
+                    sqlx::query("DELETE FROM imports WHERE id = $1").bind(op_id).execute(&mut *self.tx).await?;
+                    Ok(true)
                 }
 
                 async fn write_row_errors(&mut self, import_id: &str, errors: &[RowErrorView]) -> StoreResult<()> {
@@ -164,7 +334,7 @@ macro_rules! impl_contact_transactions {
                     .await?;
                     rows.iter()
                         .map(|row| {
-                            let stored = StoredContact { id: row.try_get("id")?, contact: stored_contact(row)?, identities: Vec::new() };
+                            let stored = StoredContact { id: row.try_get("id")?, contact: stored_contact(row)?, identities: Vec::new(), record: None };
                             Ok((row.try_get("user_id")?, stored))
                         })
                         .collect()

@@ -8,7 +8,7 @@ use crate::domain::contact::{Contact, Photo};
 use crate::domain::plan::BatchPlan;
 use crate::domain::identity::Identity;
 
-pub(crate) const STORED_CONTACT_COLUMNS: &str = "id, card, photo";
+pub(crate) const STORED_CONTACT_COLUMNS: &str = "id, display_name, card, photo, created_at";
 
 /// Binds contact ids. By the primary key alone: with `user_id = …` beside it,
 /// Postgres planned some reads through the user's index, which holds every
@@ -43,6 +43,11 @@ where
 /// The `identities` column read back; `NULL` (a contact from before identities) lists none.
 pub(crate) fn listed_identities(listing: Option<&str>) -> StoreResult<Vec<Identity>> {
     listing.map_or(Ok(Vec::new()), |listing| crate::domain::identity::from_listing(listing).map_err(StoreError::Corrupt))
+}
+
+/// The identities each record lists, with its id.
+pub(crate) fn listed_of(records: &[crate::domain::history::ContactRecord]) -> StoreResult<Vec<(Vec<Identity>, i64)>> {
+    records.iter().map(|r| Ok((listed_identities(Some(&r.identities))?, r.id))).collect()
 }
 
 /// Deletes absorbed contacts (binds the user id, then their ids); the trigger

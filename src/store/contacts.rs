@@ -19,6 +19,8 @@ pub trait ContactStore: Send + Sync {
     /// Whether the user has any contact, with identities listed or not: an
     /// import's run keeps `HeldIdentities` only when they have none.
     async fn user_has_contacts(&self, user_id: i64) -> StoreResult<bool>;
+    /// How many of `ids` are contacts of the user's.
+    async fn count_owned(&self, user_id: i64, ids: &[i64]) -> StoreResult<u64>;
     /// A read transaction on a connection of its own, outside any batch's.
     async fn begin_contact_reads(&self) -> StoreResult<Box<dyn ContactReads>>;
     /// A write transaction for one batch of an import.
@@ -73,7 +75,7 @@ macro_rules! impl_contacts {
 
                 async fn contact(&self, user_id: i64, id: i64) -> StoreResult<Option<ContactDetail>> {
                     let row = sqlx::query(&format!(
-                        "SELECT {STORED_CONTACT_COLUMNS}, created_at, updated_at FROM contacts WHERE user_id = $1 AND id = $2"
+                        "SELECT {STORED_CONTACT_COLUMNS}, updated_at FROM contacts WHERE user_id = $1 AND id = $2"
                     ))
                     .bind(user_id)
                     .bind(id)
@@ -106,6 +108,22 @@ macro_rules! impl_contacts {
                         .bind(user_id)
                         .fetch_one(self.reads())
                         .await?)
+                }
+
+                async fn count_owned(&self, user_id: i64, ids: &[i64]) -> StoreResult<u64> {
+                    let mut owned = 0;
+                    for chunk in ids.chunks($crate::store::sql::ROWS_PER_STATEMENT) {
+                        let sql = format!(
+                            "SELECT COUNT(*) FROM contacts WHERE user_id = $1 AND id IN {}",
+                            $crate::store::sql::placeholders(2, 1, chunk.len())
+                        );
+                        let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(user_id);
+                        for id in chunk {
+                            query = query.bind(id);
+                        }
+                        owned += query.fetch_one(self.reads()).await? as u64;
+                    }
+                    Ok(owned)
                 }
 
                 $($own)*

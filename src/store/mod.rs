@@ -5,7 +5,8 @@
 //! - `uploads`: uploads in chunks, and each person's quota;
 //! - `queue`: imports, the guard, claims, leases, fencing, recovery, row errors;
 //! - `contacts`: the search page, and the transactions a batch runs in (`batch`,
-//!   over a contact's row as `contact_rows` reads and writes it).
+//!   over a contact's row as `contact_rows` reads and writes it);
+//! - `journal`: the change journal, what an undo would cover, and its sweep.
 //!
 //! A concern's SQL lives beside its trait, written once with `$N` placeholders
 //! numbered in order of appearance, in an `impl_…!` macro each backend expands
@@ -20,6 +21,7 @@ mod contact_rows;
 mod contacts;
 mod dialect;
 mod error;
+mod journal;
 mod postgres;
 mod queue;
 mod seam;
@@ -28,12 +30,13 @@ mod sqlite;
 mod uploads;
 
 pub use accounts::{AccountStore, Pruned, SessionCutoffs, SessionTouch, ThrottleClaim, UserRecord};
-pub use batch::{ContactReads, ContactWrites};
+pub use batch::{ContactReads, ContactWrites, Op};
 pub use contacts::ContactStore;
 pub use dialect::{Backend, Timeouts};
 pub use error::{StoreError, StoreResult};
+pub use journal::{HistoryStore, OpRecord};
 pub use postgres::PostgresStore;
-pub use queue::{Checkpoint, Claim, ClaimedImport, Failure, Fence, InsertOutcome, NewImport, Orphan, QueueStore, SlotHolder};
+pub use queue::{Checkpoint, Claim, ClaimedImport, ClaimedJob, Failure, Fence, InsertOutcome, NewImport, Orphan, QueueStore, SlotHolder};
 pub use seam::Store;
 pub use sql::ROWS_PER_STATEMENT;
 pub use sqlite::SqliteStore;

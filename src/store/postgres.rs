@@ -5,13 +5,15 @@
 
 use super::accounts::impl_accounts;
 use super::batch::impl_contact_transactions;
-use super::contact_rows::{new_identities, planned_ids};
+use super::contact_rows::{listed_of, new_identities, planned_ids};
 use super::contacts::impl_contacts;
 use super::dialect::{Backend, Connections, Dialect, Timeouts};
 use super::error::StoreResult;
 use super::queue::impl_queue;
 use super::seam::impl_seam;
 use super::uploads::impl_uploads;
+use super::journal::{impl_history, record_created_at, record_search_text};
+use crate::domain::history::{ContactRecord, NewEntry};
 use crate::domain::plan::{BatchPlan, Change};
 use crate::domain::identity::Identity;
 use crate::model::RowErrorView;
@@ -190,7 +192,9 @@ struct PostgresTransaction {
 fn committed(_: &()) {}
 
 impl_contact_transactions!(PostgresTransaction, PostgresStore,
-    identity_owners: identity_owners, write_plan: write_plan, write_row_errors: write_row_errors, committed: committed);
+    identity_owners: identity_owners, write_plan: write_plan, write_row_errors: write_row_errors, journal: journal,
+    insert_records: insert_records, committed: committed);
+impl_history!(PostgresStore);
 
 /// A Postgres setting's value in milliseconds.
 fn millis(duration: Duration) -> String {
@@ -246,8 +250,8 @@ async fn write_row_errors(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, i
 }
 
 /// Writes created and updated contacts with their search text, and stores the
-/// new identities (the merged contacts are gone already).
-async fn write_plan(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, user_id: i64, plan: &BatchPlan<'_>, now: DateTime<Utc>) -> StoreResult<()> {
+/// new identities (the merged contacts are gone already). The id of each planned contact.
+async fn write_plan(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, user_id: i64, plan: &BatchPlan<'_>, now: DateTime<Utc>) -> StoreResult<Vec<i64>> {
     let new_count = plan.contacts.iter().filter(|c| c.id.is_none()).count() as i64;
     // The sequence by name: `pg_get_serial_sequence` per row cost 4 ms a batch.
     let new_ids: Vec<i64> = sqlx::query_scalar("SELECT nextval('contacts_id_seq'::regclass) FROM generate_series(1, $1)")
@@ -318,12 +322,84 @@ async fn write_plan(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, user_id
         update.bind(now).execute(&mut **tx).await?;
     }
     let rows = identities.unwrap_or_else(|| identity_copy_rows(user_id, plan, &ids));
+    copy_identities(tx, rows).await?;
+    Ok(ids)
+}
+
+async fn copy_identities(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, rows: Vec<u8>) -> StoreResult<()> {
     if !rows.is_empty() {
         let mut copy = tx.copy_in_raw("COPY contact_identities (user_id, kind, value, contact_id) FROM STDIN").await?;
         copy.send(rows).await?;
         copy.finish().await?;
     }
     Ok(())
+}
+
+/// Journal entries by `COPY`: their ids come from the sequence, in the rows' order.
+async fn journal(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, user_id: i64, entries: &[NewEntry], now: DateTime<Utc>) -> StoreResult<()> {
+    let mut copy = tx
+        .copy_in_raw("COPY contact_changes (user_id, at, contact_id, action, name, card, photo, identities, created_at) FROM STDIN")
+        .await?;
+    let (user_text, stamp) = (user_id.to_string(), now.to_rfc3339());
+    let mut rows = Vec::with_capacity(COPY_ROWS_PER_SEND * 64);
+    for chunk in entries.chunks(COPY_ROWS_PER_SEND) {
+        rows.clear();
+        for entry in chunk {
+            let before = entry.before.as_ref();
+            let (contact, created) = (entry.contact_id.to_string(), before.map(|b| record_created_at(b).to_rfc3339()));
+            push_copy_row(&mut rows, &[
+                Some(&user_text),
+                Some(&stamp),
+                Some(&contact),
+                Some(entry.action.code()),
+                before.map(|b| b.name.as_str()),
+                before.map(|b| b.card.as_str()),
+                before.and_then(|b| b.photo.as_deref()),
+                before.map(|b| b.identities.as_str()),
+                created.as_deref(),
+            ]);
+        }
+        copy.send(rows.as_slice()).await?;
+    }
+    copy.finish().await?;
+    Ok(())
+}
+
+/// Rows put back under their own ids (free: the caller removed them), with the identities they list.
+async fn insert_records(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, user_id: i64, records: &[ContactRecord], now: DateTime<Utc>) -> StoreResult<()> {
+    let ids: Vec<i64> = records.iter().map(|r| r.id).collect();
+    let names: Vec<&str> = records.iter().map(|r| r.name.as_str()).collect();
+    let cards: Vec<&str> = records.iter().map(|r| r.card.as_str()).collect();
+    let photos: Vec<Option<&str>> = records.iter().map(|r| r.photo.as_deref()).collect();
+    let searches: Vec<String> = records.iter().map(record_search_text).collect::<StoreResult<_>>()?;
+    let listings: Vec<&str> = records.iter().map(|r| r.identities.as_str()).collect();
+    let created: Vec<DateTime<Utc>> = records.iter().map(record_created_at).collect();
+    sqlx::query(
+        "INSERT INTO contacts (id, user_id, display_name, card, photo, search_text, identities, created_at, updated_at)
+         SELECT k, $1, dn, c, ph, st, i, ca, $9
+         FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[])
+              AS batch(k, dn, c, ph, st, i, ca)",
+    )
+    .bind(user_id)
+    .bind(&ids)
+    .bind(&names)
+    .bind(&cards)
+    .bind(&photos)
+    .bind(&searches)
+    .bind(&listings)
+    .bind(&created)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    let mut rows = Vec::new();
+    let user = user_id.to_string();
+    for (identities, contact) in listed_of(records)? {
+        let contact = contact.to_string();
+        for identity in &identities {
+            push_copy_row(&mut rows, &[Some(&user), Some(identity.kind.as_str()), Some(&identity.value), Some(&contact)]);
+        }
+    }
+    copy_identities(tx, rows).await
 }
 
 /// Contact rows per message of a `COPY`: Postgres starts on them while the next are made.

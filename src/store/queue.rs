@@ -13,24 +13,31 @@ use crate::domain::plan::Counts;
 use crate::domain::format::Sniffed;
 use crate::domain::guard::ActiveImport;
 use crate::domain::mapping::Mapping;
-use crate::model::{ImportStatus, ImportView, RowErrorView, RowErrorsPage};
+use crate::domain::history::{JobParams, ReversalCounts};
+use crate::model::{ImportStatus, ImportView, JobKind, RowErrorView, RowErrorsPage};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
-#[derive(Debug, Clone)]
+/// A job to queue: an import, or an undo or deletion (`kind`, with its `params`).
+#[derive(Debug, Clone, Default)]
 pub struct NewImport {
     pub id: String,
     pub user_id: i64,
     pub upload_id: String,
+    /// The file's name, or what the job does.
     pub file_name: String,
     /// `None` while the file is still arriving (see `QueueStore::insert_import`).
     pub sniffed: Option<Sniffed>,
     pub mapping: Option<Mapping>,
     pub rows_total: u64,
+    pub kind: JobKind,
+    pub params: Option<JobParams>,
 }
 
 impl NewImport {
+    /// Held back from workers until `finish_receiving`: an import while its
+    /// file arrives, a job until what it covers is confirmed.
     pub fn is_receiving(&self) -> bool {
         self.mapping.is_none()
     }
@@ -71,10 +78,28 @@ pub struct ClaimedImport {
     pub rows_total: u64,
 }
 
+/// A job other than an import a worker has claimed; fenced like one.
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    pub import_id: String,
+    pub user_id: i64,
+    pub attempt: i32,
+    pub kind: JobKind,
+    pub label: String,
+    pub params: JobParams,
+    /// Entries (an undo) or contacts (a deletion) done.
+    pub rows_done: u64,
+    pub rows_total: u64,
+    /// Where the next batch starts: the newest change not yet undone, or the
+    /// last contact deleted. `None` before the first batch.
+    pub cursor: Option<i64>,
+}
+
 /// What `claim_next` took off the queue.
 #[derive(Debug, Clone)]
 pub enum Claim {
     Ready(ClaimedImport),
+    Job(ClaimedJob),
     /// The row was claimed but its stored settings do not decode; the worker fails it.
     Unreadable { fence: Fence, user_id: i64, error: String },
 }
@@ -266,7 +291,8 @@ pub(crate) fn claim_sql(now: &str, lock: &str, json_column: fn(&str) -> String) 
              processing_started_at = COALESCE(processing_started_at, {now}), last_progress_at = {now}
          WHERE id = (SELECT id FROM imports WHERE status = 'queued' AND NOT receiving ORDER BY created_at LIMIT 1 {lock})
            AND status = 'queued'
-         RETURNING id, user_id, upload_id, file_name, attempt, {} AS sniffed, {} AS mapping, rows_done, rows_total",
+         RETURNING id, user_id, upload_id, file_name, attempt, {} AS sniffed, {} AS mapping, rows_done, rows_total,
+             kind, params, job_cursor",
         json_column("sniffed"),
         json_column("mapping")
     )
@@ -320,8 +346,8 @@ pub(crate) const FINISH_SQL: &str =
 
 pub(crate) fn insert_import_sql(now: &str, json_param: fn(&str) -> String) -> String {
     format!(
-        "INSERT INTO imports (id, user_id, upload_id, file_name, status, sniffed, mapping, rows_total, created_at, receiving, owner)
-         VALUES ($1, $2, $3, $4, 'queued', {}, {}, $7, {now}, $8, $9)",
+        "INSERT INTO imports (id, user_id, upload_id, file_name, status, sniffed, mapping, rows_total, created_at, receiving, owner, kind, params)
+         VALUES ($1, $2, $3, $4, 'queued', {}, {}, $7, {now}, $8, $9, $10, $11)",
         json_param("$5"),
         json_param("$6")
     )
@@ -358,9 +384,37 @@ where
     for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     let fence = Fence { import_id: row.try_get("id")?, attempt: row.try_get("attempt")? };
     let user_id = row.try_get("user_id")?;
+    let kind: String = row.try_get("kind")?;
+    let kind = JobKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("job kind {kind}")))?;
+    if kind != JobKind::Import {
+        let params: Option<String> = row.try_get("params")?;
+        let params = match params.as_deref().map(serde_json::from_str::<JobParams>) {
+            Some(Ok(params)) => params,
+            other => {
+                let error = match other {
+                    Some(Err(error)) => error.to_string(),
+                    _ => "no parameters".to_owned(),
+                };
+                return Ok(Claim::Unreadable { fence, user_id, error });
+            }
+        };
+        return Ok(Claim::Job(ClaimedJob {
+            import_id: fence.import_id,
+            user_id,
+            attempt: fence.attempt,
+            kind,
+            label: row.try_get("file_name")?,
+            params,
+            rows_done: row.try_get::<i64, _>("rows_done")? as u64,
+            rows_total: row.try_get::<Option<i64>, _>("rows_total")?.unwrap_or(0) as u64,
+            cursor: row.try_get("job_cursor")?,
+        }));
+    }
     let settings = || -> StoreResult<(Sniffed, Mapping, String)> {
         let (sniffed, mapping): (String, String) = (row.try_get("sniffed")?, row.try_get("mapping")?);
         Ok((serde_json::from_str(&sniffed)?, serde_json::from_str(&mapping)?, row.try_get("upload_id")?))
@@ -386,9 +440,10 @@ pub(crate) fn parse_status(status: &str) -> StoreResult<ImportStatus> {
     ImportStatus::parse(status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))
 }
 
-pub(crate) const IMPORT_COLUMNS: &str = "id, file_name, status, attempt, rows_total, rows_done, created, updated, \
-     unchanged, rejected, skipped, merged, warned, kept_beside, cancel_requested, failure_reason, created_at, \
-     processing_started_at, last_progress_at, finished_at";
+pub(crate) const IMPORT_COLUMNS: &str = "id, file_name, kind, status, attempt, rows_total, rows_done, created, updated, \
+     unchanged, rejected, skipped, merged, warned, kept_beside, restored, reverted, removed, cancel_requested, failure_reason, \
+     created_at, processing_started_at, last_progress_at, finished_at, \
+     (SELECT undone_by FROM history_ops h WHERE h.op_id = imports.id) AS undone_by";
 
 /// How a backend reads one of its time columns (SQLite keeps milliseconds, Postgres `timestamptz`).
 pub(crate) type TimeColumn<R> = fn(&R, &str) -> Result<Option<DateTime<Utc>>, sqlx::Error>;
@@ -402,13 +457,20 @@ where
     for<'r> i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     let status: String = row.try_get("status")?;
     let count = |column: &str| -> Result<u64, sqlx::Error> { Ok(row.try_get::<i64, _>(column)? as u64) };
+    let kind: String = row.try_get("kind")?;
+    let undone_by: Option<String> = row.try_get("undone_by")?;
+    let status = parse_status(&status)?;
     Ok(ImportView {
         import_id: row.try_get("id")?,
         file_name: row.try_get("file_name")?,
-        status: parse_status(&status)?,
+        kind: JobKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("job kind {kind}")))?,
+        status: if undone_by.is_some() && !status.is_active() { ImportStatus::Undone } else { status },
+        reversal: ReversalCounts { restored: count("restored")?, reverted: count("reverted")?, removed: count("removed")? },
+        undone_by,
         rows_done: count("rows_done")?,
         rows_total: row.try_get::<Option<i64>, _>("rows_total")?.map(|n| n as u64),
         counts: Counts {
@@ -497,6 +559,8 @@ macro_rules! impl_queue {
                         .bind(new.rows_total as i64)
                         .bind(new.is_receiving())
                         .bind(new.is_receiving().then(|| Connections::instance_id(self).to_owned()))
+                        .bind(new.kind.as_str())
+                        .bind(new.params.as_ref().map(serde_json::to_string).transpose()?)
                         .execute(self.writes())
                         .await;
                     match inserted {

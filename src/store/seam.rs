@@ -5,12 +5,13 @@ use super::accounts::AccountStore;
 use super::contacts::ContactStore;
 use super::dialect::Backend;
 use super::error::StoreResult;
+use super::journal::HistoryStore;
 use super::queue::QueueStore;
 use super::uploads::UploadStore;
 use async_trait::async_trait;
 
 #[async_trait]
-pub trait Store: AccountStore + UploadStore + QueueStore + ContactStore + Send + Sync + 'static {
+pub trait Store: AccountStore + UploadStore + QueueStore + ContactStore + HistoryStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
     /// This process's id among the instances that share the database. Its
     /// Postgres sessions are named after it (`application_name` `intake ID`),

@@ -5,7 +5,7 @@
 
 use super::accounts::impl_accounts;
 use super::batch::impl_contact_transactions;
-use super::contact_rows::{new_identities, planned_ids};
+use super::contact_rows::{listed_of, new_identities, planned_ids};
 use super::contacts::impl_contacts;
 use super::dialect::{Backend, Connections, Dialect, Timeouts};
 use super::error::{StoreError, StoreResult};
@@ -13,6 +13,8 @@ use super::queue::impl_queue;
 use super::seam::impl_seam;
 use super::sql::{chunk_statement, placeholders, ROWS_PER_STATEMENT};
 use super::uploads::impl_uploads;
+use super::journal::{impl_history, record_search_text};
+use crate::domain::history::{ContactRecord, NewEntry};
 use crate::domain::plan::{BatchPlan, Change, PlannedContact};
 use crate::domain::identity::Identity;
 use crate::model::RowErrorView;
@@ -225,7 +227,9 @@ fn committed(on_commit: &Option<Arc<Notify>>) {
 }
 
 impl_contact_transactions!(SqliteTransaction, SqliteStore,
-    identity_owners: identity_owners, write_plan: write_plan, write_row_errors: write_row_errors, committed: committed);
+    identity_owners: identity_owners, write_plan: write_plan, write_row_errors: write_row_errors, journal: journal,
+    insert_records: insert_records, committed: committed);
+impl_history!(SqliteStore);
 
 /// New and changed contacts in one statement per `ROWS_PER_STATEMENT`: a new
 /// contact's id was taken past the largest, so only a changed one conflicts.
@@ -276,11 +280,22 @@ static FULL_IDENTITY_INSERT: OnceLock<String> = OnceLock::new();
 static FULL_IDENTITY_OWNERS: OnceLock<String> = OnceLock::new();
 static FULL_ROW_ERRORS_INSERT: OnceLock<String> = OnceLock::new();
 
+/// `count` ids never handed out before, from the counter `name` (`id_counters`):
+/// the first of them.
+async fn take_ids(tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>, name: &str, count: usize) -> StoreResult<i64> {
+    let count = count as i64;
+    Ok(sqlx::query_scalar("UPDATE id_counters SET next = next + ?1 WHERE name = ?2 RETURNING next - ?1")
+        .bind(count)
+        .bind(name)
+        .fetch_one(&mut **tx)
+        .await?)
+}
+
 /// Writes created and updated contacts with their search text, and stores the
-/// new identities (the merged contacts are gone already).
-async fn write_plan(tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>, user_id: i64, plan: &BatchPlan<'_>, now: DateTime<Utc>) -> StoreResult<()> {
-    // The batch holds SQLite's write lock: ids past the largest are free.
-    let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM contacts").fetch_one(&mut **tx).await?;
+/// new identities (the merged contacts are gone already). The id of each planned contact.
+async fn write_plan(tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>, user_id: i64, plan: &BatchPlan<'_>, now: DateTime<Utc>) -> StoreResult<Vec<i64>> {
+    let new = plan.contacts.iter().filter(|c| c.id.is_none()).count();
+    let next = if new == 0 { 0 } else { take_ids(tx, "contacts", new).await? };
     let ids = planned_ids(plan, next..)?;
     let writes: Vec<(&PlannedContact, i64)> =
         plan.contacts.iter().zip(&ids).filter(|(c, _)| c.change != Change::Unchanged).map(|(c, id)| (c, *id)).collect();
@@ -301,15 +316,90 @@ async fn write_plan(tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>, user_id: 
     });
     // In the unique index's order, one statement per kind and chunk.
     let identities = new_identities(plan, &ids);
-    let identities = identities.chunk_by(|(a, _), (b, _)| a.kind == b.kind).flat_map(|run| run.chunks(ROWS_PER_STATEMENT)).map(|chunk| {
+    execute_in_turn(tx, contacts.chain(identity_statements(user_id, &identities))).await?;
+    Ok(ids)
+}
+
+/// Identities of `(identity, contact)` in the unique index's order, one statement per kind and chunk.
+fn identity_statements<'a>(
+    user_id: i64,
+    identities: &'a [(&'a Identity, i64)],
+) -> impl Iterator<Item = StoreResult<(std::borrow::Cow<'static, str>, SqliteArguments<'static>)>> + 'a {
+    identities.chunk_by(|(a, _), (b, _)| a.kind == b.kind).flat_map(|run| run.chunks(ROWS_PER_STATEMENT)).map(move |chunk| {
         let mut values = Values::with_capacity(2 + chunk.len() * 2);
         values.add(user_id)?.add(chunk[0].0.kind.as_str())?;
         for (identity, contact_id) in chunk {
             values.add(identity.value.clone())?.add(*contact_id)?;
         }
         Ok((chunk_statement(&FULL_IDENTITY_INSERT, chunk.len(), identity_insert_sql), values.0))
+    })
+}
+
+/// Journal entries, their ids from the journal's counter, in order.
+fn journal_insert_sql(rows: usize) -> String {
+    SqliteStore::query_text(format!(
+        "INSERT INTO contact_changes (user_id, at, id, contact_id, action, name, card, photo, identities, created_at)
+         SELECT $1, $2, column1, column2, column3, column4, column5, column6, column7, column8 FROM (VALUES {})",
+        placeholders(3, rows, 8)
+    ))
+}
+
+static FULL_JOURNAL_INSERT: OnceLock<String> = OnceLock::new();
+
+async fn journal(tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>, user_id: i64, entries: &[NewEntry], now: DateTime<Utc>) -> StoreResult<()> {
+    let first = take_ids(tx, "contact_changes", entries.len()).await?;
+    let numbered: Vec<(i64, &NewEntry)> = (first..).zip(entries).collect();
+    let statements = numbered.chunks(ROWS_PER_STATEMENT).map(|chunk| {
+        let mut values = Values::with_capacity(2 + chunk.len() * 8);
+        values.add(user_id)?.add(SqliteStore::stamp(now))?;
+        for (id, entry) in chunk {
+            let before = entry.before.as_ref();
+            values
+                .add(*id)?
+                .add(entry.contact_id)?
+                .add(entry.action.code())?
+                .add(before.map(|b| b.name.clone()))?
+                .add(before.map(|b| b.card.clone()))?
+                .add(before.and_then(|b| b.photo.clone()))?
+                .add(before.map(|b| b.identities.clone()))?
+                .add(before.map(|b| b.created_at / 1000))?;
+        }
+        Ok((chunk_statement(&FULL_JOURNAL_INSERT, chunk.len(), journal_insert_sql), values.0))
     });
-    execute_in_turn(tx, contacts.chain(identities)).await
+    execute_in_turn(tx, statements).await
+}
+
+fn record_insert_sql(rows: usize) -> String {
+    SqliteStore::query_text(format!(
+        "INSERT INTO contacts (user_id, updated_at, id, display_name, card, photo, search_text, identities, created_at)
+         SELECT $1, $2, column1, column2, column3, column4, column5, column6, column7 FROM (VALUES {})",
+        placeholders(3, rows, 7)
+    ))
+}
+
+static FULL_RECORD_INSERT: OnceLock<String> = OnceLock::new();
+
+/// Rows put back under their own ids (free: the caller removed them), with the identities they list.
+async fn insert_records(tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>, user_id: i64, records: &[ContactRecord], now: DateTime<Utc>) -> StoreResult<()> {
+    let rows = records.chunks(ROWS_PER_STATEMENT).map(|chunk| {
+        let mut values = Values::with_capacity(2 + chunk.len() * 7);
+        values.add(user_id)?.add(SqliteStore::stamp(now))?;
+        for record in chunk {
+            values
+                .add(record.id)?
+                .add(record.name.clone())?
+                .add(record.card.clone())?
+                .add(record.photo.clone())?
+                .add(record_search_text(record)?)?
+                .add(record.identities.clone())?
+                .add(record.created_at / 1000)?;
+        }
+        Ok((chunk_statement(&FULL_RECORD_INSERT, chunk.len(), record_insert_sql), values.0))
+    });
+    let listed = listed_of(records)?;
+    let mut identities: Vec<(&Identity, i64)> = listed.iter().flat_map(|(ids, contact)| ids.iter().map(move |i| (i, *contact))).collect();
+    identities.sort_unstable_by(|(a, _), (b, _)| (a.kind.as_str(), &a.value).cmp(&(b.kind.as_str(), &b.value)));
+    execute_in_turn(tx, rows.chain(identity_statements(user_id, &identities))).await
 }
 
 /// Arguments owned by the statement, so that sqlx has nothing to copy when it

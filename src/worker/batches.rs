@@ -114,7 +114,7 @@ impl<'a> BatchPipeline<'a> {
             return Ok(end);
         }
         if self.batch.rows_done < claimed.rows_total {
-            return Err(RunError::Upload(format!(
+            return Err(RunError::Unfinishable(format!(
                 "The uploaded file ends after {} of its {} rows.",
                 self.batch.rows_done, claimed.rows_total
             )));

@@ -4,10 +4,11 @@
 //! crash or a takeover never loses or doubles a row.
 
 use super::planning::{free_beside, plan_against_store, touched_identities, Prefetched};
+use crate::domain::history::OpKind;
 use crate::domain::merge::MergeRules;
 use crate::domain::plan::{Counts, RowContact};
 use crate::model::RowErrorView;
-use crate::store::{Checkpoint, Fence, Store, StoreResult};
+use crate::store::{Checkpoint, Fence, Op, Store, StoreResult};
 use chrono::{DateTime, Utc};
 use foldhash::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,7 +62,8 @@ pub async fn commit_batch(store: &dyn Store, fence: &Fence, batch: Batch, now: D
     };
     let merge_rules = MergeRules { source: &rules.source, max_values: rules.max_values };
     let plan = plan_against_store(&mut *tx, batch.user_id, &batch.contacts, Vec::new(), batch.prefetched, &merge_rules).await?;
-    tx.write_plan(batch.user_id, &plan, now).await?;
+    let op = Op { id: fence.import_id.clone(), kind: OpKind::Import, label: rules.source.clone() };
+    tx.write_plan(batch.user_id, &plan, Some(&op), now).await?;
     let problems = with_merge_warnings(batch.problems, &plan.warnings);
     let warned = problems.iter().filter(|p| p.warning).count() as u64;
     let kept_before = rules.stored_problems.load(Ordering::Relaxed);

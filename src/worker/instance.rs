@@ -2,6 +2,7 @@
 //! and the heartbeat that keeps this instance's lease and recovers the work of
 //! instances whose lease lapsed.
 
+use super::jobs::run_job;
 use super::run::{record_end, run_import, End};
 use crate::model::ImportStatus;
 use crate::services::Services;
@@ -96,6 +97,11 @@ async fn work_loop(services: Services, instance_id: String, mut shutdown: watch:
                 let span = tracing::info_span!("import", import_id = %claimed.import_id, user_id = claimed.user_id,
                     attempt = claimed.attempt, instance = %instance_id);
                 run_import(&services, claimed, &shutdown).instrument(span).await;
+            }
+            Ok(Some(Claim::Job(claimed))) => {
+                let span = tracing::info_span!("import", import_id = %claimed.import_id, user_id = claimed.user_id,
+                    attempt = claimed.attempt, kind = claimed.kind.as_str(), instance = %instance_id);
+                run_job(&services, claimed, &shutdown).instrument(span).await;
             }
             Ok(Some(Claim::Unreadable { fence, user_id, error })) => {
                 let span = tracing::info_span!("import", import_id = %fence.import_id, user_id, attempt = fence.attempt,

@@ -8,11 +8,13 @@
 //! - `run`: one run of a claimed import, its supervision and how it ends;
 //! - `rows`: where its records come from;
 //! - `batches`: the batch pipeline, and `commit`, one batch's transaction;
-//! - `planning`: a batch planned against the stored contacts.
+//! - `planning`: a batch planned against the stored contacts;
+//! - `jobs`: undos and deletions of many contacts, run like imports.
 
 mod batches;
 mod commit;
 mod instance;
+mod jobs;
 mod outcomes;
 mod planning;
 mod rows;

@@ -25,14 +25,14 @@ pub(super) enum RunError {
     Store(#[from] StoreError),
     /// The stored upload is gone or no longer matches what was received.
     #[error("{0}")]
-    Upload(String),
+    Unfinishable(String),
 }
 
 impl From<SpillError> for RunError {
     fn from(error: SpillError) -> Self {
         match error {
             SpillError::Store(error) => RunError::Store(error),
-            SpillError::Disk(error) => RunError::Upload(format!("The upload could not be read from disk: {error}")),
+            SpillError::Disk(error) => RunError::Unfinishable(format!("The upload could not be read from disk: {error}")),
         }
     }
 }

@@ -201,7 +201,7 @@ async fn backfill_identities_chunk(tx: &mut dyn ContactWrites, now: DateTime<Utc
         for planned in &mut plan.contacts {
             planned.change = Change::Updated;
         }
-        tx.write_plan(user_id, &plan, now).await?;
+        tx.write_plan(user_id, &plan, None, now).await?;
         if plan.counts.merged > 0 {
             tracing::info!(user_id, merged = plan.counts.merged, "merged contacts that are one person by their identities");
         }

@@ -58,16 +58,16 @@ impl WorkbookRows<'_> {
             None => {
                 let place = self.services.workbook_reads.take().await;
                 let spill = SpilledUpload::from_store(self.services, self.upload_id, place).await?;
-                let spill = spill.ok_or_else(|| RunError::Upload("The uploaded file is missing.".to_owned()))?;
+                let spill = spill.ok_or_else(|| RunError::Unfinishable("The uploaded file is missing.".to_owned()))?;
                 let limits = self.services.config.workbook_limits();
                 self.rows.insert(spill.rows(self.sheet.to_owned(), limits).await?)
             }
         };
         let Some(first) = rows.recv().await else { return Ok(false) };
-        out.push(first.map_err(RunError::Upload)?);
+        out.push(first.map_err(RunError::Unfinishable)?);
         while out.len() < WORKBOOK_ROWS_PER_FILL {
             match rows.try_recv() {
-                Ok(record) => out.push(record.map_err(RunError::Upload)?),
+                Ok(record) => out.push(record.map_err(RunError::Unfinishable)?),
                 Err(_) => break,
             }
         }
@@ -116,7 +116,7 @@ impl<'a> UploadRows<'a> {
                     self.next_chunk += 1;
                     self.chunk = bytes;
                 }
-                None if self.next_chunk == 0 => return Err(RunError::Upload("The uploaded file is missing.".to_owned())),
+                None if self.next_chunk == 0 => return Err(RunError::Unfinishable("The uploaded file is missing.".to_owned())),
                 None => {
                     self.done = true;
                     self.chunk.clear();

@@ -4,7 +4,7 @@
 
 use super::batches::BatchPipeline;
 use super::outcomes::{RunEnd, RunError};
-use crate::model::ImportStatus;
+use crate::model::{ImportStatus, JobKind};
 use crate::services::Services;
 use crate::store::{ClaimedImport, Failure, Fence};
 use crate::telemetry::{self, RequeueCause};
@@ -34,9 +34,28 @@ pub async fn run_import(services: &Services, claimed: ClaimedImport, shutdown: &
     info!(checkpoint = claimed.rows_done, "import claimed");
     // The first line of the oldest batch not yet committed: the batch a failure is charged to.
     let failing_line = Arc::new(AtomicU64::new(0));
-    let mut run = tokio::spawn(
+    let run = tokio::spawn(
         process(services.clone(), claimed, fence.clone(), failing_line.clone(), shutdown.clone()).in_current_span(),
     );
+    let failing_batch = move || match failing_line.load(Ordering::Relaxed) {
+        0 => "the start of the file".to_owned(),
+        line => format!("the batch starting at line {line}"),
+    };
+    supervise(services, JobKind::Import, &fence, run, failing_batch, shutdown).await
+}
+
+/// Waits for a run (of an import or another job) in its own task, gives it
+/// `shutdown_timeout` to commit its current batch once a stop is asked for,
+/// and records how it ended. `failing_batch` names the batch a failure now is
+/// charged to. The logs name the job by its `kind` ("the import panicked").
+pub(super) async fn supervise(
+    services: &Services,
+    kind: JobKind,
+    fence: &Fence,
+    mut run: tokio::task::JoinHandle<Result<RunEnd, RunError>>,
+    failing_batch: impl Fn() -> String,
+    shutdown: &watch::Receiver<bool>,
+) -> RunEnd {
     let deadline = services.config.shutdown_timeout;
     let mut stopping = shutdown.clone();
     let joined = tokio::select! {
@@ -48,14 +67,10 @@ pub async fn run_import(services: &Services, claimed: ClaimedImport, shutdown: &
             }
             tokio::time::sleep(deadline).await
         } => {
-            warn!("the current batch did not commit within the shutdown timeout; handing the import back");
+            warn!("the current batch did not commit within the shutdown timeout; handing the {} back", kind.as_str());
             run.abort();
             run.await
         }
-    };
-    let batch = || match failing_line.load(Ordering::Relaxed) {
-        0 => None,
-        line => Some(format!("the batch starting at line {line}")),
     };
     let end = match joined {
         Ok(Ok(RunEnd::Finished(status))) => End::Finish(status, None),
@@ -67,32 +82,26 @@ pub async fn run_import(services: &Services, claimed: ClaimedImport, shutdown: &
             }
         }
         Ok(Err(RunError::Store(error))) if error.is_transient() => {
-            warn!(%error, "the database is unavailable; handing the import back");
+            warn!(%error, "the database is unavailable; handing the {} back", kind.as_str());
             End::Release(RequeueCause::DatabaseUnavailable, None)
         }
         Ok(Err(RunError::Store(error))) => {
             error!(%error, "a batch failed");
-            End::Release(RequeueCause::Failure, Some(Failure {
-                batch: batch().unwrap_or_else(|| "the start of the file".to_owned()),
-                error: error.to_string(),
-            }))
+            End::Release(RequeueCause::Failure, Some(Failure { batch: failing_batch(), error: error.to_string() }))
         }
-        Ok(Err(RunError::Upload(reason))) => {
-            error!(reason, "the upload cannot be read as it was received");
+        Ok(Err(RunError::Unfinishable(reason))) => {
+            error!(reason, "the {} cannot go on", kind.as_str());
             End::Finish(ImportStatus::Failed, Some(reason))
         }
         Err(failure) if failure.is_panic() => {
             let message = panic_message(failure.into_panic());
-            error!(message, "the import panicked");
-            End::Release(RequeueCause::Panic, Some(Failure {
-                batch: batch().unwrap_or_else(|| "the start of the file".to_owned()),
-                error: format!("internal error: {message}"),
-            }))
+            error!(message, "the {} panicked", kind.as_str());
+            End::Release(RequeueCause::Panic, Some(Failure { batch: failing_batch(), error: format!("internal error: {message}") }))
         }
         // Aborted: the shutdown deadline passed.
         Err(_) => End::Release(RequeueCause::Shutdown, None),
     };
-    record_end(services, &fence, &end, shutdown).await
+    record_end(services, fence, &end, shutdown).await
 }
 
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
