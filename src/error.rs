@@ -7,6 +7,7 @@
 
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use crate::domain::history::Covers;
 use serde::{Deserialize, Serialize};
 
 /// Failures of the import and contacts API.
@@ -45,6 +46,23 @@ pub enum ImportError {
     NotFound,
     #[error("This import has already finished.")]
     AlreadyFinished,
+    #[error("{}", confirmation_message(*what, *confirm, covers))]
+    ConfirmationNeeded {
+        confirm: u64,
+        covers: Covers,
+        #[serde(default)]
+        what: Confirming,
+    },
+    #[error("This was undone already. To do it again, import the file again.")]
+    AlreadyUndone,
+    #[error("This changed no contacts, so there is nothing to undo.")]
+    NothingToUndo,
+    #[error("The history no longer reaches back this far (HISTORY_RETENTION, HISTORY_MAX_CHANGES_PER_USER), so this cannot be undone exactly.")]
+    HistoryExpired,
+    #[error("{identity} belongs to another contact, {name}. Merge the two, or change the value.")]
+    IdentityTaken { contact_id: i64, name: String, identity: String },
+    #[error("{reason}")]
+    InvalidContact { reason: String },
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
     #[error("The database is unavailable right now. Please try again in a minute.")]
@@ -109,6 +127,34 @@ pub fn already_running_message(elapsed_minutes: i64) -> String {
     format!("You already have an import running — started {when}.")
 }
 
+/// What a `ConfirmationNeeded` asks to confirm.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confirming {
+    /// An undo: `confirm` counts the changes it takes back.
+    #[default]
+    Undo,
+    /// A deletion: `confirm` counts the contacts it deletes.
+    Deletion,
+}
+
+/// "This undoes 40 changes, and with them 2 imports and 5 edits made since."
+pub fn confirmation_message(what: Confirming, changes: u64, covers: &Covers) -> String {
+    if what == Confirming::Deletion {
+        return match changes {
+            1 => "This deletes 1 contact. Confirm to go on.".to_owned(),
+            n => format!("This deletes {n} contacts. Confirm to go on."),
+        };
+    }
+    let also = covers.sentence();
+    let changes = if changes == 1 { "1 change".to_owned() } else { format!("{changes} changes") };
+    if also.is_empty() {
+        format!("This undoes {changes}. Confirm to go on.")
+    } else {
+        format!("This undoes {changes}, and with them {also} made since. Confirm to go on.")
+    }
+}
+
 pub fn human_bytes(bytes: u64) -> String {
     const MIB: u64 = 1024 * 1024;
     if bytes >= MIB {
@@ -133,13 +179,21 @@ pub trait HttpError {
 impl HttpError for ImportError {
     fn http_status(&self) -> u16 {
         match self {
-            ImportError::AlreadyRunning { .. } | ImportError::AlreadyFinished | ImportError::UploadGone => 409,
+            ImportError::AlreadyRunning { .. }
+            | ImportError::AlreadyFinished
+            | ImportError::UploadGone
+            | ImportError::ConfirmationNeeded { .. }
+            | ImportError::AlreadyUndone
+            | ImportError::NothingToUndo
+            | ImportError::IdentityTaken { .. } => 409,
+            ImportError::HistoryExpired => 410,
             ImportError::TooManyUploads { .. } => 429,
             ImportError::WorkbookReadsBusy { .. } => 503,
             ImportError::TooLarge { .. } | ImportError::RequestTooLarge { .. } | ImportError::UploadQuotaReached { .. } => 413,
             ImportError::NotCsv { .. } | ImportError::InvalidSearch { .. } => 422,
             ImportError::MalformedUpload { .. }
             | ImportError::InvalidMapping { .. }
+            | ImportError::InvalidContact { .. }
             | ImportError::InvalidRequest { .. } => 400,
             ImportError::Unauthorized => 401,
             ImportError::CrossOrigin | ImportError::BrowserSessionRequired => 403,
@@ -276,6 +330,21 @@ mod tests {
             already_running_message(3),
             "You already have an import running — started 3 minutes ago."
         );
+    }
+
+    #[test]
+    fn a_confirmation_names_what_it_also_undoes() {
+        let covers = Covers { imports: 2, edits: 5, ..Covers::default() };
+        let body = serde_json::to_value(ImportError::ConfirmationNeeded { confirm: 40, covers, what: Confirming::Undo }).unwrap();
+        assert_eq!(body["error"], "confirmation_needed");
+        assert_eq!(body["confirm"], 40);
+        assert_eq!(body["covers"]["imports"], 2);
+        assert_eq!(
+            confirmation_message(Confirming::Undo, 40, &covers),
+            "This undoes 40 changes, and with them 2 imports and 5 edits made since. Confirm to go on."
+        );
+        assert_eq!(confirmation_message(Confirming::Undo, 1, &Covers::default()), "This undoes 1 change. Confirm to go on.");
+        assert_eq!(confirmation_message(Confirming::Deletion, 3, &Covers::default()), "This deletes 3 contacts. Confirm to go on.");
     }
 
     #[test]

@@ -50,6 +50,7 @@ pub async fn start_import(services: &Services, user_id: i64, upload_id: &str, ma
         mapping: Some(checked_mapping(mapping, &upload.sniffed.headers)?),
         sniffed: Some(upload.sniffed),
         rows_total: upload.data_rows,
+        ..NewImport::default()
     };
     claim_slot(services, &new).await?;
     queued(services, &new)
@@ -66,9 +67,7 @@ pub async fn import_upload(services: &Services, user_id: i64, body: UploadBody<'
         user_id,
         upload_id: uuid::Uuid::new_v4().to_string(),
         file_name: String::new(),
-        sniffed: None,
-        mapping: None,
-        rows_total: 0,
+        ..NewImport::default()
     };
     claim_slot(services, &new).await?;
     // After the guard: a second start is told `already_running`, not that uploads are busy.
@@ -104,8 +103,8 @@ pub async fn import_upload(services: &Services, user_id: i64, body: UploadBody<'
     queued(services, &new)
 }
 
-/// Counts and announces an import that is in the queue now.
-fn queued(services: &Services, new: &NewImport) -> Result<StartedImport, ImportError> {
+/// Counts and announces an import (or another job) that is in the queue now.
+pub(crate) fn queued(services: &Services, new: &NewImport) -> Result<StartedImport, ImportError> {
     telemetry::import_started();
     info!(user_id = new.user_id, import_id = %new.id, rows = new.rows_total, "import queued");
     services.work_queued.notify_one();
@@ -118,7 +117,7 @@ fn queued(services: &Services, new: &NewImport) -> Result<StartedImport, ImportE
 /// index refuses a second active import, and only then is the holder judged, with
 /// the database's clock read along with it. A `new` without settings holds the
 /// slot while its file arrives.
-async fn claim_slot(services: &Services, new: &NewImport) -> Result<(), ImportError> {
+pub(crate) async fn claim_slot(services: &Services, new: &NewImport) -> Result<(), ImportError> {
     let stale_after = chrono_duration(services.config.import_stale_after);
     // Each retry follows a change made by someone else (a finish, a takeover); a few suffice.
     for _ in 0..4 {

@@ -89,6 +89,7 @@ async fn run() -> ExitCode {
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => intake::server::serve(cli.config).await,
         Command::Users { command: UsersCommand::Add { email } } => add_user(cli.config, &email).await,
+        Command::Users { command: UsersCommand::Delete { email } } => delete_user(cli.config, &email).await,
         Command::Tokens { command: TokensCommand::Add { email, name } } => add_token(cli.config, &email, &name).await,
     };
     match outcome {
@@ -115,6 +116,19 @@ async fn add_user(config: Config, email: &str) -> Result<(), Box<dyn std::error:
     let services = services(config).await?;
     let user_id = intake::auth::create_account(&services, email, password).await?;
     println!("created account {user_id} for {}", intake::auth::normalize_email(email));
+    Ok(())
+}
+
+/// `intake users delete EMAIL`: the account and everything that is the person's.
+async fn delete_user(config: Config, email: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let services = services(config).await?;
+    let email = intake::auth::normalize_email(email);
+    let user = services.store.user_by_email(&email).await?.ok_or_else(|| format!("no account for {email}"))?;
+    if !services.store.delete_user(user.id).await? {
+        return Err(format!("no account for {email}").into());
+    }
+    tracing::warn!(user_id = user.id, "account deleted with its contacts, history and imports");
+    println!("deleted account {} ({email}) with its contacts, history and imports", user.id);
     Ok(())
 }
 

@@ -2,7 +2,8 @@
 
 use crate::domain::mapping::Mapping;
 use crate::error::ImportError;
-use crate::model::{ContactSheet, ContactsPage, ImportView, RowErrorsPage, StartedImport, UploadPreview};
+use crate::domain::contact::Contact;
+use crate::model::{ContactDetail, ContactSheet, ContactsPage, DeleteRequest, HistoryView, ImportView, RowErrorsPage, StartedImport, UploadPreview};
 use leptos::prelude::*;
 use leptos::server_fn::codec::{Json, MultipartData, MultipartFormData};
 
@@ -138,6 +139,97 @@ pub async fn get_contact(id: i64) -> Result<ContactSheet, ImportError> {
         async {
             let (services, caller) = authorised::<ImportError>().await?;
             crate::contacts::contact(&services, caller.user_id, id).await.map(ContactSheet::of)
+        }
+        .await,
+    )
+}
+
+/// Undoes an operation (an import's id is its operation's) with every change
+/// after it; without the right `confirm`, answers `ConfirmationNeeded`.
+#[server]
+pub async fn undo_operation(op_id: String, confirm: Option<u64>) -> Result<StartedImport, ImportError> {
+    use super::context::*;
+    with_status(
+        async {
+            let (services, caller) = authorised::<ImportError>().await?;
+            crate::history::undo_operation(&services, caller.user_id, &op_id, confirm).await
+        }
+        .await,
+    )
+}
+
+/// Takes the contacts back to moment `at` (RFC 3339).
+#[server]
+pub async fn restore_to(at: String, confirm: Option<u64>) -> Result<StartedImport, ImportError> {
+    use super::context::*;
+    with_status(
+        async {
+            let (services, caller) = authorised::<ImportError>().await?;
+            let at = chrono::DateTime::parse_from_rfc3339(&at)
+                .map_err(|error| ImportError::InvalidRequest { message: format!("That is not a time: {error}") })?;
+            crate::history::restore_to(&services, caller.user_id, at.to_utc(), confirm).await
+        }
+        .await,
+    )
+}
+
+#[server]
+pub async fn history() -> Result<HistoryView, ImportError> {
+    use super::context::*;
+    with_status(
+        async {
+            let (services, caller) = authorised::<ImportError>().await?;
+            crate::history::history(&services, caller.user_id).await
+        }
+        .await,
+    )
+}
+
+/// A contact as it is stored, for its edit form.
+#[server]
+pub async fn contact_for_edit(id: i64) -> Result<ContactDetail, ImportError> {
+    use super::context::*;
+    with_status(
+        async {
+            let (services, caller) = authorised::<ImportError>().await?;
+            crate::contacts::contact(&services, caller.user_id, id).await
+        }
+        .await,
+    )
+}
+
+#[server(input = Json)]
+pub async fn edit_contact(id: i64, contact: Contact, merge: bool) -> Result<ContactDetail, ImportError> {
+    use super::context::*;
+    with_status(
+        async {
+            let (services, caller) = authorised::<ImportError>().await?;
+            crate::contacts::edit_contact(&services, caller.user_id, id, contact, merge).await
+        }
+        .await,
+    )
+}
+
+#[server]
+/// The deletion's operation id, to undo it.
+pub async fn delete_contact(id: i64) -> Result<String, ImportError> {
+    use super::context::*;
+    with_status(
+        async {
+            let (services, caller) = authorised::<ImportError>().await?;
+            crate::contacts::delete_contact(&services, caller.user_id, id).await
+        }
+        .await,
+    )
+}
+
+#[server(input = Json)]
+pub async fn delete_contacts(request: DeleteRequest, confirm: Option<u64>) -> Result<StartedImport, ImportError> {
+    use super::context::*;
+    with_status(
+        async {
+            let (services, caller) = authorised::<ImportError>().await?;
+            crate::contacts::delete_contacts(&services, caller.user_id, request, confirm).await
         }
         .await,
     )

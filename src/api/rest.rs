@@ -9,6 +9,7 @@ use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::http::{header, request::Parts, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use crate::model::DeleteRequest;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
@@ -44,10 +45,15 @@ pub fn routes() -> Router<AppState> {
         .route("/api/imports/{id}/errors", get(import_errors))
         .route("/api/imports/{id}/errors.csv", get(error_report))
         .route("/api/imports/{id}/cancel", post(cancel_import))
+        .route("/api/imports/{id}/undo", post(undo_operation))
+        .route("/api/history", get(history))
+        .route("/api/history/restore", post(restore_to))
+        .route("/api/history/{id}/undo", post(undo_operation))
         .route("/api/contacts", get(contacts))
+        .route("/api/contacts/delete", post(delete_contacts))
         .route("/api/contacts/export.vcf", get(export_vcard))
         .route("/api/contacts/export.csv", get(export_google_csv))
-        .route("/api/contacts/{id}", get(contact))
+        .route("/api/contacts/{id}", get(contact).patch(edit_contact).delete(delete_contact))
 }
 
 /// `POST /api/imports?sheet=Name` reads that sheet of a workbook instead of the first.
@@ -77,7 +83,7 @@ async fn create_import(
     let multipart = multer::Multipart::with_constraints(request.into_body().into_data_stream(), boundary, constraints);
     let body = crate::uploads::UploadBody { multipart, cut_short, declared_bytes };
     let started = crate::imports::import_upload(services, caller.user_id, body, query.sheet.as_deref()).await?;
-    Ok((StatusCode::ACCEPTED, Json::<StartedImport>(started)).into_response())
+    Ok(job_started(started))
 }
 
 async fn list_imports(State(state): State<AppState>, caller: Caller) -> Result<Response, ImportError> {
@@ -122,12 +128,90 @@ async fn cancel_import(State(state): State<AppState>, caller: Caller, Path(id): 
     Ok(Json(crate::imports::cancel_import(&state.services, caller.user_id, &id).await?).into_response())
 }
 
+/// `?confirm=N`: the number of changes (or contacts) the caller agreed to.
+#[derive(Deserialize)]
+struct ConfirmQuery {
+    confirm: Option<u64>,
+}
+
+/// 202 with the job's status URL, as an import's start.
+fn job_started(started: StartedImport) -> Response {
+    (StatusCode::ACCEPTED, Json::<StartedImport>(started)).into_response()
+}
+
+/// Undoes an operation (an import's id is its operation's) and all after it.
+async fn undo_operation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<ConfirmQuery>,
+) -> Result<Response, ImportError> {
+    Ok(job_started(crate::history::undo_operation(&state.services, caller.user_id, &id, query.confirm).await?))
+}
+
+async fn history(State(state): State<AppState>, caller: Caller) -> Result<Response, ImportError> {
+    Ok(Json(crate::history::history(&state.services, caller.user_id).await?).into_response())
+}
+
+/// `?at=` an RFC 3339 moment, `&confirm=N`.
+#[derive(Deserialize)]
+struct RestoreQuery {
+    at: String,
+    confirm: Option<u64>,
+}
+
+async fn restore_to(State(state): State<AppState>, caller: Caller, Query(query): Query<RestoreQuery>) -> Result<Response, ImportError> {
+    let at = chrono::DateTime::parse_from_rfc3339(&query.at)
+        .map_err(|error| ImportError::InvalidRequest { message: format!("`at` is not an RFC 3339 time: {error}") })?;
+    let started = crate::history::restore_to(&state.services, caller.user_id, at.to_utc(), query.confirm).await?;
+    Ok(job_started(started))
+}
+
+/// `?merge=true` merges the contacts whose identities the edit takes.
+#[derive(Deserialize)]
+struct EditQuery {
+    #[serde(default)]
+    merge: bool,
+}
+
+async fn edit_contact(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<EditQuery>,
+    body: Result<Json<crate::domain::contact::Contact>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ImportError> {
+    let id = contact_id(&id)?;
+    let Json(edited) = body.map_err(|rejection| ImportError::InvalidRequest { message: rejection.body_text() })?;
+    Ok(Json(crate::contacts::edit_contact(&state.services, caller.user_id, id, edited, query.merge).await?).into_response())
+}
+
+async fn delete_contact(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ImportError> {
+    let op_id = crate::contacts::delete_contact(&state.services, caller.user_id, contact_id(&id)?).await?;
+    Ok(Json(serde_json::json!({ "op_id": op_id, "undo_url": format!("/api/history/{op_id}/undo") })).into_response())
+}
+
+async fn delete_contacts(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ConfirmQuery>,
+    body: Result<Json<DeleteRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ImportError> {
+    let Json(request) = body.map_err(|rejection| ImportError::InvalidRequest { message: rejection.body_text() })?;
+    Ok(job_started(crate::contacts::delete_contacts(&state.services, caller.user_id, request, query.confirm).await?))
+}
+
+/// Another person's contact and a contact that never was answer alike.
+fn contact_id(id: &str) -> Result<i64, ImportError> {
+    id.parse().map_err(|_| ImportError::NotFound)
+}
+
 async fn contacts(State(state): State<AppState>, caller: Caller, Query(query): Query<ContactsQuery>) -> Result<Response, ImportError> {
     Ok(Json(crate::contacts::search(&state.services, caller.user_id, &query.q, query.page).await?).into_response())
 }
 
 async fn contact(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ImportError> {
-    let id: i64 = id.parse().map_err(|_| ImportError::NotFound)?;
+    let id = contact_id(&id)?;
     Ok(Json(crate::contacts::contact(&state.services, caller.user_id, id).await?).into_response())
 }
 
