@@ -163,6 +163,13 @@ fn user_data_endpoints() -> Vec<(&'static str, &'static str, serde_json::Value)>
         ("GET", "/api/contacts/{contact}", serde_json::Value::Null),
         ("GET", "/api/contacts/export.vcf", serde_json::Value::Null),
         ("GET", "/api/contacts/export.csv", serde_json::Value::Null),
+        ("POST", "/api/imports/{id}/undo", serde_json::Value::Null),
+        ("POST", "/api/history/{id}/undo", serde_json::Value::Null),
+        ("GET", "/api/history", serde_json::Value::Null),
+        ("POST", "/api/history/restore", serde_json::Value::Null),
+        ("PATCH", "/api/contacts/{contact}", serde_json::json!({"display_name": "Not Yours"})),
+        ("DELETE", "/api/contacts/{contact}", serde_json::Value::Null),
+        ("POST", "/api/contacts/delete", serde_json::json!({"ids": ["{contact}"]})),
         ("SFN", imports::UploadFile::PATH, serde_json::Value::Null),
         ("SFN", imports::StartImport::PATH, serde_json::json!({"upload_id": "{id}", "mapping": {"columns": ["Email"]}})),
         ("SFN", imports::ChooseSheet::PATH, serde_json::json!({"upload_id": "{id}", "sheet": "Sheet1"})),
@@ -173,6 +180,13 @@ fn user_data_endpoints() -> Vec<(&'static str, &'static str, serde_json::Value)>
         ("SFN", imports::CancelImport::PATH, serde_json::json!({"import_id": id})),
         ("SFN", imports::ListContacts::PATH, serde_json::json!({"query": "", "page": 0})),
         ("SFN", imports::GetContact::PATH, serde_json::json!({"id": "{contact}"})),
+        ("SFN", imports::UndoOperation::PATH, serde_json::json!({"op_id": id})),
+        ("SFN", imports::RestoreTo::PATH, serde_json::json!({"at": "not a time"})),
+        ("SFN", imports::History::PATH, serde_json::json!({})),
+        ("SFN", imports::ContactForEdit::PATH, serde_json::json!({"id": "{contact}"})),
+        ("SFN", imports::EditContact::PATH, serde_json::json!({"id": "{contact}", "contact": {"display_name": "Not Yours"}, "merge": false})),
+        ("SFN", imports::DeleteContact::PATH, serde_json::json!({"id": "{contact}"})),
+        ("SFN", imports::DeleteContacts::PATH, serde_json::json!({"request": {"ids": ["{contact}"]}, "confirm": null})),
         ("SFN", accounts::ListTokens::PATH, serde_json::json!({})),
         ("SFN", accounts::CreateToken::PATH, serde_json::json!({"name": "x"})),
         ("SFN", accounts::RevokeToken::PATH, serde_json::json!({"token_id": "{token}"})),
@@ -206,18 +220,36 @@ impl OwnerIds {
     }
 }
 
+/// JSON arguments with the owner's ids in place; a quoted id that is a number becomes one.
+fn json_args(args: &serde_json::Value, ids: &OwnerIds) -> serde_json::Value {
+    let filled = ids.fill(&args.to_string()).replace(&format!("\"{}\"", ids.contact_id), &ids.contact_id);
+    serde_json::from_str(&filled).unwrap()
+}
+
 async fn call(client: &Client, method: &str, path: &str, args: &serde_json::Value, ids: &OwnerIds) -> reqwest::Response {
     let path = ids.fill(path);
     match method {
         "GET" => client.get(&path).await,
-        "POST" => client.http.post(client.url(&path)).send().await.unwrap(),
+        "POST" | "PATCH" | "DELETE" if args.is_null() => {
+            client.http.request(method.parse().unwrap(), client.url(&path)).send().await.unwrap()
+        }
+        "POST" | "PATCH" => {
+            let body = json_args(args, ids);
+            client.http.request(method.parse().unwrap(), client.url(&path)).json(&body).send().await.unwrap()
+        }
         _ if path == intake::api::imports::UploadFile::PATH => {
             client.upload_for_preview("x.csv", b"Email\r\na@example.com\r\n".to_vec()).await
         }
         // The JSON-encoded server functions.
-        _ if path == intake::api::imports::StartImport::PATH || path == intake::api::imports::ChooseSheet::PATH => {
-            let args = serde_json::from_str::<serde_json::Value>(&ids.fill(&args.to_string())).unwrap();
-            client.post_json(&path, &args).await
+        _ if [
+            intake::api::imports::StartImport::PATH,
+            intake::api::imports::ChooseSheet::PATH,
+            intake::api::imports::EditContact::PATH,
+            intake::api::imports::DeleteContacts::PATH,
+        ]
+        .contains(&path.as_str()) =>
+        {
+            client.post_json(&path, &json_args(args, ids)).await
         }
         _ => {
             let form: Vec<(String, String)> = args

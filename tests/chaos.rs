@@ -33,6 +33,10 @@ mod sqlite {
     async fn rolling_sigterm_restarts() {
         super::rolling_sigterm_restarts(super::Backend::Sqlite).await
     }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn kill_9_during_an_undo() {
+        super::kill_9_during_an_undo(super::Backend::Sqlite).await
+    }
 }
 
 mod postgres {
@@ -43,6 +47,10 @@ mod postgres {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn rolling_sigterm_restarts() {
         super::rolling_sigterm_restarts(super::Backend::Postgres).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn kill_9_during_an_undo() {
+        super::kill_9_during_an_undo(super::Backend::Postgres).await
     }
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn sigstop_past_the_lease_then_sigcont() {
@@ -152,6 +160,62 @@ async fn random_kill_9(backend: Backend) {
         cluster.replace(victim).await;
     }
     cluster.finishes_exactly().await;
+}
+
+/// An undo killed mid-way resumes from its last committed batch on another
+/// instance, and ends with the contacts exactly as before the import, each
+/// change undone (and journaled) once.
+async fn kill_9_during_an_undo(backend: Backend) {
+    const UNDO_ROWS: u64 = 20_000;
+    let database = test_database(backend).await;
+    let mut first = launch(&database, SETTINGS).await;
+    let script = cli_user(&database, &first, "undo-chaos@example.com").await;
+    let token = script.http_token().unwrap().to_owned();
+    let started = script.api_import_started("people.csv", people_csv(UNDO_ROWS as usize)).await;
+    assert_eq!(script.wait_finished(&started.import_id).await.status, ImportStatus::Succeeded);
+    first.child.start_kill().unwrap();
+    first.child.wait().await.unwrap();
+
+    // Small, paused batches: the kill lands in the middle.
+    let slow: Vec<(&str, &str)> = SETTINGS.iter().copied().chain([("IMPORT_BATCH_ROWS", "500"), ("IMPORT_BATCH_PAUSE", "200ms")]).collect();
+    let mut victim = launch(&database, &slow).await;
+    let script = Client::new(&victim.base, Some(&token));
+    let path = format!("/api/imports/{}/undo", started.import_id);
+    let asked: serde_json::Value = script.http.post(script.url(&path)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(asked["confirm"], UNDO_ROWS, "{asked}");
+    let undo = script.http.post(script.url(&format!("{path}?confirm={UNDO_ROWS}"))).send().await.unwrap();
+    assert_eq!(undo.status(), 202);
+    let undo: intake::model::StartedImport = undo.json().await.unwrap();
+    wait_until(Duration::from_secs(120), || async { (script.import_view(&undo.import_id).await.rows_done >= 2_000).then_some(()) })
+        .await
+        .expect("the undo made progress");
+    victim.child.start_kill().unwrap(); // SIGKILL
+    victim.child.wait().await.unwrap();
+
+    let survivor = launch(&database, SETTINGS).await;
+    let script = Client::new(&survivor.base, Some(&token));
+    let view = script.wait_finished(&undo.import_id).await;
+    assert_eq!(view.status, ImportStatus::Succeeded, "{view:?}");
+    assert_eq!(view.rows_done, UNDO_ROWS, "each change undone once: {view:?}");
+    assert_eq!(view.reversal.removed, UNDO_ROWS, "{view:?}");
+    assert!(view.attempt >= 2, "it was resumed: {view:?}");
+    assert_eq!(script.contacts("").await.total, 0);
+    let history: intake::model::HistoryView = script.get("/api/history").await.json().await.unwrap();
+    let undo_op = history.operations.iter().find(|op| op.op_id == undo.import_id).expect("the undo's operation");
+    assert_eq!(undo_op.changes, UNDO_ROWS, "its own journal holds each change once");
+    // And undoing the undo brings all of them back.
+    let asked: serde_json::Value =
+        script.http.post(script.url(&format!("/api/history/{}/undo", undo.import_id))).send().await.unwrap().json().await.unwrap();
+    let redo = script
+        .http
+        .post(script.url(&format!("/api/history/{}/undo?confirm={}", undo.import_id, asked["confirm"])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redo.status(), 202);
+    let redo: intake::model::StartedImport = redo.json().await.unwrap();
+    assert_eq!(script.wait_finished(&redo.import_id).await.status, ImportStatus::Succeeded);
+    assert_eq!(script.contacts("").await.total, UNDO_ROWS);
 }
 
 async fn rolling_sigterm_restarts(backend: Backend) {

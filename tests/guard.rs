@@ -15,6 +15,7 @@ use std::time::Duration;
 
 on_both_backends!(
     exactly_one_of_200_concurrent_starts_wins_across_4_instances,
+    exactly_one_of_200_concurrent_imports_and_undos_wins,
     different_users_start_at_once,
     a_healthy_long_import_is_never_taken_over,
     a_stalled_import_is_replaced_and_its_worker_fenced,
@@ -168,6 +169,65 @@ async fn exactly_one_of_200_concurrent_starts_wins_across_4_instances(backend: B
         }
         assert_eq!(started.len(), 1, "round {round}: exactly one start");
         assert_eq!(refused, 199, "round {round}: every other attempt is AlreadyRunning");
+        let cancel = clients[0].http.post(clients[0].url(&format!("/api/imports/{}/cancel", started[0].import_id))).send().await.unwrap();
+        assert_eq!(cancel.status(), 200, "round {round}");
+    }
+    for instance in instances {
+        instance.stop().await;
+    }
+}
+
+/// Imports and undos hold the same slot: of 200 starts of both kinds at once,
+/// across 4 instances, one wins and every other is `AlreadyRunning`.
+async fn exactly_one_of_200_concurrent_imports_and_undos_wins(backend: Backend) {
+    let worker = spawn_app(backend).await;
+    let (_, browser) = worker.browser_for_new_user("undo-racer@example.com").await;
+    let done = browser.api_import_started("first.csv", people_csv(5)).await;
+    assert_eq!(browser.wait_finished(&done.import_id).await.status, ImportStatus::Succeeded);
+    let database = worker.database.clone();
+    // No workers from here on: a winner stays queued while the others try.
+    worker.stop().await;
+    let options = AppOptions::configured(web_only);
+    let mut instances = Vec::new();
+    for _ in 0..4 {
+        instances.push(spawn_instance(database.clone(), &options).await);
+    }
+    let clients: Vec<Arc<Client>> = instances.iter().map(|i| Arc::new(browser.at(&i.base))).collect();
+    let undo_path = format!("/api/imports/{}/undo", done.import_id);
+    let asked: serde_json::Value = clients[0].http.post(clients[0].url(&undo_path)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(asked["error"], "confirmation_needed", "{asked}");
+    let confirmed_path = format!("{undo_path}?confirm={}", asked["confirm"]);
+
+    for round in 0..5 {
+        let preview = upload(&clients[round % 4], 3).await;
+        let mut attempts = tokio::task::JoinSet::new();
+        for attempt in 0..200 {
+            let client = clients[attempt % 4].clone();
+            let (upload_id, mapping, undo) = (preview.upload_id.clone(), preview.mapping.clone(), confirmed_path.clone());
+            attempts.spawn(async move {
+                let response = if attempt % 2 == 0 {
+                    client.start_import(&upload_id, &mapping).await
+                } else {
+                    client.http.post(client.url(&undo)).send().await.unwrap()
+                };
+                (response.status().as_u16(), response.text().await.unwrap())
+            });
+        }
+        let (mut started, mut refused) = (Vec::new(), 0);
+        while let Some(result) = attempts.join_next().await {
+            let (status, body) = result.unwrap();
+            match status {
+                200 | 202 => started.push(serde_json::from_str::<intake::model::StartedImport>(&body).unwrap()),
+                409 => {
+                    let error: ImportError = serde_json::from_str(&body).unwrap();
+                    assert!(matches!(error, ImportError::AlreadyRunning { .. }), "round {round}: {body}");
+                    refused += 1;
+                }
+                other => panic!("round {round}: unexpected {other}: {body}"),
+            }
+        }
+        assert_eq!(started.len(), 1, "round {round}: exactly one start");
+        assert_eq!(refused, 199, "round {round}");
         let cancel = clients[0].http.post(clients[0].url(&format!("/api/imports/{}/cancel", started[0].import_id))).send().await.unwrap();
         assert_eq!(cancel.status(), 200, "round {round}");
     }

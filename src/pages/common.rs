@@ -82,3 +82,16 @@ mod tests {
         assert_eq!(url_encode("/imports/1?x=a b"), "/imports/1%3Fx%3Da%20b");
     }
 }
+
+/// A signal that, once set to a path, takes the page there: a job's page
+/// after the job started (an Effect, so only in the browser).
+pub fn navigate_when_set() -> RwSignal<Option<String>> {
+    let destination = RwSignal::new(None::<String>);
+    let navigate = use_navigate();
+    Effect::new(move || {
+        if let Some(to) = destination.get() {
+            navigate(&to, Default::default());
+        }
+    });
+    destination
+}

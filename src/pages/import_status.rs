@@ -3,7 +3,8 @@
 use super::common::{human_duration, RequireAccount};
 use crate::api::imports::{cancel_import, import_errors, import_status};
 use crate::model::ERRORS_PER_PAGE;
-use crate::model::{ImportStatus, ImportView};
+use crate::model::{ImportStatus, ImportView, JobKind};
+use super::undo::UndoOperation;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -81,9 +82,15 @@ fn Progress(view: ImportView, cancel: Action<String, Result<ImportView, crate::e
     let eta = view.eta_seconds().map(|s| format!("about {} left", human_duration(s)));
     let import_id = view.import_id.clone();
     let counts = view.counts;
+    let reversal = view.reversal;
     let finished = !view.status.is_active();
+    let is_import = view.kind == JobKind::Import;
+    let title = if is_import { format!("Import of {}", view.file_name) } else { view.file_name.clone() };
+    // What this job changed can be undone, with everything after it, once it ended.
+    let undoable = finished && view.undone_by.is_none() && view.status != ImportStatus::Undone;
+    let undo_label = if is_import { "Undo this import" } else if view.kind == JobKind::Undo { "Undo this undo" } else { "Undo this deletion" };
     view! {
-        <h1>"Import of " {view.file_name.clone()}</h1>
+        <h1>{title}</h1>
         <p class="status" data-testid="status" data-status=view.status.as_str()>{view.status.label()}</p>
         <progress
             max="100"
@@ -100,7 +107,18 @@ fn Progress(view: ImportView, cancel: Action<String, Result<ImportView, crate::e
             {eta.map(|e| format!(" · {e}"))}
         </p>
         {view.failure_reason.clone().map(|reason| view! { <p class="error" role="alert">{reason}</p> })}
-        <Show when=move || finished>
+        {view.undone_by.clone().map(|undo| view! {
+            <p class="notice" data-testid="undone-by">"Undone by " <a href=format!("/imports/{undo}")>"this undo"</a> ". Import the file again to redo it."</p>
+        })}
+        {(!is_import).then(|| view! {
+            <dl class="counts" data-testid="reversal">
+                <div><dt>"Brought back"</dt><dd data-testid="count-restored">{reversal.restored}</dd></div>
+                <div><dt>"Given their earlier values"</dt><dd data-testid="count-reverted">{reversal.reverted}</dd></div>
+                <div><dt>"Removed"</dt><dd data-testid="count-removed">{reversal.removed}</dd></div>
+            </dl>
+        })}
+        {undoable.then(|| view! { <UndoOperation op_id=import_id.clone() label=undo_label /> })}
+        <Show when=move || finished && is_import>
             <dl class="counts" data-testid="counts">
                 <div><dt>"Created"</dt><dd data-testid="count-created">{counts.created}</dd></div>
                 <div><dt>"Updated"</dt><dd data-testid="count-updated">{counts.updated}</dd></div>

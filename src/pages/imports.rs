@@ -1,7 +1,9 @@
-//! `/imports`: the history of the user's imports.
+//! `/imports`: the history of the user's imports and jobs, and every change
+//! to their contacts that an undo can still take back.
 
 use super::common::RequireAccount;
-use crate::api::imports::list_imports;
+use super::undo::UndoOperation;
+use crate::api::imports::{history, list_imports};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -10,6 +12,7 @@ pub fn ImportsPage() -> impl IntoView {
     view! {
         <RequireAccount>
             <ImportsList />
+            <Operations />
         </RequireAccount>
     }
 }
@@ -53,5 +56,45 @@ fn ImportsList() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+#[component]
+fn Operations() -> impl IntoView {
+    let operations = Resource::new(|| (), |_| history());
+    view! {
+        <section aria-labelledby="history-title">
+            <h2 id="history-title">"Changes you can undo"</h2>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match operations.await {
+                        Ok(found) => view! {
+                            <p data-testid="history-reach">{match found.reaches_back_to {
+                                Some(at) => format!("Undo reaches back to {}.", at.format("%Y-%m-%d %H:%M UTC")),
+                                None => "Nothing to undo yet.".to_owned(),
+                            }}</p>
+                            <ul class="operations" data-testid="operations">
+                                {found.operations.into_iter().map(|op| {
+                                    let undone = op.undone_by.is_some();
+                                    view! {
+                                        <li data-kind=op.kind.as_str() data-undone=undone.to_string()>
+                                            <span>{op.label.clone()}</span>
+                                            " · " <span>{op.started_at.format("%Y-%m-%d %H:%M UTC").to_string()}</span>
+                                            " · " <span>{if op.changes == 1 { "1 change".to_owned() } else { format!("{} changes", op.changes) }}</span>
+                                            {if undone {
+                                                view! { " · " <strong>"Undone"</strong> }.into_any()
+                                            } else {
+                                                view! { <UndoOperation op_id=op.op_id.clone() label="Undo this and everything after" /> }.into_any()
+                                            }}
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
     }
 }

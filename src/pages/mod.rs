@@ -9,5 +9,6 @@ pub mod imports;
 pub mod settings;
 pub mod sign_in;
 pub mod sign_up;
+pub mod undo;
 
 pub mod common;

@@ -2,6 +2,7 @@
 
 use super::common::RequireAccount;
 use crate::api::accounts::{list_tokens, CreateToken, RevokeToken, SignOutEverywhere};
+use super::undo::{ConfirmedUndo, UndoTarget};
 use leptos::prelude::*;
 
 #[component]
@@ -9,6 +10,7 @@ pub fn SettingsPage() -> impl IntoView {
     view! {
         <RequireAccount>
             <Tokens />
+            <Restore />
             <Sessions />
         </RequireAccount>
     }
@@ -62,6 +64,37 @@ fn Tokens() -> impl IntoView {
                     }
                 })}
             </Transition>
+        </section>
+    }
+}
+
+/// Takes the contacts back to a moment within the history's reach.
+#[component]
+fn Restore() -> impl IntoView {
+    let moment = RwSignal::new(String::new());
+    // `datetime-local` gives "2026-12-06T14:30": read as UTC, as the page says.
+    let at = Signal::derive(move || format!("{}:00Z", moment.get()));
+    let reach = Resource::new(|| (), |_| crate::api::imports::history());
+    view! {
+        <section aria-labelledby="restore-title">
+            <h2 id="restore-title">"Undo changes"</h2>
+            <p>"Take your contacts back to how they were at a moment: every import, edit, deletion and undo since is undone, newest first."</p>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    reach.await.ok().map(|history| view! {
+                        <p class="muted" data-testid="restore-reach">{match history.reaches_back_to {
+                            Some(at) => format!("Undo reaches back to {}.", at.format("%Y-%m-%d %H:%M UTC")),
+                            None => "There is nothing to undo yet.".to_owned(),
+                        }}</p>
+                    })
+                })}
+            </Suspense>
+            <label for="restore-at">"Moment (UTC)"</label>
+            <input id="restore-at" type="datetime-local" data-testid="restore-at"
+                prop:value=move || moment.get() on:input=move |ev| moment.set(event_target_value(&ev)) />
+            <Show when=move || !moment.get().is_empty()>
+                <ConfirmedUndo target=UndoTarget::Moment(at) label="Undo changes since then" />
+            </Show>
         </section>
     }
 }
