@@ -5,7 +5,7 @@
 //! import or an undo holds it. A deletion of many is a job, like an undo.
 
 use crate::domain::contact::Contact;
-use crate::domain::edit::{checked_edit, identities_after_edit, shown_identity, EditLimits};
+use crate::domain::edit::{checked_edit, identities_after_edit, shown_identity, ContactForm, EditLimits};
 use crate::domain::google_csv::GoogleLayout;
 use crate::domain::history::{Action, ContactRecord, JobParams, NewEntry, OpKind};
 use crate::domain::merge::{merge, MergeRules};
@@ -53,15 +53,32 @@ pub const MAX_DELETE_IDS: usize = 10_000;
 /// Rounds of merging an edit may need: each merged contact may bring another's identity.
 const MERGE_ROUNDS: usize = 8;
 
-/// Replaces contact `id` with `edited` (every field and label; its photo
-/// stays). An edit that gives it another contact's identity is refused with
-/// `IdentityTaken`, or with `merge` merges that contact into it. Journaled.
-pub async fn edit_contact(services: &Services, user_id: i64, id: i64, edited: Contact, merge_others: bool) -> Result<ContactDetail, ImportError> {
+/// What an edit does to the stored contact.
+pub enum Edit {
+    /// Every field and label replaced (the API); the photo stays.
+    Whole(Contact),
+    /// The contact page's fields changed; the rest stays.
+    Form(ContactForm),
+}
+
+/// Edits contact `id`, applied to the contact as stored inside the edit's
+/// transaction, so nothing written since the page was read is lost. An edit
+/// that gives it another contact's identity is refused with `IdentityTaken`,
+/// or with `merge` merges that contact into it. Journaled.
+pub async fn edit_contact(services: &Services, user_id: i64, id: i64, edit: Edit, merge_others: bool) -> Result<ContactDetail, ImportError> {
     let limits = EditLimits { max_values: services.config.import_max_values_per_contact as usize, max_card_bytes: EDIT_MAX_CARD_BYTES };
-    let mut edited = checked_edit(edited, &limits).map_err(|reason| ImportError::InvalidContact { reason })?;
+    if let Edit::Whole(whole) = &edit {
+        // Refused before the slot is taken when it cannot be stored anyway.
+        checked_edit(whole.clone(), &limits).map_err(|reason| ImportError::InvalidContact { reason })?;
+    }
     let mut tx = holding_slot(services, user_id).await?;
     let stored = owned_contact(&mut *tx, user_id, id).await?;
     let before = stored.record.clone().ok_or(ImportError::Internal)?;
+    let edited = match edit {
+        Edit::Whole(whole) => whole,
+        Edit::Form(form) => form.apply(stored.contact.clone()),
+    };
+    let mut edited = checked_edit(edited, &limits).map_err(|reason| ImportError::InvalidContact { reason })?;
     edited.photo = stored.contact.photo.clone();
     let mut identities = identities_after_edit(&edited, &stored.identities);
     let mut absorbed: Vec<StoredContact> = Vec::new();
@@ -119,6 +136,11 @@ pub async fn edit_contact(services: &Services, user_id: i64, id: i64, edited: Co
     tx.commit().await?;
     info!(user_id, contact_id = id, merged = gone.len(), "contact edited");
     contact(services, user_id, id).await
+}
+
+/// The contact page's form of contact `id`.
+pub async fn contact_form(services: &Services, user_id: i64, id: i64) -> Result<ContactForm, ImportError> {
+    Ok(ContactForm::of(&contact(services, user_id, id).await?.contact))
 }
 
 /// Deletes one contact with its identities. Journaled: the operation's id, to undo it.

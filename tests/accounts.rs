@@ -184,7 +184,7 @@ fn user_data_endpoints() -> Vec<(&'static str, &'static str, serde_json::Value)>
         ("SFN", imports::RestoreTo::PATH, serde_json::json!({"at": "not a time"})),
         ("SFN", imports::History::PATH, serde_json::json!({})),
         ("SFN", imports::ContactForEdit::PATH, serde_json::json!({"id": "{contact}"})),
-        ("SFN", imports::EditContact::PATH, serde_json::json!({"id": "{contact}", "contact": {"display_name": "Not Yours"}, "merge": false})),
+        ("SFN", imports::EditContact::PATH, serde_json::json!({"id": "{contact}", "form": {"display_name": "Not Yours", "given": "", "family": "", "emails": [], "phones": [], "websites": [], "addresses": [], "organizations": [], "groups": "", "notes": ""}, "merge": false})),
         ("SFN", imports::DeleteContact::PATH, serde_json::json!({"id": "{contact}"})),
         ("SFN", imports::DeleteContacts::PATH, serde_json::json!({"request": {"ids": ["{contact}"]}, "confirm": null})),
         ("SFN", accounts::ListTokens::PATH, serde_json::json!({})),

@@ -2,8 +2,11 @@ import { test, expect, hydrated } from './fixtures';
 
 // What scripts/serve sends a browser for the client: hashed names, cached for good,
 // precompressed, and small on the wire.
-// 400 KB until issue 23 added the contact page and the preview's list of columns (405 KB).
-const CLIENT_BUDGET_BYTES = 420 * 1000;
+// 400 KB until issue 23 added the contact page and the preview's list of columns (405 KB);
+// 420 KB until issue 24 added undo, the history, restore, the edit form and deletions
+// (499 KB: each component's views are their own code). Splitting the client by route
+// is the way back down; see BENCHMARKS.md.
+const CLIENT_BUDGET_BYTES = 520 * 1000;
 
 test('the client arrives hashed, Brotli-compressed, cacheable for good and within its size budget', async ({ page }) => {
   const client: { url: string; encoding?: string; vary?: string; cache?: string; wire: number }[] = [];

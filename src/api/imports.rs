@@ -2,8 +2,8 @@
 
 use crate::domain::mapping::Mapping;
 use crate::error::ImportError;
-use crate::domain::contact::Contact;
-use crate::model::{ContactDetail, ContactSheet, ContactsPage, DeleteRequest, HistoryView, ImportView, RowErrorsPage, StartedImport, UploadPreview};
+use crate::domain::edit::ContactForm;
+use crate::model::{ContactSheet, ContactsPage, DeleteRequest, HistoryView, ImportView, RowErrorsPage, StartedImport, UploadPreview};
 use leptos::prelude::*;
 use leptos::server_fn::codec::{Json, MultipartData, MultipartFormData};
 
@@ -185,26 +185,27 @@ pub async fn history() -> Result<HistoryView, ImportError> {
     )
 }
 
-/// A contact as it is stored, for its edit form.
+/// The fields of a contact its page edits.
 #[server]
-pub async fn contact_for_edit(id: i64) -> Result<ContactDetail, ImportError> {
+pub async fn contact_for_edit(id: i64) -> Result<ContactForm, ImportError> {
     use super::context::*;
     with_status(
         async {
             let (services, caller) = authorised::<ImportError>().await?;
-            crate::contacts::contact(&services, caller.user_id, id).await
+            crate::contacts::contact_form(&services, caller.user_id, id).await
         }
         .await,
     )
 }
 
+/// Applies the page's form to the contact as stored.
 #[server(input = Json)]
-pub async fn edit_contact(id: i64, contact: Contact, merge: bool) -> Result<ContactDetail, ImportError> {
+pub async fn edit_contact(id: i64, form: ContactForm, merge: bool) -> Result<(), ImportError> {
     use super::context::*;
     with_status(
         async {
             let (services, caller) = authorised::<ImportError>().await?;
-            crate::contacts::edit_contact(&services, caller.user_id, id, contact, merge).await
+            crate::contacts::edit_contact(&services, caller.user_id, id, crate::contacts::Edit::Form(form), merge).await.map(|_| ())
         }
         .await,
     )

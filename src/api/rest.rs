@@ -183,7 +183,7 @@ async fn edit_contact(
 ) -> Result<Response, ImportError> {
     let id = contact_id(&id)?;
     let Json(edited) = body.map_err(|rejection| ImportError::InvalidRequest { message: rejection.body_text() })?;
-    Ok(Json(crate::contacts::edit_contact(&state.services, caller.user_id, id, edited, query.merge).await?).into_response())
+    Ok(Json(crate::contacts::edit_contact(&state.services, caller.user_id, id, crate::contacts::Edit::Whole(edited), query.merge).await?).into_response())
 }
 
 async fn delete_contact(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ImportError> {

@@ -2,10 +2,85 @@
 //! and phones normalised, something to identify it by, values bounded), so an
 //! edited contact matches, merges and exports as an imported one does.
 
-use super::contact::Contact;
+use super::contact::{Address, Contact, Labeled, Organization, Phone};
+use serde::{Deserialize, Serialize};
 use super::draft::{collapse_whitespace, is_valid_email};
 use super::identity::{normalize_email, normalize_phone, Identity, IdentityKind};
 use super::labels::canonical;
+
+/// One labelled text value of the edit form.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabeledText {
+    pub value: String,
+    pub label: String,
+    pub preferred: bool,
+}
+
+/// The fields the contact page edits, as plain text: the page's client never
+/// carries the whole contact. Applied to the stored contact, whose other
+/// fields (dates, relations, handles, custom fields, the photo) stay.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactForm {
+    pub display_name: String,
+    pub given: String,
+    pub family: String,
+    pub emails: Vec<LabeledText>,
+    pub phones: Vec<LabeledText>,
+    pub websites: Vec<LabeledText>,
+    pub addresses: Vec<(Address, String)>,
+    pub organizations: Vec<(Organization, String)>,
+    /// Comma-separated.
+    pub groups: String,
+    pub notes: String,
+}
+
+impl ContactForm {
+    pub fn of(contact: &Contact) -> Self {
+        let texts = |values: &[Labeled<String>]| {
+            values.iter().map(|v| LabeledText { value: v.value.clone(), label: v.label.clone(), preferred: v.preferred }).collect()
+        };
+        ContactForm {
+            display_name: contact.display_name.clone(),
+            given: contact.name.given.clone(),
+            family: contact.name.family.clone(),
+            emails: texts(&contact.emails),
+            phones: contact
+                .phones
+                .iter()
+                .map(|p| LabeledText { value: p.value.raw.clone(), label: p.label.clone(), preferred: p.preferred })
+                .collect(),
+            websites: texts(&contact.websites),
+            addresses: contact.addresses.iter().map(|a| (a.value.clone(), a.label.clone())).collect(),
+            organizations: contact.organizations.iter().map(|o| (o.value.clone(), o.label.clone())).collect(),
+            groups: contact.groups.join(", "),
+            notes: contact.notes.clone(),
+        }
+    }
+
+    /// `stored` with the form's fields; what the form does not show stays.
+    pub fn apply(&self, mut contact: Contact) -> Contact {
+        let texts = |rows: &[LabeledText]| -> Vec<Labeled<String>> {
+            rows.iter().filter(|r| !r.value.trim().is_empty()).map(|r| Labeled::new(r.value.trim().to_owned(), r.label.clone(), r.preferred)).collect()
+        };
+        contact.display_name = self.display_name.clone();
+        contact.name.given = self.given.trim().to_owned();
+        contact.name.family = self.family.trim().to_owned();
+        contact.emails = texts(&self.emails);
+        contact.phones = self
+            .phones
+            .iter()
+            .filter(|r| !r.value.trim().is_empty())
+            .map(|r| Labeled::new(Phone { raw: r.value.trim().to_owned(), normalized: String::new() }, r.label.clone(), r.preferred))
+            .collect();
+        contact.websites = texts(&self.websites);
+        contact.addresses = self.addresses.iter().filter(|(a, _)| !a.is_empty()).map(|(a, l)| Labeled::new(a.clone(), l.clone(), false)).collect();
+        contact.organizations =
+            self.organizations.iter().filter(|(o, _)| !o.is_empty()).map(|(o, l)| Labeled::new(o.clone(), l.clone(), false)).collect();
+        contact.groups = self.groups.split(',').map(str::trim).filter(|g| !g.is_empty()).map(str::to_owned).collect();
+        contact.notes = self.notes.clone();
+        contact
+    }
+}
 
 /// What an edit may hold.
 #[derive(Clone, Copy, Debug)]
@@ -147,6 +222,24 @@ mod tests {
         edited.phones.clear();
         assert_eq!(identities_after_edit(&edited, &before), [Identity::name("ana lima")]);
         assert_eq!(shown_identity(&before[0]), "+15550100001");
+    }
+
+    #[test]
+    fn the_form_changes_its_fields_and_keeps_the_rest() {
+        let stored = Contact {
+            display_name: "Ana Lima".into(),
+            phones: vec![phone("+1 555 010 0001", "mobile")],
+            relations: vec![Labeled::new("Bo".to_owned(), "spouse", false)],
+            ..Contact::default()
+        };
+        let mut form = ContactForm::of(&stored);
+        form.phones[0].label = "fax".into();
+        form.emails.push(LabeledText { value: " ana@example.com ".into(), ..LabeledText::default() });
+        let edited = form.apply(stored.clone());
+        assert_eq!(edited.phones[0].label, "fax");
+        assert_eq!(edited.emails[0].value, "ana@example.com");
+        assert_eq!(edited.relations, stored.relations, "what the form does not show stays");
+        assert_eq!(ContactForm::of(&stored).apply(stored.clone()), stored);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use super::common::RequireAccount;
 use super::undo::UndoOperation;
 use crate::api::imports::{contact_for_edit, delete_contact, edit_contact, get_contact};
-use crate::domain::contact::{Address, Contact, Labeled, Organization, Phone};
+use crate::domain::edit::{ContactForm as Form, LabeledText};
 use crate::error::ImportError;
 use crate::model::ContactSheet;
 use leptos::prelude::*;
@@ -91,86 +91,15 @@ fn ContactView() -> impl IntoView {
     }
 }
 
-/// One row of a list of labelled text values in the form.
-#[derive(Clone, Debug, Default, PartialEq)]
-struct LabeledText {
-    value: String,
-    label: String,
-    preferred: bool,
-}
-
-/// The editable fields, as the form holds them; the rest of the contact stays as stored.
-#[derive(Clone, Debug, Default, PartialEq)]
-struct Form {
-    display_name: String,
-    given: String,
-    family: String,
-    emails: Vec<LabeledText>,
-    phones: Vec<LabeledText>,
-    websites: Vec<LabeledText>,
-    addresses: Vec<(Address, String)>,
-    organizations: Vec<(Organization, String)>,
-    groups: String,
-    notes: String,
-}
-
-impl Form {
-    fn of(contact: &Contact) -> Self {
-        let texts = |values: &[Labeled<String>]| {
-            values.iter().map(|v| LabeledText { value: v.value.clone(), label: v.label.clone(), preferred: v.preferred }).collect()
-        };
-        Form {
-            display_name: contact.display_name.clone(),
-            given: contact.name.given.clone(),
-            family: contact.name.family.clone(),
-            emails: texts(&contact.emails),
-            phones: contact
-                .phones
-                .iter()
-                .map(|p| LabeledText { value: p.value.raw.clone(), label: p.label.clone(), preferred: p.preferred })
-                .collect(),
-            websites: texts(&contact.websites),
-            addresses: contact.addresses.iter().map(|a| (a.value.clone(), a.label.clone())).collect(),
-            organizations: contact.organizations.iter().map(|o| (o.value.clone(), o.label.clone())).collect(),
-            groups: contact.groups.join(", "),
-            notes: contact.notes.clone(),
-        }
-    }
-
-    /// `stored` with the form's fields: what the form does not show stays as it is.
-    fn apply(&self, stored: &Contact) -> Contact {
-        let texts = |rows: &[LabeledText]| -> Vec<Labeled<String>> {
-            rows.iter().filter(|r| !r.value.trim().is_empty()).map(|r| Labeled::new(r.value.trim().to_owned(), r.label.clone(), r.preferred)).collect()
-        };
-        let mut contact = stored.clone();
-        contact.display_name = self.display_name.clone();
-        contact.name.given = self.given.trim().to_owned();
-        contact.name.family = self.family.trim().to_owned();
-        contact.emails = texts(&self.emails);
-        contact.phones = self
-            .phones
-            .iter()
-            .filter(|r| !r.value.trim().is_empty())
-            .map(|r| Labeled::new(Phone { raw: r.value.trim().to_owned(), normalized: String::new() }, r.label.clone(), r.preferred))
-            .collect();
-        contact.websites = texts(&self.websites);
-        contact.addresses = self.addresses.iter().filter(|(a, _)| !a.is_empty()).map(|(a, l)| Labeled::new(a.clone(), l.clone(), false)).collect();
-        contact.organizations =
-            self.organizations.iter().filter(|(o, _)| !o.is_empty()).map(|(o, l)| Labeled::new(o.clone(), l.clone(), false)).collect();
-        contact.groups = self.groups.split(',').map(str::trim).filter(|g| !g.is_empty()).map(str::to_owned).collect();
-        contact.notes = self.notes.clone();
-        contact
-    }
-}
-
 /// A text input bound to one field of the form.
-fn field(form: RwSignal<Form>, label: &'static str, test_id: String, get: fn(&Form) -> String, set: fn(&mut Form, String)) -> impl IntoView {
+fn field(form: RwSignal<Form>, label: &'static str, test_id: String, get: fn(&Form) -> String, set: fn(&mut Form, String)) -> AnyView {
     view! {
         <label class="field">
             <span>{label}</span>
             <input data-testid=test_id prop:value=move || form.with(get) on:input=move |ev| form.update(|f| set(f, event_target_value(&ev))) />
         </label>
     }
+    .into_any()
 }
 
 /// A list of labelled values (emails, phones, websites) with a row per value.
@@ -179,7 +108,7 @@ fn labeled_list(
     title: &'static str,
     kind: &'static str,
     rows: fn(&mut Form) -> &mut Vec<LabeledText>,
-) -> impl IntoView {
+) -> AnyView {
     let count = move || form.with(|f| rows(&mut f.clone()).len());
     view! {
         <fieldset data-testid=format!("edit-{kind}")>
@@ -200,19 +129,18 @@ fn labeled_list(
             </button>
         </fieldset>
     }
+    .into_any()
 }
 
 #[component]
 fn EditForm(id: i64, editing: RwSignal<bool>, saved: RwSignal<u32>) -> impl IntoView {
     let stored = Resource::new(move || id, contact_for_edit);
     let form = RwSignal::new(Form::default());
-    let base = RwSignal::new(None::<Contact>);
     let taken = RwSignal::new(None::<String>);
     let save = Action::new(move |merge: &bool| {
         let merge = *merge;
-        let edited = base.with_untracked(|stored| stored.as_ref().map(|stored| form.with_untracked(|f| f.apply(stored))));
+        let edited = form.get_untracked();
         async move {
-            let Some(edited) = edited else { return Err(ImportError::NotFound) };
             match edit_contact(id, edited, merge).await {
                 Ok(_) => {
                     taken.set(None);
@@ -233,9 +161,8 @@ fn EditForm(id: i64, editing: RwSignal<bool>, saved: RwSignal<u32>) -> impl Into
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match stored.await {
-                    Ok(detail) => {
-                        form.set(Form::of(&detail.contact));
-                        base.set(Some(detail.contact));
+                    Ok(fields) => {
+                        form.set(fields);
                         view! {
                             <form class="edit-contact" data-testid="edit-form" on:submit=move |ev| { ev.prevent_default(); save.dispatch(false); }>
                                 <h1>"Edit contact"</h1>
@@ -249,12 +176,12 @@ fn EditForm(id: i64, editing: RwSignal<bool>, saved: RwSignal<u32>) -> impl Into
                                     <legend>"Addresses"</legend>
                                     {move || (0..form.with(|f| f.addresses.len())).map(|i| view! {
                                         <div class="labeled-row">
-                                            {part_input(form, "Street", move |f| f.addresses.get_mut(i).map(|a| &mut a.0.street))}
-                                            {part_input(form, "City", move |f| f.addresses.get_mut(i).map(|a| &mut a.0.city))}
-                                            {part_input(form, "Region", move |f| f.addresses.get_mut(i).map(|a| &mut a.0.region))}
-                                            {part_input(form, "Postal code", move |f| f.addresses.get_mut(i).map(|a| &mut a.0.postal_code))}
-                                            {part_input(form, "Country", move |f| f.addresses.get_mut(i).map(|a| &mut a.0.country))}
-                                            {part_input(form, "Label", move |f| f.addresses.get_mut(i).map(|a| &mut a.1))}
+                                            {part_input(form, i, "Street", |f, i| f.addresses.get_mut(i).map(|a| &mut a.0.street))}
+                                            {part_input(form, i, "City", |f, i| f.addresses.get_mut(i).map(|a| &mut a.0.city))}
+                                            {part_input(form, i, "Region", |f, i| f.addresses.get_mut(i).map(|a| &mut a.0.region))}
+                                            {part_input(form, i, "Postal code", |f, i| f.addresses.get_mut(i).map(|a| &mut a.0.postal_code))}
+                                            {part_input(form, i, "Country", |f, i| f.addresses.get_mut(i).map(|a| &mut a.0.country))}
+                                            {part_input(form, i, "Label", |f, i| f.addresses.get_mut(i).map(|a| &mut a.1))}
                                         </div>
                                     }).collect_view()}
                                     <button type="button" class="link" on:click=move |_| form.update(|f| f.addresses.push(Default::default()))>"Add address"</button>
@@ -263,9 +190,9 @@ fn EditForm(id: i64, editing: RwSignal<bool>, saved: RwSignal<u32>) -> impl Into
                                     <legend>"Organizations"</legend>
                                     {move || (0..form.with(|f| f.organizations.len())).map(|i| view! {
                                         <div class="labeled-row">
-                                            {part_input(form, "Organization", move |f| f.organizations.get_mut(i).map(|o| &mut o.0.name))}
-                                            {part_input(form, "Department", move |f| f.organizations.get_mut(i).map(|o| &mut o.0.department))}
-                                            {part_input(form, "Title", move |f| f.organizations.get_mut(i).map(|o| &mut o.0.title))}
+                                            {part_input(form, i, "Organization", |f, i| f.organizations.get_mut(i).map(|o| &mut o.0.name))}
+                                            {part_input(form, i, "Department", |f, i| f.organizations.get_mut(i).map(|o| &mut o.0.department))}
+                                            {part_input(form, i, "Title", |f, i| f.organizations.get_mut(i).map(|o| &mut o.0.title))}
                                         </div>
                                     }).collect_view()}
                                     <button type="button" class="link" on:click=move |_| form.update(|f| f.organizations.push(Default::default()))>"Add organization"</button>
@@ -300,12 +227,13 @@ fn EditForm(id: i64, editing: RwSignal<bool>, saved: RwSignal<u32>) -> impl Into
 }
 
 /// An input bound to one part of the `i`th address or organization of the form.
-fn part_input(form: RwSignal<Form>, label: &'static str, part: impl Fn(&mut Form) -> Option<&mut String> + Copy + Send + Sync + 'static) -> impl IntoView {
+fn part_input(form: RwSignal<Form>, i: usize, label: &'static str, part: fn(&mut Form, usize) -> Option<&mut String>) -> AnyView {
     view! {
         <input aria-label=label placeholder=label
-            prop:value=move || form.with(|f| part(&mut f.clone()).map(|p| p.clone()).unwrap_or_default())
-            on:input=move |ev| form.update(|f| if let Some(p) = part(f) { *p = event_target_value(&ev) }) />
+            prop:value=move || form.with(|f| part(&mut f.clone(), i).map(|p| p.clone()).unwrap_or_default())
+            on:input=move |ev| form.update(|f| if let Some(p) = part(f, i) { *p = event_target_value(&ev) }) />
     }
+    .into_any()
 }
 
 #[component]
