@@ -47,6 +47,20 @@ struct Args {
     /// Check every count instead of caring about speed.
     #[arg(long)]
     smoke: bool,
+    /// Also measure the change journal: its size after a first import of the
+    /// file and after a re-import that changes 10 % of `--small-rows` contacts,
+    /// and the undo of the first import against the import's own time.
+    #[arg(long)]
+    history: bool,
+    /// Many people at once on one Postgres: `--scale-users` import `--scale-rows`
+    /// rows each at the same moment, through 1, 2 and 4 instances, against as
+    /// many parallel `\copy` sessions of the same files.
+    #[arg(long)]
+    scale_out: bool,
+    #[arg(long, default_value_t = 8)]
+    scale_users: usize,
+    #[arg(long, default_value_t = 200_000)]
+    scale_rows: usize,
     /// The file: the 8-column contacts file, or Google Contacts' full layout (40 columns).
     #[arg(long, value_enum, default_value_t = Layout::Eight)]
     layout: Layout,
@@ -452,6 +466,7 @@ struct Times {
     peak_kib: u64,
 }
 
+#[derive(Clone, Copy)]
 enum Backend<'a> {
     Sqlite(&'a Path),
     Postgres,
@@ -493,13 +508,346 @@ async fn intake_runs(args: &Args, builds: &[Build], backend: Backend<'_>, csv: &
     times
 }
 
+/// `file` with every tenth data row's job title changed (the 8-column layout).
+fn changed_tenth(file: &Path, out: &Path) -> std::io::Result<()> {
+    let text = std::fs::read_to_string(file)?;
+    let mut changed = String::with_capacity(text.len() + text.len() / 50);
+    for (i, line) in text.lines().enumerate() {
+        let mut line = line.to_owned();
+        if i > 0 && i % 10 == 0 {
+            if let Some(title) = TITLES.iter().find(|t| line.contains(&format!("\",{t},"))) {
+                line = line.replacen(&format!("\",{title},"), &format!("\",{title} II,"), 1);
+            }
+        }
+        changed.push_str(&line);
+        changed.push('\n');
+    }
+    std::fs::write(out, changed)
+}
+
+/// A running server with one user: imports and undoes as a script would.
+struct Scripted {
+    server: Server,
+    http: reqwest::Client,
+}
+
+impl Scripted {
+    async fn start(intake: &Path, url: &str) -> Self {
+        let server = Server::start(intake, url, &[]).await;
+        let http = client(&token_for(intake, url, "history@example.com"));
+        Self { server, http }
+    }
+
+    /// Posts and polls until the job ends: its view and the seconds it took.
+    async fn until_done(&self, response: reqwest::Response, start: Instant) -> (Value, f64) {
+        assert_eq!(response.status(), 202, "start: {}", response.text().await.unwrap_or_default());
+        let started: Value = response.json().await.expect("json");
+        let status_url = format!("{}{}", self.server.base, started["status_url"].as_str().expect("status_url"));
+        loop {
+            let view: Value = self.http.get(&status_url).send().await.expect("status").json().await.expect("json");
+            if !matches!(view["status"].as_str(), Some("queued" | "processing")) {
+                assert_eq!(view["status"], "succeeded", "{view}");
+                return (view, start.elapsed().as_secs_f64());
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    async fn import(&self, csv: &Path) -> (Value, f64) {
+        let start = Instant::now();
+        let form = reqwest::multipart::Form::new().part("file", file_part(csv).await);
+        let response = self.http.post(format!("{}/api/imports", self.server.base)).multipart(form).send().await.expect("upload");
+        self.until_done(response, start).await
+    }
+
+    /// The undo of `import_id`, confirmed with the count it asks for.
+    async fn undo(&self, import_id: &str) -> (Value, f64) {
+        let url = format!("{}/api/imports/{import_id}/undo", self.server.base);
+        let asked: Value = self.http.post(&url).send().await.expect("undo").json().await.expect("json");
+        let start = Instant::now();
+        let response = self.http.post(format!("{url}?confirm={}", asked["confirm"])).send().await.expect("undo");
+        self.until_done(response, start).await
+    }
+
+    /// Changes the newest operation made.
+    async fn newest_changes(&self) -> u64 {
+        let history: Value = self.http.get(format!("{}/api/history", self.server.base)).send().await.expect("history").json().await.expect("json");
+        history["operations"][0]["changes"].as_u64().expect("changes")
+    }
+}
+
+/// The journal's size on disk: its table and indexes.
+fn journal_bytes(backend: &Backend<'_>, url: &str) -> u64 {
+    let answer = match backend {
+        Backend::Sqlite(_) => {
+            let path = url.trim_start_matches("sqlite://");
+            let output = std::process::Command::new("sqlite3")
+                .args([path, "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name = 'contact_changes'"])
+                .output()
+                .expect("sqlite3");
+            String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        }
+        Backend::Postgres => psql(url, "SELECT pg_total_relation_size('contact_changes')"),
+    };
+    answer.trim().parse().unwrap_or_else(|_| panic!("journal size: {answer}"))
+}
+
+/// The journal's cost on one backend, for the current build: rows of the report.
+async fn history_costs(args: &Args, backend: Backend<'_>, csv: &Path, small: &Path, changed: &Path, rows: u64, small_rows: u64) -> Vec<Vec<String>> {
+    let name = if matches!(backend, Backend::Sqlite(_)) { "SQLite" } else { "Postgres" };
+    let url = |db: &'static str| async move {
+        match backend {
+            Backend::Sqlite(dir) => format!("sqlite://{}", dir.join(format!("{db}.db")).display()),
+            Backend::Postgres => new_postgres_database(&args.postgres, db).await,
+        }
+    };
+    let first_url = url("intake_history_first").await;
+    let scripted = Scripted::start(&args.intake, &first_url).await;
+    let (view, import_s) = scripted.import(csv).await;
+    let first_entries = scripted.newest_changes().await;
+    let first_bytes = journal_bytes(&backend, &first_url);
+    let (undo_view, undo_s) = scripted.undo(view["import_id"].as_str().expect("import_id")).await;
+    scripted.server.stop().await;
+
+    let again_url = url("intake_history_again").await;
+    let scripted = Scripted::start(&args.intake, &again_url).await;
+    scripted.import(small).await;
+    let before = journal_bytes(&backend, &again_url);
+    scripted.import(changed).await;
+    let again_entries = scripted.newest_changes().await;
+    let again_bytes = journal_bytes(&backend, &again_url) - before;
+    scripted.server.stop().await;
+    if let Backend::Postgres = backend {
+        psql(&args.postgres, "DROP DATABASE intake_history_first WITH (FORCE)");
+        psql(&args.postgres, "DROP DATABASE intake_history_again WITH (FORCE)");
+    }
+    let mib = |bytes: u64| format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0));
+    vec![
+        vec![format!("{name}: first import of {rows} rows"), format!("{import_s:.2} s"), format!("{first_entries} entries"), mib(first_bytes)],
+        vec![
+            format!("{name}: its undo ({} removed)", undo_view["reversal"]["removed"]),
+            format!("{undo_s:.2} s ({:.2} × the import)", undo_s / import_s),
+            "".into(),
+            "".into(),
+        ],
+        vec![format!("{name}: re-import of {small_rows} rows, every 10th changed"), "".into(), format!("{again_entries} entries"), mib(again_bytes)],
+    ]
+}
+
+/// `users` people import `csv` at the same moment through `instances` servers on
+/// one new Postgres database: seconds until the last finished, and the longest
+/// any import waited in the queue.
+async fn scale_out_run(args: &Args, csv: &Path, users: usize, instances: usize) -> (f64, f64) {
+    let url = new_postgres_database(&args.postgres, "intake_scale").await;
+    let mut servers = Vec::new();
+    for _ in 0..instances {
+        servers.push(Server::start(&args.intake, &url, &[]).await);
+    }
+    let mut people = Vec::new();
+    for user in 0..users {
+        let http = client(&token_for(&args.intake, &url, &format!("scale{user}@example.com")));
+        people.push((http, servers[user % instances].base.clone()));
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(users));
+    let start = Instant::now();
+    let mut imports = tokio::task::JoinSet::new();
+    for (http, base) in people {
+        let (barrier, csv) = (barrier.clone(), csv.to_owned());
+        imports.spawn(async move {
+            let form = reqwest::multipart::Form::new().part("file", file_part(&csv).await);
+            barrier.wait().await;
+            let response = http.post(format!("{base}/api/imports")).multipart(form).send().await.expect("upload");
+            assert_eq!(response.status(), 202, "upload");
+            let started: Value = response.json().await.expect("json");
+            let status_url = format!("{base}{}", started["status_url"].as_str().expect("status_url"));
+            let (mut queued_since, mut waited) = (Some(Instant::now()), 0.0_f64);
+            loop {
+                let view: Value = http.get(&status_url).send().await.expect("status").json().await.expect("json");
+                match view["status"].as_str() {
+                    Some("queued") => {}
+                    Some("processing") => {
+                        if let Some(since) = queued_since.take() {
+                            waited = since.elapsed().as_secs_f64();
+                        }
+                    }
+                    _ => {
+                        assert_eq!(view["status"], "succeeded", "{view}");
+                        return waited;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+    }
+    let mut longest_wait = 0.0_f64;
+    while let Some(waited) = imports.join_next().await {
+        longest_wait = longest_wait.max(waited.expect("import"));
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    for server in servers {
+        server.stop().await;
+    }
+    psql(&args.postgres, "DROP DATABASE intake_scale WITH (FORCE)");
+    (seconds, longest_wait)
+}
+
+/// `sessions` parallel `\copy` of `csv`, each into its own logged table with a
+/// primary key and a `lower(email)` index: the seconds until the last ended.
+async fn parallel_copies(args: &Args, csv: &Path, expected: Expected, sessions: usize) -> f64 {
+    let url = new_postgres_database(&args.postgres, "intake_scale_copy").await;
+    let names: Vec<String> = (1..=expected.columns).map(|c| format!("c{c}")).collect();
+    for session in 0..sessions {
+        psql(&url, &format!(
+            "CREATE TABLE copy{session} (id bigserial PRIMARY KEY, {}); CREATE INDEX ON copy{session} (lower(c{}))",
+            bare_columns(expected),
+            expected.email_column + 1
+        ));
+    }
+    let start = Instant::now();
+    let children: Vec<_> = (0..sessions)
+        .map(|session| {
+            let copy = format!("\\copy copy{session} ({}) FROM '{}' WITH (FORMAT csv, HEADER true)", names.join(", "), csv.display());
+            StdCommand::new("psql").args([url.as_str(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", &copy]).stdout(Stdio::null()).spawn().expect("psql")
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().expect("psql").success(), "parallel \\copy failed");
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    psql(&args.postgres, "DROP DATABASE intake_scale_copy WITH (FORCE)");
+    seconds
+}
+
+/// The people of the 8-column file (`staging`, columns c1–c8), one per
+/// distinct row, as the set-based SQL below reads them. Exact repeats collapse,
+/// as Intake counts them `unchanged`.
+/// `row` is the staging table's row number.
+fn same_work_people(row: &str) -> String {
+    format!(
+        "SELECT MIN({row}) AS r, c1, c2, lower(c3) AS email, c4, replace(replace(c4, ' ', ''), '-', '') AS phone, c5, c6, c7, c8
+         FROM staging GROUP BY lower(c3), c1, c2, c4, c5, c6, c7, c8"
+    )
+}
+
+/// Runs `script` through `program`'s standard input: seconds, and its error output.
+fn timed_script(program: &str, args: &[&str], script: &str) -> (f64, String) {
+    let start = Instant::now();
+    let mut child = StdCommand::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    child.stdin.take().expect("stdin").write_all(script.as_bytes()).expect("script");
+    let output = child.wait_with_output().expect(program);
+    let errors = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success() && errors.trim().is_empty(), "{program}: {errors}");
+    (start.elapsed().as_secs_f64(), errors)
+}
+
+/// The work an import does, by SQL alone on SQLite: `.import` into a staging
+/// table, then set-based inserts of the contacts (document, search text,
+/// listed identities), their identities and a journal entry each, into
+/// Intake's own schema (migrated by `intake users add`). Seconds, rows loaded.
+fn same_work_sqlite(intake: &Path, dir: &Path, csv: &Path, run: usize) -> (f64, u64) {
+    let db = dir.join(format!("same-work-{run}.db"));
+    let url = format!("sqlite://{}", db.display());
+    token_for(intake, &url, "same@example.com");
+    let db = db.to_str().expect("path");
+    let script = format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+CREATE TEMP TABLE staging (c1, c2, c3, c4, c5, c6, c7, c8);
+.import --csv --skip 1 {file} staging
+         BEGIN;
+         CREATE TEMP TABLE people AS {people};
+         INSERT INTO contacts (id, user_id, display_name, card, photo, search_text, identities, created_at, updated_at)
+           SELECT r, 1, c1 || ' ' || c2,
+             json_object('display_name', c1 || ' ' || c2, 'name', json_object('given', c1, 'family', c2),
+               'emails', json_array(json_object('value', email)),
+               'phones', json_array(json_object('value', json_object('raw', c4, 'normalized', phone))),
+               'addresses', json_array(json_object('value', json_object('city', c7))),
+               'organizations', json_array(json_object('value', json_object('name', c5, 'title', c6))), 'notes', c8),
+             NULL, lower(c1 || ' ' || c2 || char(10) || email || char(10) || c4 || char(10) || c5 || char(10) || c6 || char(10) || c7 || char(10) || c8),
+             json_array(json_array('email', email), json_array('name_phone', lower(c1 || ' ' || c2) || '|' || phone)),
+             unixepoch() * 1000, unixepoch() * 1000
+           FROM people;
+         INSERT INTO contact_identities (user_id, kind, value, contact_id) SELECT 1, 'email', email, r FROM people;
+         INSERT INTO contact_identities (user_id, kind, value, contact_id)
+           SELECT 1, 'name_phone', lower(c1 || ' ' || c2) || '|' || phone, r FROM people WHERE true
+           ON CONFLICT DO NOTHING;
+         INSERT INTO contact_changes (user_id, id, contact_id, action, at) SELECT 1, r, r, 'c', unixepoch() * 1000 FROM people;
+         COMMIT;",
+        file = csv.display(),
+        people = same_work_people("rowid")
+    );
+    let (seconds, _) = timed_script("sqlite3", &[db], &script);
+    let count = StdCommand::new("sqlite3").args([db, "SELECT count(*) FROM contacts"]).output().expect("sqlite3");
+    (seconds, String::from_utf8_lossy(&count.stdout).trim().parse().unwrap_or(0))
+}
+
+/// The same on Postgres: `\copy` into a staging table, then the same
+/// set-based inserts, in one transaction. Seconds, rows loaded.
+async fn same_work_postgres(args: &Args, csv: &Path) -> (f64, u64) {
+    let url = new_postgres_database(&args.postgres, "intake_same_work").await;
+    token_for(&args.intake, &url, "same@example.com");
+    let user: String = psql(&url, "SELECT id FROM users");
+    let people = same_work_people("n");
+    let script = format!(
+        "CREATE TEMP TABLE staging (c1 text, c2 text, c3 text, c4 text, c5 text, c6 text, c7 text, c8 text);
+         \\copy staging FROM '{file}' WITH (FORMAT csv, HEADER true)
+         BEGIN;
+         ALTER TABLE staging ADD COLUMN n bigserial;
+         CREATE TEMP TABLE people AS {people};
+         INSERT INTO contacts (id, user_id, display_name, card, photo, search_text, identities, created_at, updated_at)
+           SELECT r, {user}, c1 || ' ' || c2,
+             jsonb_build_object('display_name', c1 || ' ' || c2, 'name', jsonb_build_object('given', c1, 'family', c2),
+               'emails', jsonb_build_array(jsonb_build_object('value', email)),
+               'phones', jsonb_build_array(jsonb_build_object('value', jsonb_build_object('raw', c4, 'normalized', phone))),
+               'addresses', jsonb_build_array(jsonb_build_object('value', jsonb_build_object('city', c7))),
+               'organizations', jsonb_build_array(jsonb_build_object('value', jsonb_build_object('name', c5, 'title', c6))),
+               'notes', c8)::text,
+             NULL, lower(concat_ws(chr(10), c1 || ' ' || c2, email, c4, c5, c6, c7, c8)),
+             jsonb_build_array(jsonb_build_array('email', email), jsonb_build_array('name_phone', lower(c1 || ' ' || c2) || '|' || phone))::text,
+             now(), now()
+           FROM people;
+         INSERT INTO contact_identities (user_id, kind, value, contact_id) SELECT {user}, 'email', email, r FROM people;
+         INSERT INTO contact_identities (user_id, kind, value, contact_id)
+           SELECT {user}, 'name_phone', lower(c1 || ' ' || c2) || '|' || phone, r FROM people ON CONFLICT DO NOTHING;
+         INSERT INTO contact_changes (user_id, contact_id, action, at) SELECT {user}, r, 'c', now() FROM people;
+         COMMIT;",
+        file = csv.display()
+    );
+    let (seconds, _) = timed_script("psql", &[url.as_str(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"], &script);
+    let loaded = psql(&url, "SELECT count(*) FROM contacts").parse().unwrap_or(0);
+    psql(&args.postgres, "DROP DATABASE intake_same_work WITH (FORCE)");
+    (seconds, loaded)
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
 }
 
 /// p50, p99 and max of `start_import` for `users` users starting at once.
-async fn guard_latency(args: &Args, database_url: &str, instances: usize) -> (f64, f64, f64) {
+/// Latencies of one burst, in milliseconds.
+struct Latencies {
+    p50: f64,
+    p99: f64,
+    max: f64,
+}
+
+impl Latencies {
+    fn of(mut millis: Vec<f64>) -> Self {
+        millis.sort_by(f64::total_cmp);
+        let at = |q: f64| millis[((millis.len() as f64 * q).ceil() as usize).clamp(1, millis.len()) - 1];
+        Latencies { p50: at(0.50), p99: at(0.99), max: *millis.last().expect("some calls") }
+    }
+}
+
+/// Every user starts an import and reads their contacts at the same moment:
+/// the guarded start's latencies, and the authenticated read's in the same burst.
+async fn guard_latency(args: &Args, database_url: &str, instances: usize) -> (Latencies, Latencies) {
     let settings = [("IMPORT_WORKERS", "0")];
     let mut servers = Vec::new();
     for _ in 0..instances {
@@ -519,31 +867,40 @@ async fn guard_latency(args: &Args, database_url: &str, instances: usize) -> (f6
         let preview: Value = http.post(format!("{base}{upload_path}")).multipart(form).send().await.expect("upload").json().await.expect("preview");
         prepared.push((http, base, preview));
     }
-    let barrier = Arc::new(tokio::sync::Barrier::new(prepared.len()));
+    let barrier = Arc::new(tokio::sync::Barrier::new(prepared.len() * 2));
     let mut calls = tokio::task::JoinSet::new();
     for (http, base, preview) in prepared {
-        let barrier = barrier.clone();
+        let (start_barrier, read_barrier) = (barrier.clone(), barrier.clone());
+        let (reader, read_base) = (http.clone(), base.clone());
         calls.spawn(async move {
             let body = serde_json::json!({"upload_id": preview["upload_id"], "mapping": preview["mapping"]});
-            barrier.wait().await;
+            start_barrier.wait().await;
             let start = Instant::now();
             let response = http.post(format!("{base}{start_path}")).json(&body).send().await.expect("start");
             let status = response.status();
             let _ = response.bytes().await;
             assert_eq!(status, 200, "start_import");
-            start.elapsed().as_secs_f64() * 1000.0
+            (true, start.elapsed().as_secs_f64() * 1000.0)
+        });
+        calls.spawn(async move {
+            read_barrier.wait().await;
+            let start = Instant::now();
+            let response = reader.get(format!("{read_base}/api/contacts")).send().await.expect("read");
+            let status = response.status();
+            let _ = response.bytes().await;
+            assert_eq!(status, 200, "an authenticated read");
+            (false, start.elapsed().as_secs_f64() * 1000.0)
         });
     }
-    let mut millis = Vec::new();
-    while let Some(ms) = calls.join_next().await {
-        millis.push(ms.expect("call"));
+    let (mut starts, mut reads) = (Vec::new(), Vec::new());
+    while let Some(call) = calls.join_next().await {
+        let (is_start, ms) = call.expect("call");
+        if is_start { starts.push(ms) } else { reads.push(ms) }
     }
     for server in servers {
         server.stop().await;
     }
-    millis.sort_by(f64::total_cmp);
-    let at = |q: f64| millis[((millis.len() as f64 * q).ceil() as usize).clamp(1, millis.len()) - 1];
-    (at(0.50), at(0.99), *millis.last().expect("some calls"))
+    (Latencies::of(starts), Latencies::of(reads))
 }
 
 #[derive(Default)]
@@ -635,6 +992,18 @@ async fn main() {
         intake_row(&mut report, "SQLite", build, times, base_s);
     }
     report.row(&["`sqlite3 .import` into a bare table (SQLite baseline)".into(), format!("{base_s:.2}"), rate(expected.rows, base_s), "1.00".into(), "".into(), "".into()]);
+    if args.layout == Layout::Eight {
+        let runs: Vec<(f64, u64)> = (0..args.repeat.max(3)).map(|run| same_work_sqlite(&args.intake, dir.path(), &csv, run)).collect();
+        let same_s = median(runs.iter().map(|r| r.0).collect());
+        report.row(&[
+            format!("the same work by SQL alone: `.import`, then set-based inserts of {} contacts, identities, journal", runs[0].1),
+            format!("{same_s:.2}"),
+            rate(expected.rows, same_s),
+            format!("{:.2}", base_s / same_s),
+            "".into(),
+            "".into(),
+        ]);
+    }
 
     // Postgres: Intake, the indexed \copy baseline and the unlogged limit.
     let pg_times = intake_runs(&args, &builds, Backend::Postgres, &csv, expected, &mut report).await;
@@ -663,6 +1032,21 @@ async fn main() {
         intake_row(&mut report, "Postgres", build, times, indexed_s);
     }
     report.row(&["`psql \\copy` into a logged table, PK + index on lower(email) (Postgres baseline)".into(), format!("{indexed_s:.2}"), rate(expected.rows, indexed_s), "1.00".into(), "".into(), "".into()]);
+    if args.layout == Layout::Eight {
+        let mut runs = Vec::new();
+        for _ in 0..args.repeat.max(3) {
+            runs.push(same_work_postgres(&args, &csv).await);
+        }
+        let same_s = median(runs.iter().map(|r| r.0).collect());
+        report.row(&[
+            format!("the same work by SQL alone: `\\copy`, then set-based inserts of {} contacts, identities, journal", runs[0].1),
+            format!("{same_s:.2}"),
+            rate(expected.rows, same_s),
+            format!("{:.2}", indexed_s / same_s),
+            "".into(),
+            "".into(),
+        ]);
+    }
     report.row(&["`psql \\copy` into a bare unlogged table (the limit)".into(), format!("{unlogged_s:.2}"), rate(expected.rows, unlogged_s), format!("{:.2}", indexed_s / unlogged_s), "".into(), "".into()]);
 
     // Memory must not grow with the file: the same import at a tenth of the size.
@@ -688,15 +1072,58 @@ async fn main() {
         }
     }
 
+    if args.scale_out {
+        let file = dir.path().join("scale.csv");
+        let scale_expected = generate(&file, args.scale_rows, args.layout).expect("generate scale csv");
+        let total = (args.scale_users * args.scale_rows) as u64;
+        let mut copies = Vec::new();
+        for _ in 0..args.repeat.max(1) {
+            copies.push(parallel_copies(&args, &file, scale_expected, args.scale_users).await);
+        }
+        let copy_s = median(copies);
+        println!("| {} people × {} rows at once, Postgres | seconds | rows/s | ratio | longest queue wait s |", args.scale_users, args.scale_rows);
+        println!("| --- | ---: | ---: | ---: | ---: |");
+        for instances in [1, 2, 4] {
+            let (mut seconds, mut waits) = (Vec::new(), Vec::new());
+            for _ in 0..args.repeat.max(1) {
+                let (s, w) = scale_out_run(&args, &file, args.scale_users, instances).await;
+                seconds.push(s);
+                waits.push(w);
+            }
+            let s = median(seconds);
+            println!("| Intake, {instances} instance(s) | {s:.2} | {} | {:.2} × baseline | {:.1} |", rate(total, s), copy_s / s, median(waits));
+        }
+        println!("| {} parallel `psql \\copy`, PK + lower(email) index (baseline) | {copy_s:.2} | {} | 1.00 | |", args.scale_users, rate(total, copy_s));
+        println!();
+    }
+
+    if args.history {
+        let small = dir.path().join("history-small.csv");
+        generate(&small, args.small_rows, Layout::Eight).expect("generate small csv");
+        let changed = dir.path().join("history-changed.csv");
+        changed_tenth(&small, &changed).expect("changed csv");
+        println!("| the change journal (this build) | time | journal entries | journal on disk |");
+        println!("| --- | ---: | ---: | ---: |");
+        let (rows, small_rows) = (expected.rows, args.small_rows as u64);
+        for backend in [Backend::Sqlite(dir.path()), Backend::Postgres] {
+            for row in history_costs(&args, backend, &csv, &small, &changed, rows, small_rows).await {
+                println!("| {} |", row.join(" | "));
+            }
+        }
+        println!();
+    }
+
     if args.guard_users > 0 {
         let sqlite_guard = guard_latency(&args, &format!("sqlite://{}", dir.path().join("guard.db").display()), 1).await;
         let guard_url = new_postgres_database(&args.postgres, "intake_bench_guard").await;
         let pg_guard = guard_latency(&args, &guard_url, 4).await;
         psql(&args.postgres, "DROP DATABASE intake_bench_guard WITH (FORCE)");
-        println!("| start guard, {} users at once | p50 ms | p99 ms | max ms |", args.guard_users);
-        println!("| --- | ---: | ---: | ---: |");
-        println!("| SQLite, 1 instance | {:.1} | {:.1} | {:.1} |", sqlite_guard.0, sqlite_guard.1, sqlite_guard.2);
-        println!("| Postgres, 4 instances | {:.1} | {:.1} | {:.1} |", pg_guard.0, pg_guard.1, pg_guard.2);
+        println!("| {} users at once: each starts an import and reads their contacts | p50 ms | p99 ms | max ms | start p99 / read p99 |", args.guard_users);
+        println!("| --- | ---: | ---: | ---: | ---: |");
+        for (name, (start, read)) in [("SQLite, 1 instance", &sqlite_guard), ("Postgres, 4 instances", &pg_guard)] {
+            println!("| {name}: `start_import` | {:.1} | {:.1} | {:.1} | {:.2} |", start.p50, start.p99, start.max, start.p99 / read.p99);
+            println!("| {name}: `GET /api/contacts` | {:.1} | {:.1} | {:.1} | |", read.p50, read.p99, read.max);
+        }
     }
 
     match client_sizes(&args.pkg) {

@@ -177,7 +177,7 @@ async fn kill_9_during_an_undo(backend: Backend) {
     first.child.wait().await.unwrap();
 
     // Small, paused batches: the kill lands in the middle.
-    let slow: Vec<(&str, &str)> = SETTINGS.iter().copied().chain([("IMPORT_BATCH_ROWS", "500"), ("IMPORT_BATCH_PAUSE", "200ms")]).collect();
+    let slow: Vec<(&str, &str)> = SETTINGS.iter().copied().chain([("IMPORT_BATCH_ROWS", "125"), ("IMPORT_BATCH_PAUSE", "200ms")]).collect();
     let mut victim = launch(&database, &slow).await;
     let script = Client::new(&victim.base, Some(&token));
     let path = format!("/api/imports/{}/undo", started.import_id);

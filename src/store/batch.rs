@@ -60,6 +60,10 @@ pub trait ContactWrites: ContactReads {
     async fn records(&mut self, user_id: i64, ids: &[i64]) -> StoreResult<Vec<ContactRecord>>;
     /// Deletes these contacts of the user, with their identities.
     async fn remove(&mut self, user_id: i64, ids: &[i64]) -> StoreResult<()>;
+    /// Deletes those of these contacts the user has, journaling each as
+    /// deleted with its row, inside the database: the rows never travel to the
+    /// app and back. How many there were.
+    async fn remove_journaled(&mut self, user_id: i64, ids: &[i64], now: DateTime<Utc>) -> StoreResult<u64>;
     /// Puts rows back under their ids, in place of any current row, with the
     /// identities they list and their search text.
     async fn put_back(&mut self, user_id: i64, records: &[ContactRecord], now: DateTime<Utc>) -> StoreResult<()>;
@@ -94,7 +98,7 @@ pub trait ContactWrites: ContactReads {
 macro_rules! impl_contact_transactions {
     ($tx:ty, $store:ty, identity_owners: $identity_owners:path, write_plan: $write_plan:path,
      write_row_errors: $write_row_errors:path, journal: $journal:path, insert_records: $insert_records:path,
-     committed: $committed:path) => {
+     remove_journaled: $remove_journaled:path, committed: $committed:path) => {
         const _: () = {
             use $crate::domain::history::{ContactRecord, Entry, NewEntry, ReversalCounts};
             use $crate::domain::plan::{BatchPlan, Change, StoredContact};
@@ -259,6 +263,13 @@ macro_rules! impl_contact_transactions {
                         deleting.execute(&mut *self.tx).await?;
                     }
                     Ok(())
+                }
+
+                async fn remove_journaled(&mut self, user_id: i64, ids: &[i64], now: DateTime<Utc>) -> StoreResult<u64> {
+                    if ids.is_empty() {
+                        return Ok(0);
+                    }
+                    $remove_journaled(&mut self.tx, user_id, ids, now).await
                 }
 
                 async fn put_back(&mut self, user_id: i64, records: &[ContactRecord], now: DateTime<Utc>) -> StoreResult<()> {

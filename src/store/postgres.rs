@@ -193,7 +193,7 @@ fn committed(_: &()) {}
 
 impl_contact_transactions!(PostgresTransaction, PostgresStore,
     identity_owners: identity_owners, write_plan: write_plan, write_row_errors: write_row_errors, journal: journal,
-    insert_records: insert_records, committed: committed);
+    insert_records: insert_records, remove_journaled: remove_journaled, committed: committed);
 impl_history!(PostgresStore);
 
 /// A Postgres setting's value in milliseconds.
@@ -363,6 +363,23 @@ async fn journal(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, user_id: i
     }
     copy.finish().await?;
     Ok(())
+}
+
+/// Deletes these contacts and journals each with its row, in one statement:
+/// the rows go from the table to the journal inside the database.
+async fn remove_journaled(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, user_id: i64, ids: &[i64], now: DateTime<Utc>) -> StoreResult<u64> {
+    let moved = sqlx::query(
+        "WITH gone AS (DELETE FROM contacts WHERE user_id = $1 AND id = ANY($2)
+                       RETURNING id, display_name, card, photo, identities, created_at)
+         INSERT INTO contact_changes (user_id, at, contact_id, action, name, card, photo, identities, created_at)
+         SELECT $1, $3, id, 'd', display_name, card, photo, identities, created_at FROM gone ORDER BY id DESC",
+    )
+    .bind(user_id)
+    .bind(ids)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(moved.rows_affected())
 }
 
 /// Rows put back under their own ids (free: the caller removed them), with the identities they list.

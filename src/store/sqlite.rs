@@ -228,7 +228,7 @@ fn committed(on_commit: &Option<Arc<Notify>>) {
 
 impl_contact_transactions!(SqliteTransaction, SqliteStore,
     identity_owners: identity_owners, write_plan: write_plan, write_row_errors: write_row_errors, journal: journal,
-    insert_records: insert_records, committed: committed);
+    insert_records: insert_records, remove_journaled: remove_journaled, committed: committed);
 impl_history!(SqliteStore);
 
 /// New and changed contacts in one statement per `ROWS_PER_STATEMENT`: a new
@@ -367,6 +367,35 @@ async fn journal(tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>, user_id: i64
         Ok((chunk_statement(&FULL_JOURNAL_INSERT, chunk.len(), journal_insert_sql), values.0))
     });
     execute_in_turn(tx, statements).await
+}
+
+/// Journals these contacts as deleted, with their rows, ids from the journal's
+/// counter newest contact first; then deletes them.
+async fn remove_journaled(tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>, user_id: i64, ids: &[i64], now: DateTime<Utc>) -> StoreResult<u64> {
+    let mut removed = 0;
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let first = take_ids(tx, "contact_changes", 0).await?;
+        let listed = placeholders(4, 1, chunk.len());
+        let journaled = format!(
+            "INSERT INTO contact_changes (user_id, at, id, contact_id, action, name, card, photo, identities, created_at)
+             SELECT $1, $2, $3 + ROW_NUMBER() OVER (ORDER BY id DESC) - 1, id, 'd', display_name, card, photo, identities, created_at
+             FROM contacts WHERE user_id = $1 AND id IN {listed}"
+        );
+        let mut insert = sqlx::query(&journaled).bind(user_id).bind(SqliteStore::stamp(now)).bind(first);
+        for id in chunk {
+            insert = insert.bind(id);
+        }
+        let count = insert.execute(&mut **tx).await?.rows_affected();
+        take_ids(tx, "contact_changes", count as usize).await?;
+        let deletion = super::contact_rows::absorb_sql(chunk.len());
+        let mut deleting = sqlx::query(&deletion).bind(user_id);
+        for id in chunk {
+            deleting = deleting.bind(id);
+        }
+        deleting.execute(&mut **tx).await?;
+        removed += count;
+    }
+    Ok(removed)
 }
 
 fn record_insert_sql(rows: usize) -> String {

@@ -5,7 +5,7 @@
 
 use super::outcomes::{RunEnd, RunError};
 use super::run::supervise;
-use crate::domain::history::{reverse, Action, JobParams, NewEntry, ReversalCounts};
+use crate::domain::history::{reverse, split_created, Action, JobParams, NewEntry, ReversalCounts};
 use crate::model::ImportStatus;
 use crate::services::Services;
 use crate::store::{ClaimedJob, ContactWrites, Fence, Op, StoreResult};
@@ -66,6 +66,9 @@ async fn process(
     }
 }
 
+/// A job's batch, in an import's batches (`IMPORT_BATCH_ROWS`).
+const JOB_BATCH_FACTOR: usize = 4;
+
 /// How a batch ended.
 enum Step {
     More { cancel_requested: bool },
@@ -86,8 +89,11 @@ struct Job<'a> {
 }
 
 impl Job<'_> {
+    /// Entries (or contacts) per batch: four times an import's rows. An entry
+    /// is smaller than a row, and most of an undo's work stays inside the
+    /// database; fewer, larger transactions are what make it faster.
     fn batch_size(&self) -> u32 {
-        self.services.config.import_batch_rows.clamp(1, u32::MAX as usize) as u32
+        (self.services.config.import_batch_rows.saturating_mul(JOB_BATCH_FACTOR)).clamp(1, u32::MAX as usize) as u32
     }
 
     /// The fenced transaction a batch runs in, or `None` when the fence fell.
@@ -118,11 +124,17 @@ impl Job<'_> {
             info!(undone = self.done, "undo finished");
             return Ok(Step::Done);
         };
-        let mut named: Vec<i64> = entries.iter().map(|e| e.contact_id).collect();
+        // Contacts the run created go whatever they hold now, moved to the
+        // journal inside the database; the rest are compared and put back.
+        let (created, rest) = split_created(&entries);
+        let mut named: Vec<i64> = rest.iter().map(|e| e.contact_id).collect();
         named.sort_unstable();
         named.dedup();
         let current = tx.records(user_id, &named).await?;
-        let reversal = reverse(&entries, &current);
+        let mut reversal = reverse(&rest, &current);
+        // Every removal before any row comes back: a row put back may hold
+        // identities that a removed contact holds now.
+        reversal.counts.removed += tx.remove_journaled(user_id, &created, now).await?;
         tx.remove(user_id, &reversal.remove).await?;
         tx.put_back(user_id, &reversal.restore, now).await?;
         tx.journal(user_id, &reversal.changes, now).await?;
