@@ -49,8 +49,9 @@ pub trait ContactWrites: ContactReads {
     async fn open_op(&mut self, user_id: i64, op: &Op, now: DateTime<Utc>) -> StoreResult<()>;
     /// Appends changes to the user's journal, in order, stamped `now`.
     async fn journal(&mut self, user_id: i64, entries: &[NewEntry], now: DateTime<Utc>) -> StoreResult<()>;
-    /// The user's journal entries from `from` to `to` (ids, inclusive), newest first, at most `limit`.
-    async fn entries(&mut self, user_id: i64, from: i64, to: i64, limit: u32) -> StoreResult<Vec<Entry>>;
+    /// The user's journal entries from `from` to `to` (ids, inclusive), newest
+    /// first: at most `limit`, and no more than `max_bytes` of rows (at least one).
+    async fn entries(&mut self, user_id: i64, from: i64, to: i64, limit: u32, max_bytes: u64) -> StoreResult<Vec<Entry>>;
     /// Whether an operation of the user's that starts at change `from` is still kept.
     async fn op_kept(&mut self, user_id: i64, from: i64) -> StoreResult<bool>;
     /// Up to `limit` ids of the user's contacts that match `query` (as search
@@ -211,10 +212,19 @@ macro_rules! impl_contact_transactions {
                     $journal(&mut self.tx, user_id, entries, now).await
                 }
 
-                async fn entries(&mut self, user_id: i64, from: i64, to: i64, limit: u32) -> StoreResult<Vec<Entry>> {
-                    let rows = sqlx::query(&<$store as Dialect>::query_text(ENTRIES_SQL.to_owned()))
+                async fn entries(&mut self, user_id: i64, from: i64, to: i64, limit: u32, max_bytes: u64) -> StoreResult<Vec<Entry>> {
+                    let oldest: Option<i64> = sqlx::query_scalar(BATCH_START_SQL)
                         .bind(user_id)
                         .bind(from)
+                        .bind(to)
+                        .bind(i64::from(limit))
+                        .bind(max_bytes.min(i64::MAX as u64) as i64)
+                        .fetch_one(&mut *self.tx)
+                        .await?;
+                    let Some(oldest) = oldest else { return Ok(Vec::new()) };
+                    let rows = sqlx::query(&<$store as Dialect>::query_text(ENTRIES_SQL.to_owned()))
+                        .bind(user_id)
+                        .bind(oldest.max(from))
                         .bind(to)
                         .bind(i64::from(limit))
                         .fetch_all(&mut *self.tx)

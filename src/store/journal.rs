@@ -47,6 +47,17 @@ pub(crate) const OPEN_OP_SQL: &str = "INSERT INTO history_ops (op_id, user_id, k
      SELECT $1, $2, $3, $4, COALESCE(MAX(id), 0) + 1, $5 FROM contact_changes WHERE user_id = $6
      ON CONFLICT (op_id) DO NOTHING";
 
+/// The oldest entry a batch of the user's journal takes (`$1` user, `$2`
+/// from, `$3` to, `$4` limit, `$5` bytes): the rows it reads stay within the
+/// bytes, and at least the newest is taken. One row comes back, not one per entry.
+pub(crate) const BATCH_START_SQL: &str = "SELECT MIN(id) FROM (
+        SELECT id, SUM(CAST(COALESCE(LENGTH(card), 0) + COALESCE(LENGTH(photo), 0) + COALESCE(LENGTH(identities), 0) + 64 AS BIGINT))
+                   OVER (ORDER BY id DESC) AS running,
+               ROW_NUMBER() OVER (ORDER BY id DESC) AS n
+        FROM (SELECT id, card, photo, identities FROM contact_changes
+              WHERE user_id = $1 AND id >= $2 AND id <= $3 ORDER BY id DESC LIMIT $4) AS newest
+     ) AS sized WHERE running <= $5 OR n = 1";
+
 /// A run of the user's journal, newest first (`$1` user, `$2` from, `$3` to, `$4` limit).
 pub(crate) const ENTRIES_SQL: &str = "SELECT id, contact_id, action, name, card, photo, identities, created_at FROM contact_changes
      WHERE user_id = $1 AND id >= $2 AND id <= $3 ORDER BY id DESC LIMIT $4";

@@ -68,6 +68,9 @@ async fn process(
 
 /// A job's batch, in an import's batches (`IMPORT_BATCH_ROWS`).
 const JOB_BATCH_FACTOR: usize = 4;
+/// The most an undo's batch reads of the rows its entries kept: the rows it
+/// puts back, and as many of the current ones, stay within a few times this.
+const JOB_BATCH_BYTES: u64 = 16 * 1024 * 1024;
 
 /// How a batch ended.
 enum Step {
@@ -116,7 +119,7 @@ impl Job<'_> {
         let now = self.services.now();
         tx.open_op(user_id, self.op, now).await?;
         let newest = self.cursor.unwrap_or(until);
-        let entries = tx.entries(user_id, from, newest, self.batch_size()).await?;
+        let entries = tx.entries(user_id, from, newest, self.batch_size(), JOB_BATCH_BYTES).await?;
         let Some(oldest) = entries.last().map(|e| e.id) else {
             tx.mark_undone(user_id, from, &self.op.id).await?;
             tx.job_checkpoint(&self.fence.import_id, self.done, from - 1, &ReversalCounts::default()).await?;
