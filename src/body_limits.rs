@@ -30,9 +30,9 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use tracing::info;
 
-/// The request guard: caps every POST body while it streams.
+/// The request guard: caps every body (POST, PATCH, …) while it streams.
 pub async fn guard_request_bodies(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if request.method() != Method::POST {
+    if request.method() == Method::GET || request.method() == Method::HEAD {
         return next.run(request).await;
     }
     let config = &state.services.config;
