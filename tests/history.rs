@@ -14,6 +14,7 @@ on_both_backends!(
     an_undo_names_what_it_also_undoes_and_asks_again_when_that_changed,
     edits_follow_identities_and_are_undone_exactly,
     deletions_one_and_many_are_undone_exactly,
+    every_identity_goes_with_its_contact_however_many_it_holds,
     edits_deletions_and_undos_wait_for_a_running_import,
     random_sequences_undo_back_to_any_point_exactly,
     restoring_to_a_moment_undoes_everything_since,
@@ -255,6 +256,33 @@ async fn deletions_one_and_many_are_undone_exactly(backend: Backend) {
     let by_ids_op = ops.iter().find(|op| op.op_id == started.import_id).unwrap();
     confirmed(&script, &format!("/api/history/{}/undo", by_ids_op.op_id), None).await;
     assert_eq!(snapshot(&app.database, user_id).await, before, "every contact back, under its own id");
+    app.stop().await;
+}
+
+async fn every_identity_goes_with_its_contact_however_many_it_holds(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (user_id, script) = app.script_for_new_user("many@example.com").await;
+    let empty = snapshot(&app.database, user_id).await;
+    // Five identities on one contact: the deletion takes a contact's first
+    // two by their place in its list and the rest another way (SQLite).
+    let csv = "Name,Email,Phone\r\nMany Ways,a1@example.com ::: a2@example.com ::: a3@example.com,+1 555 010 0001 ::: +1 555 010 0002\r\nBo Berg,bo@example.com,\r\n";
+    let import = imported(&script, "many.csv", csv).await;
+    let full = snapshot(&app.database, user_id).await;
+    let identities = |state: &str| state.split_once('#').unwrap().1.lines().map(str::to_owned).collect::<Vec<_>>();
+    assert_eq!(identities(&full).len(), 6, "{full}");
+    let many = id_of(&script, "a2@example.com").await;
+    let bo = id_of(&script, "bo@example.com").await;
+
+    let deleted = script.http.delete(script.url(&format!("/api/contacts/{many}"))).send().await.unwrap();
+    assert_eq!(deleted.status(), 200);
+    let deleted: serde_json::Value = deleted.json().await.unwrap();
+    assert_eq!(identities(&snapshot(&app.database, user_id).await), [format!("{bo}|email|bo@example.com")]);
+    confirmed(&script, deleted["undo_url"].as_str().unwrap(), None).await;
+    assert_eq!(snapshot(&app.database, user_id).await, full);
+
+    // The undo of the import removes what it created inside the database.
+    confirmed(&script, &format!("/api/imports/{}/undo", import.import_id), None).await;
+    assert_eq!(snapshot(&app.database, user_id).await, empty);
     app.stop().await;
 }
 

@@ -95,40 +95,21 @@ impl ReversalCounts {
     }
 }
 
-/// The contacts whose oldest entry in `entries` created them, sorted, and the
-/// entries of every other contact. Undoing the run deletes the first kind
-/// whatever they hold now, which the store can do (and journal) without
-/// reading them out; the rest need `reverse`.
-pub fn split_created(entries: &[Entry]) -> (Vec<i64>, Vec<Entry>) {
-    let mut oldest: std::collections::HashMap<i64, &Entry> = std::collections::HashMap::with_capacity(entries.len());
-    for entry in entries {
-        let kept = oldest.entry(entry.contact_id).or_insert(entry);
-        if entry.id < kept.id {
-            *kept = entry;
-        }
-    }
-    let mut created: Vec<i64> = oldest.values().filter(|e| e.before.is_none()).map(|e| e.contact_id).collect();
-    created.sort_unstable();
-    let rest = entries.iter().filter(|e| created.binary_search(&e.contact_id).is_err()).cloned().collect();
-    (created, rest)
-}
-
 /// How to undo `entries` (a run of the journal, in any order), given the
 /// current rows of the contacts they name. Each contact goes back to its state
 /// before its oldest entry in the run; a contact the run did not change is left.
+/// (An undo has the store remove the contacts a run created without reading
+/// them out; given their entries, this removes them too.)
 pub fn reverse(entries: &[Entry], current: &[ContactRecord]) -> Reversal {
-    let mut oldest: Vec<&Entry> = Vec::new();
     let mut sorted: Vec<&Entry> = entries.iter().collect();
     sorted.sort_by_key(|e| e.id);
-    for entry in sorted {
-        if !oldest.iter().any(|kept| kept.contact_id == entry.contact_id) {
-            oldest.push(entry);
-        }
-    }
+    let mut seen = std::collections::HashSet::with_capacity(sorted.len());
+    let oldest: Vec<&Entry> = sorted.into_iter().filter(|e| seen.insert(e.contact_id)).collect();
+    let current: std::collections::HashMap<i64, &ContactRecord> = current.iter().map(|c| (c.id, c)).collect();
     let mut reversal = Reversal::default();
     // Newest first in the reversal's own journal, as the undo takes them back.
     for entry in oldest.iter().rev() {
-        let now = current.iter().find(|c| c.id == entry.contact_id);
+        let now = current.get(&entry.contact_id).copied();
         match (&entry.before, now) {
             (None, None) => {}
             (None, Some(now)) => {
@@ -247,21 +228,6 @@ mod tests {
         let actions: Vec<(i64, Action)> = reversal.changes.iter().map(|c| (c.contact_id, c.action)).collect();
         assert_eq!(actions, [(1, Action::Deleted), (2, Action::Updated), (3, Action::Created)]);
         assert_eq!(reversal.changes[1].before, Some(record(2, "Bo Lima Jr")), "the undo's own change keeps what it replaced");
-    }
-
-    #[test]
-    fn contacts_the_run_created_are_split_off() {
-        let entries = [
-            entry(10, 3, Some(record(3, "Cy"))),
-            entry(11, 1, None),
-            entry(12, 1, Some(record(1, "Ana"))),
-            entry(13, 2, None),
-            entry(14, 3, Some(record(3, "Cy Cole"))),
-        ];
-        let (created, rest) = split_created(&entries);
-        assert_eq!(created, [1, 2]);
-        assert_eq!(rest.iter().map(|e| e.id).collect::<Vec<_>>(), [10, 14]);
-        assert_eq!(reverse(&rest, &[record(3, "Cy Lee")]).restore, [record(3, "Cy")]);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! Postgres's `COPY`).
 
 use super::error::StoreResult;
+use super::journal::JournalRun;
 use super::queue::{Checkpoint, Fence};
 use crate::domain::history::{ContactRecord, Entry, NewEntry, ReversalCounts};
 use crate::domain::identity::Identity;
@@ -49,9 +50,13 @@ pub trait ContactWrites: ContactReads {
     async fn open_op(&mut self, user_id: i64, op: &Op, now: DateTime<Utc>) -> StoreResult<()>;
     /// Appends changes to the user's journal, in order, stamped `now`.
     async fn journal(&mut self, user_id: i64, entries: &[NewEntry], now: DateTime<Utc>) -> StoreResult<()>;
-    /// The user's journal entries from `from` to `to` (ids, inclusive), newest
-    /// first: at most `limit`, and no more than `max_bytes` of rows (at least one).
-    async fn entries(&mut self, user_id: i64, from: i64, to: i64, limit: u32, max_bytes: u64) -> StoreResult<Vec<Entry>>;
+    /// The run of the user's journal that a batch of an undo takes back: from
+    /// `to` back towards `from` (ids, inclusive), at most `limit` changes and
+    /// no more than `max_bytes` of rows (at least one); `None` when none is left.
+    async fn journal_run(&mut self, user_id: i64, from: i64, to: i64, limit: u32, max_bytes: u64) -> StoreResult<Option<JournalRun>>;
+    /// The run's changes, newest first, to the contacts its oldest change to
+    /// them did not create: those an undo compares and puts back.
+    async fn entries_to_reverse(&mut self, user_id: i64, run: &JournalRun) -> StoreResult<Vec<Entry>>;
     /// Whether an operation of the user's that starts at change `from` is still kept.
     async fn op_kept(&mut self, user_id: i64, from: i64) -> StoreResult<bool>;
     /// Up to `limit` ids of the user's contacts that match `query` (as search
@@ -61,10 +66,10 @@ pub trait ContactWrites: ContactReads {
     async fn records(&mut self, user_id: i64, ids: &[i64]) -> StoreResult<Vec<ContactRecord>>;
     /// Deletes these contacts of the user, with their identities.
     async fn remove(&mut self, user_id: i64, ids: &[i64]) -> StoreResult<()>;
-    /// Deletes those of these contacts the user has, journaling each as
-    /// deleted with its row, inside the database: the rows never travel to the
-    /// app and back. How many there were.
-    async fn remove_journaled(&mut self, user_id: i64, ids: &[i64], now: DateTime<Utc>) -> StoreResult<u64>;
+    /// Deletes the contacts the run created, whatever they hold now, and
+    /// journals each as deleted with its row, inside the database: neither the
+    /// run nor the rows travel to the app and back. How many there were.
+    async fn remove_created(&mut self, user_id: i64, run: &JournalRun, now: DateTime<Utc>) -> StoreResult<u64>;
     /// Puts rows back under their ids, in place of any current row, with the
     /// identities they list and their search text.
     async fn put_back(&mut self, user_id: i64, records: &[ContactRecord], now: DateTime<Utc>) -> StoreResult<()>;
@@ -94,12 +99,12 @@ pub trait ContactWrites: ContactReads {
 /// `write_plan(tx, user, plan, now)` (the plan's contacts and identities, after
 /// the merged contacts went; the id of each planned contact), `write_row_errors(tx,
 /// import, errors)`, `journal(tx, user, entries, now)`, `insert_records(tx, user,
-/// records, now)` (rows whose ids are free, with their identities), and
-/// `committed(on_commit)`, called after a commit with the struct's `on_commit`.
+/// records, now)` (rows whose ids are free, with their identities),
+/// `remove_created(tx, user, run, now)`, and `committed(on_commit)`, called after a commit with the struct's `on_commit`.
 macro_rules! impl_contact_transactions {
     ($tx:ty, $store:ty, identity_owners: $identity_owners:path, write_plan: $write_plan:path,
      write_row_errors: $write_row_errors:path, journal: $journal:path, insert_records: $insert_records:path,
-     remove_journaled: $remove_journaled:path, committed: $committed:path) => {
+     remove_created: $remove_created:path, committed: $committed:path) => {
         const _: () = {
             use $crate::domain::history::{ContactRecord, Entry, NewEntry, ReversalCounts};
             use $crate::domain::plan::{BatchPlan, Change, StoredContact};
@@ -212,8 +217,8 @@ macro_rules! impl_contact_transactions {
                     $journal(&mut self.tx, user_id, entries, now).await
                 }
 
-                async fn entries(&mut self, user_id: i64, from: i64, to: i64, limit: u32, max_bytes: u64) -> StoreResult<Vec<Entry>> {
-                    let oldest: Option<i64> = sqlx::query_scalar(BATCH_START_SQL)
+                async fn journal_run(&mut self, user_id: i64, from: i64, to: i64, limit: u32, max_bytes: u64) -> StoreResult<Option<JournalRun>> {
+                    let (oldest, changes, not_creations): (Option<i64>, i64, Option<i64>) = sqlx::query_as(JOURNAL_RUN_SQL)
                         .bind(user_id)
                         .bind(from)
                         .bind(to)
@@ -221,12 +226,22 @@ macro_rules! impl_contact_transactions {
                         .bind(max_bytes.min(i64::MAX as u64) as i64)
                         .fetch_one(&mut *self.tx)
                         .await?;
-                    let Some(oldest) = oldest else { return Ok(Vec::new()) };
-                    let rows = sqlx::query(&<$store as Dialect>::query_text(ENTRIES_SQL.to_owned()))
+                    Ok(oldest.map(|oldest| JournalRun {
+                        oldest,
+                        newest: to,
+                        changes: changes as u64,
+                        only_creations: not_creations.unwrap_or(0) == 0,
+                    }))
+                }
+
+                async fn entries_to_reverse(&mut self, user_id: i64, run: &JournalRun) -> StoreResult<Vec<Entry>> {
+                    if run.only_creations {
+                        return Ok(Vec::new());
+                    }
+                    let rows = sqlx::query(&entries_to_reverse_sql())
                         .bind(user_id)
-                        .bind(oldest.max(from))
-                        .bind(to)
-                        .bind(i64::from(limit))
+                        .bind(run.oldest)
+                        .bind(run.newest)
                         .fetch_all(&mut *self.tx)
                         .await?;
                     rows.iter().map(|row| entry_of::<$store>(row)).collect()
@@ -275,11 +290,8 @@ macro_rules! impl_contact_transactions {
                     Ok(())
                 }
 
-                async fn remove_journaled(&mut self, user_id: i64, ids: &[i64], now: DateTime<Utc>) -> StoreResult<u64> {
-                    if ids.is_empty() {
-                        return Ok(0);
-                    }
-                    $remove_journaled(&mut self.tx, user_id, ids, now).await
+                async fn remove_created(&mut self, user_id: i64, run: &JournalRun, now: DateTime<Utc>) -> StoreResult<u64> {
+                    $remove_created(&mut self.tx, user_id, run, now).await
                 }
 
                 async fn put_back(&mut self, user_id: i64, records: &[ContactRecord], now: DateTime<Utc>) -> StoreResult<()> {

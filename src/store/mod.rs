@@ -34,7 +34,7 @@ pub use batch::{ContactReads, ContactWrites, Op};
 pub use contacts::ContactStore;
 pub use dialect::{Backend, Timeouts};
 pub use error::{StoreError, StoreResult};
-pub use journal::{HistoryStore, OpRecord};
+pub use journal::{HistoryStore, JournalRun, OpRecord};
 pub use postgres::PostgresStore;
 pub use queue::{Checkpoint, Claim, ClaimedImport, ClaimedJob, Failure, Fence, InsertOutcome, NewImport, Orphan, QueueStore, SlotHolder};
 pub use seam::Store;

@@ -12,7 +12,7 @@ use super::error::StoreResult;
 use super::queue::impl_queue;
 use super::seam::impl_seam;
 use super::uploads::impl_uploads;
-use super::journal::{impl_history, record_created_at, record_search_text};
+use super::journal::{created_by_run_sql, impl_history, record_created_at, record_search_text, JournalRun};
 use crate::domain::history::{ContactRecord, NewEntry};
 use crate::domain::plan::{BatchPlan, Change};
 use crate::domain::identity::Identity;
@@ -22,6 +22,8 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub struct PostgresStore {
@@ -30,6 +32,8 @@ pub struct PostgresStore {
     /// not hold this instance's lease back until the others take its imports.
     leases: PgPool,
     instance_id: String,
+    /// An `ANALYZE` of the contact tables is running (`run_ended`).
+    analyzing: Arc<AtomicBool>,
 }
 
 impl Dialect for PostgresStore {
@@ -103,6 +107,24 @@ impl Connections for PostgresStore {
     /// Postgres checkpoints on its own.
     fn wrote(&self) {}
 
+    /// Analyzes, in the background, the contact tables changed by more than
+    /// autovacuum waits for: it looks once a minute, and a table an import
+    /// just filled has no statistics yet, under which Postgres planned an
+    /// undo's walk back through the journal as a read and sort of all of it
+    /// (Postgres's manual, "Populating a Database": run ANALYZE afterwards).
+    fn run_ended(&self) {
+        if self.analyzing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (pool, analyzing) = (self.pool.clone(), self.analyzing.clone());
+        tokio::spawn(async move {
+            if let Err(error) = analyze_changed_tables(&pool).await {
+                tracing::warn!(%error, "could not analyze the contact tables");
+            }
+            analyzing.store(false, Ordering::Release);
+        });
+    }
+
     /// Ends the transactions older than the lease of the instances whose
     /// imports are about to be recovered. A frozen instance keeps its
     /// transaction open, and Postgres ends a session idle in one
@@ -151,7 +173,7 @@ impl PostgresStore {
         // The heartbeat and recovery take turns on at most two connections.
         let leases = PgPoolOptions::new().max_connections(2).acquire_timeout(Duration::from_secs(30)).connect_lazy_with(options);
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(Self { pool, leases, instance_id })
+        Ok(Self { pool, leases, instance_id, analyzing: Arc::default() })
     }
 }
 
@@ -193,8 +215,27 @@ fn committed(_: &()) {}
 
 impl_contact_transactions!(PostgresTransaction, PostgresStore,
     identity_owners: identity_owners, write_plan: write_plan, write_row_errors: write_row_errors, journal: journal,
-    insert_records: insert_records, remove_journaled: remove_journaled, committed: committed);
+    insert_records: insert_records, remove_created: remove_created, committed: committed);
 impl_history!(PostgresStore);
+
+/// The tables an import or an undo changes in bulk.
+const CONTACT_TABLES: [&str; 3] = ["contacts", "contact_identities", "contact_changes"];
+
+/// `ANALYZE` of each contact table changed by more than a tenth since its
+/// last: autovacuum's own threshold, without its wait.
+async fn analyze_changed_tables(pool: &PgPool) -> StoreResult<()> {
+    let stale: Vec<String> = sqlx::query_scalar(
+        "SELECT relname::text FROM pg_stat_user_tables
+         WHERE relname = ANY($1) AND schemaname = current_schema() AND n_mod_since_analyze > 1000 + n_live_tup / 10",
+    )
+    .bind(&CONTACT_TABLES[..])
+    .fetch_all(pool)
+    .await?;
+    for table in CONTACT_TABLES.iter().filter(|t| stale.iter().any(|s| s == *t)) {
+        sqlx::query(&format!("ANALYZE {table}")).execute(pool).await?;
+    }
+    Ok(())
+}
 
 /// A Postgres setting's value in milliseconds.
 fn millis(duration: Duration) -> String {
@@ -365,17 +406,18 @@ async fn journal(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, user_id: i
     Ok(())
 }
 
-/// Deletes these contacts and journals each with its row, in one statement:
-/// the rows go from the table to the journal inside the database.
-async fn remove_journaled(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, user_id: i64, ids: &[i64], now: DateTime<Utc>) -> StoreResult<u64> {
-    let moved = sqlx::query(
-        "WITH gone AS (DELETE FROM contacts WHERE user_id = $1 AND id = ANY($2)
+/// `ContactWrites::remove_created`, in one statement: the rows go from the table to the journal.
+async fn remove_created(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, user_id: i64, run: &JournalRun, now: DateTime<Utc>) -> StoreResult<u64> {
+    let moved = sqlx::query(&format!(
+        "WITH gone AS (DELETE FROM contacts WHERE user_id = $1 AND id IN ({})
                        RETURNING id, display_name, card, photo, identities, created_at)
          INSERT INTO contact_changes (user_id, at, contact_id, action, name, card, photo, identities, created_at)
-         SELECT $1, $3, id, 'd', display_name, card, photo, identities, created_at FROM gone ORDER BY id DESC",
-    )
+         SELECT $1, $4, id, 'd', display_name, card, photo, identities, created_at FROM gone ORDER BY id DESC",
+        created_by_run_sql(run)
+    ))
     .bind(user_id)
-    .bind(ids)
+    .bind(run.oldest)
+    .bind(run.newest)
     .bind(now)
     .execute(&mut **tx)
     .await?;

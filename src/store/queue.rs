@@ -680,7 +680,9 @@ macro_rules! impl_queue {
                         .bind(Self::stamp(now))
                         .bind(&fence.import_id)
                         .bind(fence.attempt);
-                    self.end_import(query).await
+                    let ended = self.end_import(query).await?;
+                    self.run_ended();
+                    Ok(ended)
                 }
 
                 async fn get_import(&self, user_id: i64, import_id: &str) -> StoreResult<Option<ImportView>> {

@@ -13,7 +13,7 @@ use super::queue::impl_queue;
 use super::seam::impl_seam;
 use super::sql::{chunk_statement, placeholders, ROWS_PER_STATEMENT};
 use super::uploads::impl_uploads;
-use super::journal::{impl_history, record_search_text};
+use super::journal::{created_by_run_sql, impl_history, record_search_text, JournalRun};
 use crate::domain::history::{ContactRecord, NewEntry};
 use crate::domain::plan::{BatchPlan, Change, PlannedContact};
 use crate::domain::identity::Identity;
@@ -150,6 +150,9 @@ impl Connections for SqliteStore {
         self.checkpoint_wanted.notify_one();
     }
 
+    /// SQLite plans without statistics unless `ANALYZE` kept some, and none are kept.
+    fn run_ended(&self) {}
+
     /// Nothing to end: SQLite has no sessions another process could end, and
     /// instances share a file only on one machine, where a frozen writer
     /// holds the only write lock (see the chaos tests).
@@ -228,7 +231,7 @@ fn committed(on_commit: &Option<Arc<Notify>>) {
 
 impl_contact_transactions!(SqliteTransaction, SqliteStore,
     identity_owners: identity_owners, write_plan: write_plan, write_row_errors: write_row_errors, journal: journal,
-    insert_records: insert_records, remove_journaled: remove_journaled, committed: committed);
+    insert_records: insert_records, remove_created: remove_created, committed: committed);
 impl_history!(SqliteStore);
 
 /// New and changed contacts in one statement per `ROWS_PER_STATEMENT`: a new
@@ -369,30 +372,31 @@ async fn journal(tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>, user_id: i64
     execute_in_turn(tx, statements).await
 }
 
-/// Journals these contacts as deleted, with their rows, ids from the journal's
-/// counter newest contact first; then deletes them.
-async fn remove_journaled(tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>, user_id: i64, ids: &[i64], now: DateTime<Utc>) -> StoreResult<u64> {
-    // The ids as one JSON parameter: sqlx looks each numbered parameter up by
-    // name among all of a statement's, which costs more than the work for
-    // hundreds of them.
-    let listed = serde_json::to_string(ids)?;
+/// `ContactWrites::remove_created`: the rows move to the journal under ids
+/// taken past the newest, and the contacts those entries name go.
+async fn remove_created(tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>, user_id: i64, run: &JournalRun, now: DateTime<Utc>) -> StoreResult<u64> {
     let first = take_ids(tx, "contact_changes", 0).await?;
-    let removed = sqlx::query(
-        "INSERT INTO contact_changes (user_id, at, id, contact_id, action, name, card, photo, identities, created_at)
-         SELECT $1, $2, $3 + ROW_NUMBER() OVER (ORDER BY id DESC) - 1, id, 'd', display_name, card, photo, identities, created_at
-         FROM contacts WHERE user_id = $1 AND id IN (SELECT value FROM json_each($4))",
-    )
+    let removed = sqlx::query(&format!(
+        "INSERT INTO contact_changes (user_id, id, contact_id, action, at, name, card, photo, identities, created_at)
+         SELECT $1, $4 + ROW_NUMBER() OVER (ORDER BY id DESC) - 1, id, 'd', $5, display_name, card, photo, identities, created_at
+         FROM contacts WHERE user_id = $1 AND id IN ({})",
+        created_by_run_sql(run)
+    ))
     .bind(user_id)
-    .bind(SqliteStore::stamp(now))
+    .bind(run.oldest)
+    .bind(run.newest)
     .bind(first)
-    .bind(&listed)
+    .bind(SqliteStore::stamp(now))
     .execute(&mut **tx)
     .await?
     .rows_affected();
+    if removed == 0 {
+        return Ok(0);
+    }
     take_ids(tx, "contact_changes", removed as usize).await?;
-    sqlx::query("DELETE FROM contacts WHERE user_id = $1 AND id IN (SELECT value FROM json_each($2))")
+    sqlx::query("DELETE FROM contacts WHERE user_id = $1 AND id IN (SELECT contact_id FROM contact_changes WHERE user_id = $1 AND id >= $2)")
         .bind(user_id)
-        .bind(&listed)
+        .bind(first)
         .execute(&mut **tx)
         .await?;
     Ok(removed)

@@ -5,7 +5,7 @@
 
 use super::outcomes::{RunEnd, RunError};
 use super::run::supervise;
-use crate::domain::history::{reverse, split_created, Action, JobParams, NewEntry, ReversalCounts};
+use crate::domain::history::{reverse, Action, JobParams, NewEntry, ReversalCounts};
 use crate::model::ImportStatus;
 use crate::services::Services;
 use crate::store::{ClaimedJob, ContactWrites, Fence, Op, StoreResult};
@@ -119,8 +119,7 @@ impl Job<'_> {
         let now = self.services.now();
         tx.open_op(user_id, self.op, now).await?;
         let newest = self.cursor.unwrap_or(until);
-        let entries = tx.entries(user_id, from, newest, self.batch_size(), JOB_BATCH_BYTES).await?;
-        let Some(oldest) = entries.last().map(|e| e.id) else {
+        let Some(run) = tx.journal_run(user_id, from, newest, self.batch_size(), JOB_BATCH_BYTES).await? else {
             tx.mark_undone(user_id, from, &self.op.id).await?;
             tx.job_checkpoint(&self.fence.import_id, self.done, from - 1, &ReversalCounts::default()).await?;
             tx.commit().await?;
@@ -129,7 +128,7 @@ impl Job<'_> {
         };
         // Contacts the run created go whatever they hold now, moved to the
         // journal inside the database; the rest are compared and put back.
-        let (created, rest) = split_created(&entries);
+        let rest = tx.entries_to_reverse(user_id, &run).await?;
         let mut named: Vec<i64> = rest.iter().map(|e| e.contact_id).collect();
         named.sort_unstable();
         named.dedup();
@@ -137,15 +136,15 @@ impl Job<'_> {
         let mut reversal = reverse(&rest, &current);
         // Every removal before any row comes back: a row put back may hold
         // identities that a removed contact holds now.
-        reversal.counts.removed += tx.remove_journaled(user_id, &created, now).await?;
+        reversal.counts.removed += tx.remove_created(user_id, &run, now).await?;
         tx.remove(user_id, &reversal.remove).await?;
         tx.put_back(user_id, &reversal.restore, now).await?;
         tx.journal(user_id, &reversal.changes, now).await?;
-        self.done += entries.len() as u64;
-        tx.job_checkpoint(&self.fence.import_id, self.done, oldest - 1, &reversal.counts).await?;
+        self.done += run.changes;
+        tx.job_checkpoint(&self.fence.import_id, self.done, run.oldest - 1, &reversal.counts).await?;
         tx.commit().await?;
-        self.cursor = Some(oldest - 1);
-        telemetry::batch_committed(entries.len() as u64, started.elapsed());
+        self.cursor = Some(run.oldest - 1);
+        telemetry::batch_committed(run.changes, started.elapsed());
         Ok(Step::More { cancel_requested })
     }
 
