@@ -127,8 +127,9 @@ macro_rules! impl_contact_transactions {
                 }
 
                 async fn stored_contacts(&mut self, user_id: i64, ids: &[i64]) -> StoreResult<Vec<StoredContact>> {
+                    // One text per number of ids: not worth a place in the statement cache.
                     let sql = <$store as Dialect>::query_text(contacts_by_id_sql(ids.len()));
-                    let mut contacts = sqlx::query(&sql);
+                    let mut contacts = sqlx::query(&sql).persistent(false);
                     for id in ids {
                         contacts = contacts.bind(id);
                     }
@@ -266,7 +267,7 @@ macro_rules! impl_contact_transactions {
                     let mut found = Vec::with_capacity(ids.len());
                     for chunk in ids.chunks($crate::store::sql::ROWS_PER_STATEMENT) {
                         let sql = <$store as Dialect>::query_text(records_sql(chunk.len()));
-                        let mut query = sqlx::query(&sql).bind(user_id);
+                        let mut query = sqlx::query(&sql).persistent(false).bind(user_id);
                         for id in chunk {
                             query = query.bind(id);
                         }
@@ -281,7 +282,7 @@ macro_rules! impl_contact_transactions {
                 async fn remove(&mut self, user_id: i64, ids: &[i64]) -> StoreResult<()> {
                     for chunk in ids.chunks($crate::store::sql::ROWS_PER_STATEMENT) {
                         let sql = <$store as Dialect>::query_text(absorb_sql(chunk.len()));
-                        let mut deleting = sqlx::query(&sql).bind(user_id);
+                        let mut deleting = sqlx::query(&sql).persistent(false).bind(user_id);
                         for id in chunk {
                             deleting = deleting.bind(id);
                         }

@@ -35,3 +35,12 @@ pub(crate) fn chunk_statement(
         build(rows).into()
     }
 }
+
+/// Whether sqlx should keep the prepared statement for `sql` in the
+/// connection's cache: only for a text every chunk shares. sqlx keeps up to a
+/// hundred statements per connection, and a text built for one chunk's size
+/// (thousands of parameters, each shape seldom seen again) filled those caches
+/// on SQLite as a long file went through more sizes.
+pub(crate) fn worth_keeping(sql: &std::borrow::Cow<'static, str>) -> bool {
+    matches!(sql, std::borrow::Cow::Borrowed(_))
+}

@@ -11,7 +11,7 @@ use super::dialect::{Backend, Connections, Dialect, Timeouts};
 use super::error::{StoreError, StoreResult};
 use super::queue::impl_queue;
 use super::seam::impl_seam;
-use super::sql::{chunk_statement, placeholders, ROWS_PER_STATEMENT};
+use super::sql::{chunk_statement, placeholders, worth_keeping, ROWS_PER_STATEMENT};
 use super::uploads::impl_uploads;
 use super::journal::{created_by_run_sql, impl_history, record_search_text, JournalRun};
 use crate::domain::history::{ContactRecord, NewEntry};
@@ -461,7 +461,7 @@ async fn execute_in_turn(
 ) -> StoreResult<()> {
     let mut next = statements.next().transpose()?;
     while let Some((sql, arguments)) = next {
-        let mut running = std::pin::pin!(sqlx::query_with(&sql, arguments).execute(&mut **tx));
+        let mut running = std::pin::pin!(sqlx::query_with(&sql, arguments).persistent(worth_keeping(&sql)).execute(&mut **tx));
         // The first poll hands the statement to SQLite's thread.
         let started = futures::poll!(running.as_mut());
         let built = statements.next().transpose();
@@ -476,7 +476,7 @@ async fn execute_in_turn(
 
 async fn identity_owners(tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>, user_id: i64, identities: &[&Identity]) -> StoreResult<Vec<i64>> {
     let sql = chunk_statement(&FULL_IDENTITY_OWNERS, identities.len(), identity_owners_sql);
-    let mut query = sqlx::query_scalar(&sql);
+    let mut query = sqlx::query_scalar(&sql).persistent(worth_keeping(&sql));
     for identity in identities {
         query = query.bind(identity.kind.as_str()).bind(identity.value.as_str());
     }
@@ -487,7 +487,7 @@ async fn identity_owners(tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>, user
 async fn write_row_errors(tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>, import_id: &str, errors: &[RowErrorView]) -> StoreResult<()> {
     for chunk in errors.chunks(ROWS_PER_STATEMENT) {
         let sql = chunk_statement(&FULL_ROW_ERRORS_INSERT, chunk.len(), row_errors_insert_sql);
-        let mut insert = sqlx::query(&sql);
+        let mut insert = sqlx::query(&sql).persistent(worth_keeping(&sql));
         for error in chunk {
             insert = insert.bind(import_id).bind(error.line as i64).bind(&error.reason).bind(error.warning);
         }
