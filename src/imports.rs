@@ -105,8 +105,8 @@ pub async fn import_upload(services: &Services, user_id: i64, body: UploadBody<'
 
 /// Counts and announces an import (or another job) that is in the queue now.
 pub(crate) fn queued(services: &Services, new: &NewImport) -> Result<StartedImport, ImportError> {
-    telemetry::import_started();
-    info!(user_id = new.user_id, import_id = %new.id, rows = new.rows_total, "import queued");
+    telemetry::import_started(new.kind);
+    info!(user_id = new.user_id, import_id = %new.id, rows = new.rows_total, kind = new.kind.as_str(), "import queued");
     services.work_queued.notify_one();
     let is_vcard = new.sniffed.as_ref().is_some_and(|s| matches!(s.format, FileFormat::VCard { .. }));
     let mapping = new.mapping.as_ref().map(|m| MappingSummary::of(m, is_vcard)).unwrap_or_default();

@@ -2,7 +2,7 @@
 //! here once (README, Operations); the code that sees the event calls the helper.
 //! Without `INTAKE_METRICS_ADDR` no recorder is installed and each call is a no-op.
 
-use crate::model::ImportStatus;
+use crate::model::{ImportStatus, JobKind};
 use axum::extract::{MatchedPath, Request};
 use axum::http::Method;
 use axum::middleware::Next;
@@ -68,8 +68,9 @@ impl RequeueCause {
     }
 }
 
-pub fn import_started() {
-    counter!(IMPORTS_STARTED).increment(1);
+/// `kind`: an import, an undo or a deletion of many, each a job in the queue.
+pub fn import_started(kind: JobKind) {
+    counter!(IMPORTS_STARTED, "kind" => kind.as_str()).increment(1);
 }
 
 /// `outcome` is the final status: succeeded, failed, cancelled or abandoned.

@@ -410,4 +410,14 @@ async fn metrics_count_a_guarded_race_a_takeover_and_the_rows(backend: Backend) 
     assert_eq!(sample(&page, "intake_rows_processed_total", &[]), 300.0);
     assert_eq!(sample(&page, "intake_batch_commit_seconds_count", &[]), 3.0);
     assert_eq!(sample(&page, "intake_imports_finished_total", &[r#"outcome="succeeded""#]), 1.0);
+
+    // An undo is a job in the same queue, counted as what it is.
+    let path = format!("/api/imports/{}/undo?confirm=300", replacement.import_id);
+    let undo = script.http.post(script.url(&path)).send().await.unwrap();
+    assert_eq!(undo.status(), 202);
+    let undo: intake::model::StartedImport = undo.json().await.unwrap();
+    assert_eq!(script.wait_finished(&undo.import_id).await.status, ImportStatus::Succeeded);
+    let page = scrape(&web_metrics).await;
+    assert_eq!(sample(&page, "intake_imports_started_total", &[r#"kind="import""#]), 2.0);
+    assert_eq!(sample(&page, "intake_imports_started_total", &[r#"kind="undo""#]), 1.0);
 }

@@ -78,7 +78,13 @@ fn ImportStatusView() -> impl IntoView {
 fn Progress(view: ImportView, cancel: Action<String, Result<ImportView, crate::error::ImportError>>) -> impl IntoView {
     let percent = view.percent();
     let total = view.rows_total.map(|t| t.to_string()).unwrap_or_else(|| "?".to_owned());
-    let rate = view.rows_per_second().map(|r| format!("{:.0} rows/s", r));
+    // What a job counts: an import its file's rows, an undo the changes it takes back.
+    let unit = match view.kind {
+        JobKind::Import => "rows",
+        JobKind::Undo => "changes",
+        JobKind::Delete => "contacts",
+    };
+    let rate = view.rows_per_second().map(|r| format!("{r:.0} {unit}/s"));
     let eta = view.eta_seconds().map(|s| format!("about {} left", human_duration(s)));
     let import_id = view.import_id.clone();
     let counts = view.counts;
@@ -96,12 +102,12 @@ fn Progress(view: ImportView, cancel: Action<String, Result<ImportView, crate::e
             max="100"
             value=percent.unwrap_or(0).to_string()
             aria-label="Import progress"
-            aria-valuetext=format!("{} of {} rows", view.rows_done, total)
+            aria-valuetext=format!("{} of {} {unit}", view.rows_done, total)
         >
             {format!("{} %", percent.unwrap_or(0))}
         </progress>
         <p data-testid="progress-text">
-            {format!("{} of {} rows", view.rows_done, total)}
+            {format!("{} of {} {unit}", view.rows_done, total)}
             {percent.map(|p| format!(" ({p} %)"))}
             {rate.map(|r| format!(" · {r}"))}
             {eta.map(|e| format!(" · {e}"))}
