@@ -38,8 +38,9 @@ pub trait ContactReads: Send {
 #[async_trait]
 pub trait ContactWrites: ContactReads {
     /// Stamps the import's progress if `fence` still holds, and (on Postgres)
-    /// locks its row for the transaction: whether a cancel was asked for, or
-    /// `None` when another attempt owns the import now.
+    /// locks its row for the transaction and lets its commit skip the wait
+    /// for the disk (`Dialect::BATCH_SETTING`): whether a cancel was asked
+    /// for, or `None` when another attempt owns the import now.
     async fn hold_fence(&mut self, fence: &Fence) -> StoreResult<Option<bool>>;
     /// Merges absorbed contacts, writes created and updated contacts (with
     /// their search text) and stores every new identity; with `op`, journals
@@ -158,6 +159,9 @@ macro_rules! impl_contact_transactions {
             #[async_trait]
             impl ContactWrites for $tx {
                 async fn hold_fence(&mut self, fence: &Fence) -> StoreResult<Option<bool>> {
+                    if let Some(setting) = <$store as Dialect>::BATCH_SETTING {
+                        sqlx::query(setting).execute(&mut *self.tx).await?;
+                    }
                     Ok(sqlx::query_scalar(&progress_sql(<$store as Dialect>::NOW))
                         .bind(&fence.import_id)
                         .bind(fence.attempt)

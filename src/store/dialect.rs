@@ -28,6 +28,8 @@ pub(crate) trait Dialect {
     const SKIP_LOCKED: &'static str;
     /// Makes one user's upload reservations take turns, where the single writer does not already.
     const USER_ROW_LOCK: Option<&'static str>;
+    /// Run first in a worker's batch transaction, where the backend needs it.
+    const BATCH_SETTING: Option<&'static str>;
     /// The larger of two values.
     const GREATEST: &'static str;
     /// How names sort on the contacts page.

@@ -91,6 +91,8 @@ impl Dialect for SqliteStore {
     const SKIP_LOCKED: &'static str = "";
     /// Nor a lock on the user's row: the transaction holds the write lock.
     const USER_ROW_LOCK: Option<&'static str> = None;
+    /// With the WAL and `synchronous = NORMAL`, no commit waits for the disk already.
+    const BATCH_SETTING: Option<&'static str> = None;
     const GREATEST: &'static str = "MAX";
     const NAME_ORDER: &'static str = "display_name COLLATE NOCASE";
 
