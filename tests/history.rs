@@ -15,6 +15,7 @@ on_both_backends!(
     edits_follow_identities_and_are_undone_exactly,
     deletions_one_and_many_are_undone_exactly,
     every_identity_goes_with_its_contact_however_many_it_holds,
+    a_large_run_leaves_planner_statistics_behind_where_the_backend_keeps_them,
     edits_deletions_and_undos_wait_for_a_running_import,
     random_sequences_undo_back_to_any_point_exactly,
     restoring_to_a_moment_undoes_everything_since,
@@ -283,6 +284,33 @@ async fn every_identity_goes_with_its_contact_however_many_it_holds(backend: Bac
     // The undo of the import removes what it created inside the database.
     confirmed(&script, &format!("/api/imports/{}/undo", import.import_id), None).await;
     assert_eq!(snapshot(&app.database, user_id).await, empty);
+    app.stop().await;
+}
+
+/// An undo right after a large first import walks a journal that Postgres
+/// has no statistics for yet, and planned as a read and sort of all of it:
+/// the end of a run of more than a thousand rows analyzes what it filled.
+/// SQLite keeps no statistics, and plans the same walk by its key either way.
+async fn a_large_run_leaves_planner_statistics_behind_where_the_backend_keeps_them(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, script) = app.script_for_new_user("statistics@example.com").await;
+    imported(&script, "people.csv", std::str::from_utf8(&people_csv(1500)).unwrap()).await;
+    match backend {
+        Backend::Postgres => {
+            let analyzed = wait_until(Duration::from_secs(60), || async {
+                let sql = "SELECT CAST(COUNT(*) AS TEXT) FROM pg_stat_user_tables
+                           WHERE last_analyze IS NOT NULL AND relname = ANY(string_to_array($1, ','))";
+                let count = scalar(&app.database, sql, "contacts,contact_identities,contact_changes").await;
+                (count == "3").then_some(())
+            })
+            .await;
+            assert!(analyzed.is_some(), "each contact table analyzed after the import");
+        }
+        Backend::Sqlite => {
+            let sql = "SELECT CAST(COUNT(*) AS TEXT) FROM sqlite_master WHERE name LIKE $1";
+            assert_eq!(scalar(&app.database, sql, "sqlite_stat%").await, "0", "no statistics kept");
+        }
+    }
     app.stop().await;
 }
 

@@ -57,9 +57,9 @@ pub(crate) trait Connections: Dialect {
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, Self::Database>>;
     /// Data was committed (SQLite checkpoints its WAL beside the writer).
     fn wrote(&self);
-    /// An import or a job ended: the tables it filled or emptied may want
-    /// fresh planner statistics before the next one (an undo) runs.
-    fn run_ended(&self);
+    /// Import or job `import_id` ended: the tables it filled or emptied may
+    /// want fresh planner statistics before the next one (an undo) runs.
+    fn run_ended(&self, import_id: &str);
     /// Ends the database sessions of instances presumed dead, where the backend has sessions.
     async fn end_sessions_of_lapsed_owners(&self, lease: Duration) -> StoreResult<()>;
 }

@@ -113,18 +113,18 @@ impl Connections for PostgresStore {
     /// Postgres checkpoints on its own.
     fn wrote(&self) {}
 
-    /// Analyzes, in the background, the contact tables changed by more than
-    /// autovacuum waits for: it looks once a minute, and a table an import
-    /// just filled has no statistics yet, under which Postgres planned an
-    /// undo's walk back through the journal as a read and sort of all of it
-    /// (Postgres's manual, "Populating a Database": run ANALYZE afterwards).
-    fn run_ended(&self) {
+    /// Analyzes, in the background, the contact tables the run changed by
+    /// more than a tenth, without autovacuum's wait of up to a minute: a table
+    /// an import just filled has no statistics yet, under which Postgres
+    /// planned an undo's walk back through the journal as a read and sort of
+    /// all of it (Postgres's manual, "Populating a Database": run ANALYZE afterwards).
+    fn run_ended(&self, import_id: &str) {
         if self.analyzing.swap(true, Ordering::AcqRel) {
             return;
         }
-        let (pool, analyzing) = (self.pool.clone(), self.analyzing.clone());
+        let (pool, analyzing, import_id) = (self.pool.clone(), self.analyzing.clone(), import_id.to_owned());
         tokio::spawn(async move {
-            if let Err(error) = analyze_changed_tables(&pool).await {
+            if let Err(error) = analyze_changed_tables(&pool, &import_id).await {
                 tracing::warn!(%error, "could not analyze the contact tables");
             }
             analyzing.store(false, Ordering::Release);
@@ -227,14 +227,19 @@ impl_history!(PostgresStore);
 /// The tables an import or an undo changes in bulk.
 const CONTACT_TABLES: [&str; 3] = ["contacts", "contact_identities", "contact_changes"];
 
-/// `ANALYZE` of each contact table changed by more than a tenth since its
-/// last: autovacuum's own threshold, without its wait.
-async fn analyze_changed_tables(pool: &PgPool) -> StoreResult<()> {
+/// `ANALYZE` of each contact table whose rows, as its statistics count them
+/// (none before a first analysis), the run's rows or changes exceed a tenth
+/// of, for a run of more than a thousand: autovacuum's threshold, read from
+/// the run itself, since the activity counters it reads lag the last commits
+/// by seconds.
+async fn analyze_changed_tables(pool: &PgPool, import_id: &str) -> StoreResult<()> {
     let stale: Vec<String> = sqlx::query_scalar(
-        "SELECT relname::text FROM pg_stat_user_tables
-         WHERE relname = ANY($1) AND schemaname = current_schema() AND n_mod_since_analyze > 1000 + n_live_tup / 10",
+        "SELECT c.relname::text FROM pg_class c, imports i
+         WHERE c.relname = ANY($1) AND c.relnamespace = CAST(current_schema() AS regnamespace) AND i.id = $2
+           AND i.rows_done > 1000 AND c.reltuples < 10 * i.rows_done",
     )
     .bind(&CONTACT_TABLES[..])
+    .bind(import_id)
     .fetch_all(pool)
     .await?;
     for table in CONTACT_TABLES.iter().filter(|t| stale.iter().any(|s| s == *t)) {

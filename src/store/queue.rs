@@ -681,7 +681,7 @@ macro_rules! impl_queue {
                         .bind(&fence.import_id)
                         .bind(fence.attempt);
                     let ended = self.end_import(query).await?;
-                    self.run_ended();
+                    self.run_ended(&fence.import_id);
                     Ok(ended)
                 }
 

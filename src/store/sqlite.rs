@@ -153,7 +153,7 @@ impl Connections for SqliteStore {
     }
 
     /// SQLite plans without statistics unless `ANALYZE` kept some, and none are kept.
-    fn run_ended(&self) {}
+    fn run_ended(&self, _import_id: &str) {}
 
     /// Nothing to end: SQLite has no sessions another process could end, and
     /// instances share a file only on one machine, where a frozen writer
