@@ -44,6 +44,14 @@ pub struct SqliteStore {
 /// a bound for when `checkpoint_after_writes` falls behind (SQLite's default is 1,000).
 const WAL_AUTOCHECKPOINT_PAGES: &str = "10000";
 
+/// Page cache of each reading connection, in KiB (SQLite's `-N` form; its
+/// default, -2000, is about 2 MiB). A reader empties its cache whenever it finds
+/// the database changed, so during an import the cache holds little that is read
+/// twice, yet the readers' caches filling up was most of what grew from 100,000
+/// to 2,000,000 rows (BENCHMARKS.md). The writer keeps the default, for the
+/// index pages each batch walks.
+const READER_CACHE_SIZE: &str = "-512";
+
 /// Copies committed pages from the WAL into the database file on a connection
 /// of its own, beside the writer. Left to SQLite, the checkpoint runs inside
 /// the COMMIT that crosses its threshold, on the path every batch waits for.
@@ -184,7 +192,7 @@ impl SqliteStore {
             .max_connections(8)
             .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(60))
-            .connect_with(options.clone())
+            .connect_with(options.clone().pragma("cache_size", READER_CACHE_SIZE))
             .await?;
         // Waiting for the writer stands in for waiting in SQLite's busy handler.
         let writer = SqlitePoolOptions::new()
