@@ -252,12 +252,8 @@ impl Server {
 
     /// CPU seconds the server process has used so far, all threads, user and system.
     fn cpu_seconds(&self) -> f64 {
-        let pid = self.child.id().expect("running");
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let ticks: u64 = after_name.split_whitespace().skip(11).take(2).filter_map(|v| v.parse::<u64>().ok()).sum();
-        ticks as f64 / clock_ticks_per_second()
+        let fields = process_stat(self.child.id().expect("running")).unwrap_or_default();
+        cpu_ticks(&fields, STAT_UTIME..=STAT_STIME) as f64 / clock_ticks_per_second()
     }
 
     fn rss_kib(&self) -> u64 {
@@ -275,6 +271,57 @@ impl Server {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
     }
+}
+
+/// The fields of `/proc/PID/stat` after the parenthesised command name, which
+/// may hold spaces: the state first, then the parent's id.
+fn process_stat(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(stat.rsplit_once(')')?.1.split_whitespace().map(str::to_owned).collect())
+}
+
+const STAT_PARENT: usize = 1;
+/// User and system time of the process; then those of its children it waited for.
+const STAT_UTIME: usize = 11;
+const STAT_STIME: usize = 12;
+const STAT_CSTIME: usize = 14;
+
+fn cpu_ticks(fields: &[String], range: std::ops::RangeInclusive<usize>) -> u64 {
+    fields.get(range).unwrap_or_default().iter().filter_map(|v| v.parse::<u64>().ok()).sum()
+}
+
+/// CPU seconds the Postgres server behind `admin` has used so far: its
+/// postmaster, the children it has waited for, and those still running. A child
+/// that ends between the reads is counted once or not at all: close enough for a
+/// split of the time. `None` when the server's processes are not on this machine.
+fn postgres_cpu_seconds(admin: &str) -> Option<f64> {
+    // Only a superuser (or pg_read_all_settings) may read it: anyone else gets no split.
+    let shown = StdCommand::new("psql").args([admin, "-X", "-q", "-t", "-A", "-c", "SHOW data_directory"]).output().ok()?;
+    let data_directory = Some(String::from_utf8_lossy(&shown.stdout).trim().to_owned()).filter(|dir| !dir.is_empty())?;
+    let pid_file = std::fs::read_to_string(Path::new(&data_directory).join("postmaster.pid")).ok()?;
+    let postmaster: u32 = pid_file.lines().next()?.trim().parse().ok()?;
+    let mut ticks = cpu_ticks(&process_stat(postmaster)?, STAT_UTIME..=STAT_CSTIME);
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else { continue };
+        if let Some(fields) = process_stat(pid) {
+            if fields.get(STAT_PARENT).is_some_and(|parent| *parent == postmaster.to_string()) {
+                ticks += cpu_ticks(&fields, STAT_UTIME..=STAT_STIME);
+            }
+        }
+    }
+    Some(ticks as f64 / clock_ticks_per_second())
+}
+
+/// CPU seconds of this process's children that have ended and been waited for.
+fn ended_children_cpu_seconds() -> f64 {
+    // SAFETY: getrusage fills the struct it is given, which lives on this stack.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 fn clock_ticks_per_second() -> f64 {
@@ -634,14 +681,24 @@ async fn history_costs(args: &Args, backend: Backend<'_>, csv: &Path, small: &Pa
     ]
 }
 
-/// `users` people import `csv` at the same moment through `instances` servers on
-/// one new Postgres database: seconds until the last finished, and the longest
-/// any import waited in the queue.
-async fn scale_out_run(args: &Args, csv: &Path, users: usize, instances: usize) -> (f64, f64) {
+/// One run of many people at once: seconds until the last import finished, and
+/// where the CPU went meanwhile.
+struct ScaleOutRun {
+    seconds: f64,
+    /// The longest any import waited in the queue.
+    longest_wait: f64,
+    /// The Intake instances' CPU seconds (for `\copy`, the `psql` clients').
+    client_cpu: f64,
+    postgres_cpu: Option<f64>,
+}
+
+/// `users` people import `csv` at the same moment through `instances` servers
+/// of `intake` on one new Postgres database.
+async fn scale_out_run(args: &Args, intake: &Path, csv: &Path, users: usize, instances: usize) -> ScaleOutRun {
     let url = new_postgres_database(&args.postgres, "intake_scale").await;
     let mut servers = Vec::new();
     for _ in 0..instances {
-        servers.push(Server::start(&args.intake, &url, &[]).await);
+        servers.push(Server::start(intake, &url, &[]).await);
     }
     let mut people = Vec::new();
     for user in 0..users {
@@ -649,6 +706,8 @@ async fn scale_out_run(args: &Args, csv: &Path, users: usize, instances: usize) 
         people.push((http, servers[user % instances].base.clone()));
     }
     let barrier = Arc::new(tokio::sync::Barrier::new(users));
+    let instances_cpu = |servers: &[Server]| servers.iter().map(Server::cpu_seconds).sum::<f64>();
+    let (client_cpu_at_start, postgres_cpu_at_start) = (instances_cpu(&servers), postgres_cpu_seconds(&args.postgres));
     let start = Instant::now();
     let mut imports = tokio::task::JoinSet::new();
     for (http, base) in people {
@@ -684,16 +743,18 @@ async fn scale_out_run(args: &Args, csv: &Path, users: usize, instances: usize) 
         longest_wait = longest_wait.max(waited.expect("import"));
     }
     let seconds = start.elapsed().as_secs_f64();
+    let client_cpu = instances_cpu(&servers) - client_cpu_at_start;
+    let postgres_cpu = postgres_cpu_seconds(&args.postgres).zip(postgres_cpu_at_start).map(|(end, start)| end - start);
     for server in servers {
         server.stop().await;
     }
     psql(&args.postgres, "DROP DATABASE intake_scale WITH (FORCE)");
-    (seconds, longest_wait)
+    ScaleOutRun { seconds, longest_wait, client_cpu, postgres_cpu }
 }
 
 /// `sessions` parallel `\copy` of `csv`, each into its own logged table with a
-/// primary key and a `lower(email)` index: the seconds until the last ended.
-async fn parallel_copies(args: &Args, csv: &Path, expected: Expected, sessions: usize) -> f64 {
+/// primary key and a `lower(email)` index.
+async fn parallel_copies(args: &Args, csv: &Path, expected: Expected, sessions: usize) -> ScaleOutRun {
     let url = new_postgres_database(&args.postgres, "intake_scale_copy").await;
     let names: Vec<String> = (1..=expected.columns).map(|c| format!("c{c}")).collect();
     for session in 0..sessions {
@@ -703,6 +764,7 @@ async fn parallel_copies(args: &Args, csv: &Path, expected: Expected, sessions: 
             expected.email_column + 1
         ));
     }
+    let (client_cpu_at_start, postgres_cpu_at_start) = (ended_children_cpu_seconds(), postgres_cpu_seconds(&args.postgres));
     let start = Instant::now();
     let children: Vec<_> = (0..sessions)
         .map(|session| {
@@ -714,8 +776,10 @@ async fn parallel_copies(args: &Args, csv: &Path, expected: Expected, sessions: 
         assert!(child.wait().expect("psql").success(), "parallel \\copy failed");
     }
     let seconds = start.elapsed().as_secs_f64();
+    let client_cpu = ended_children_cpu_seconds() - client_cpu_at_start;
+    let postgres_cpu = postgres_cpu_seconds(&args.postgres).zip(postgres_cpu_at_start).map(|(end, start)| end - start);
     psql(&args.postgres, "DROP DATABASE intake_scale_copy WITH (FORCE)");
-    seconds
+    ScaleOutRun { seconds, longest_wait: 0.0, client_cpu, postgres_cpu }
 }
 
 /// The people of the 8-column file (`staging`, columns c1–c8), one per
@@ -842,6 +906,13 @@ async fn same_work_postgres(args: &Args, csv: &Path) -> (f64, u64) {
     let loaded = psql(&url, "SELECT count(*) FROM contacts").parse().unwrap_or(0);
     psql(&args.postgres, "DROP DATABASE intake_same_work WITH (FORCE)");
     (seconds, loaded)
+}
+
+/// The run of median duration, with the CPU split it had.
+fn median_run(mut runs: Vec<ScaleOutRun>) -> ScaleOutRun {
+    runs.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+    let middle = runs.len() / 2;
+    runs.swap_remove(middle)
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -1084,20 +1155,32 @@ async fn main() {
         for _ in 0..args.repeat.max(1) {
             copies.push(parallel_copies(&args, &file, scale_expected, args.scale_users).await);
         }
-        let copy_s = median(copies);
-        println!("| {} people × {} rows at once, Postgres | seconds | rows/s | ratio | longest queue wait s |", args.scale_users, args.scale_rows);
-        println!("| --- | ---: | ---: | ---: | ---: |");
+        let copy = median_run(copies);
+        println!(
+            "| {} people × {} rows at once, Postgres | seconds | rows/s | ratio | longest queue wait s | client CPU s | Postgres CPU s | cores busy |",
+            args.scale_users, args.scale_rows
+        );
+        println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        let scale_row = |what: String, run: &ScaleOutRun, ratio: String, wait: String| {
+            let postgres_cpu = run.postgres_cpu.map_or("?".into(), |cpu| format!("{cpu:.1}"));
+            let busy = run.postgres_cpu.map_or("?".into(), |cpu| format!("{:.2}", (run.client_cpu + cpu) / run.seconds));
+            println!("| {what} | {:.2} | {} | {ratio} | {wait} | {:.1} | {postgres_cpu} | {busy} |", run.seconds, rate(total, run.seconds), run.client_cpu);
+        };
         for instances in [1, 2, 4] {
-            let (mut seconds, mut waits) = (Vec::new(), Vec::new());
-            for _ in 0..args.repeat.max(1) {
-                let (s, w) = scale_out_run(&args, &file, args.scale_users, instances).await;
-                seconds.push(s);
-                waits.push(w);
+            let mut runs: Vec<Vec<ScaleOutRun>> = builds.iter().map(|_| Vec::new()).collect();
+            for repeat in 0..args.repeat.max(1) {
+                for turn in 0..builds.len() {
+                    let index = (turn + repeat) % builds.len();
+                    runs[index].push(scale_out_run(&args, &builds[index].binary, &file, args.scale_users, instances).await);
+                }
             }
-            let s = median(seconds);
-            println!("| Intake, {instances} instance(s) | {s:.2} | {} | {:.2} × baseline | {:.1} |", rate(total, s), copy_s / s, median(waits));
+            for (build, runs) in builds.iter().zip(runs) {
+                let run = median_run(runs);
+                let ratio = format!("{:.2} × baseline", copy.seconds / run.seconds);
+                scale_row(format!("Intake, {instances} instance(s){}", build.label), &run, ratio, format!("{:.1}", run.longest_wait));
+            }
         }
-        println!("| {} parallel `psql \\copy`, PK + lower(email) index (baseline) | {copy_s:.2} | {} | 1.00 | |", args.scale_users, rate(total, copy_s));
+        scale_row(format!("{} parallel `psql \\copy`, PK + lower(email) index (baseline)", args.scale_users), &copy, "1.00".into(), "".into());
         println!();
     }
 
