@@ -508,8 +508,24 @@ async fn write_row_errors(tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>, imp
 
 #[cfg(test)]
 mod tests {
-    use super::SqliteStore;
-    use crate::store::dialect::Dialect;
+    use super::{SqliteStore, READER_CACHE_SIZE};
+    use crate::store::dialect::{Dialect, Timeouts};
+
+    /// The readers' caches bound the store's memory; the writer's serves the batches.
+    #[tokio::test]
+    async fn readers_keep_a_small_page_cache_and_the_writer_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("cache.db").display());
+        let store = SqliteStore::connect(&url, &Timeouts::default()).await.unwrap();
+        // Three at once: three distinct connections.
+        let readers = futures::future::join_all((0..3).map(|_| store.pool.acquire())).await;
+        for reader in readers {
+            let size: i64 = sqlx::query_scalar("PRAGMA cache_size").fetch_one(&mut *reader.unwrap()).await.unwrap();
+            assert_eq!(size.to_string(), READER_CACHE_SIZE);
+        }
+        let size: i64 = sqlx::query_scalar("PRAGMA cache_size").fetch_one(&store.writer).await.unwrap();
+        assert_eq!(size, -2000, "SQLite's default");
+    }
 
     #[test]
     fn shared_placeholders_become_positional() {
