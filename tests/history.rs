@@ -21,6 +21,7 @@ on_both_backends!(
     restoring_to_a_moment_undoes_everything_since,
     the_journal_is_swept_whole_operations_at_a_time_and_says_how_far_back_it_reaches,
     deleting_an_account_deletes_its_contacts_identities_and_history,
+    an_account_deleted_while_its_import_writes_leaves_nothing_behind,
 );
 
 /// The user's contacts and identities as stored, one text: equal texts are equal states.
@@ -516,15 +517,42 @@ async fn deleting_an_account_deletes_its_contacts_identities_and_history(backend
     let kept = snapshot(&app.database, other_id).await;
     common::binary::cli(&app.database, &["users", "delete", "Leaving@example.com"], "").await;
     assert_eq!(script.get("/api/contacts").await.status(), 401, "its tokens are gone");
-    let id = user_id.to_string();
-    for table in ["contacts", "contact_identities", "contact_changes", "history_ops", "imports"] {
-        let sql = match app.database.backend {
-            Backend::Sqlite => format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table} WHERE user_id = CAST($1 AS INTEGER)"),
-            Backend::Postgres => format!("SELECT COUNT(*)::text FROM {table} WHERE user_id = $1::bigint"),
-        };
-        assert_eq!(scalar(&app.database, &sql, &id).await, "0", "{table}");
+    for table in USER_TABLES {
+        assert_eq!(rows_of_user(&app.database, table, user_id).await, 0, "{table}");
     }
     assert_eq!(snapshot(&app.database, other_id).await, kept, "another person's data stays");
     assert_eq!(history(&other).await.operations.len(), 1);
     app.stop().await;
+}
+
+/// Postgres keeps no foreign key from contacts to users: a batch in flight
+/// must still either commit before the deletion, which then takes its rows,
+/// or lose its fence and write nothing.
+async fn an_account_deleted_while_its_import_writes_leaves_nothing_behind(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (user_id, script) = app.script_for_new_user("midway@example.com").await;
+    let started = script.api_import_started("many.csv", people_csv(40_000)).await;
+    wait_until(Duration::from_secs(60), || async { (script.import_view(&started.import_id).await.rows_done > 0).then_some(()) })
+        .await
+        .expect("the import writes its first batch");
+    common::binary::cli(&app.database, &["users", "delete", "midway@example.com"], "").await;
+    for table in USER_TABLES {
+        assert_eq!(rows_of_user(&app.database, table, user_id).await, 0, "{table}, right after the deletion");
+    }
+    // Once the worker has stopped, nothing of a batch it still held may have landed.
+    let database = app.database.clone();
+    app.stop().await;
+    for table in USER_TABLES {
+        assert_eq!(rows_of_user(&database, table, user_id).await, 0, "{table}, after the worker stopped");
+    }
+}
+
+const USER_TABLES: [&str; 5] = ["contacts", "contact_identities", "contact_changes", "history_ops", "imports"];
+
+async fn rows_of_user(database: &TestDatabase, table: &str, user_id: i64) -> u64 {
+    let sql = match database.backend {
+        Backend::Sqlite => format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table} WHERE user_id = CAST($1 AS INTEGER)"),
+        Backend::Postgres => format!("SELECT COUNT(*)::text FROM {table} WHERE user_id = $1::bigint"),
+    };
+    scalar(database, &sql, &user_id.to_string()).await.parse().expect("a count")
 }

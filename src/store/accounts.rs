@@ -186,7 +186,12 @@ macro_rules! impl_accounts {
                 }
 
                 async fn delete_user(&self, user_id: i64) -> StoreResult<bool> {
-                    let deleted = sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(self.writes()).await?;
+                    let mut tx = self.begin_write().await?;
+                    if let Some(lock) = Self::USER_IMPORTS_LOCK {
+                        sqlx::query(lock).bind(user_id).execute(&mut *tx).await?;
+                    }
+                    let deleted = sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
+                    tx.commit().await?;
                     self.wrote();
                     Ok(deleted.rows_affected() > 0)
                 }

@@ -28,6 +28,11 @@ pub(crate) trait Dialect {
     const SKIP_LOCKED: &'static str;
     /// Makes one user's upload reservations take turns, where the single writer does not already.
     const USER_ROW_LOCK: Option<&'static str>;
+    /// Run before a user is deleted, where other writers run beside it: locks
+    /// the user's imports, which a running job's batch holds first and then
+    /// has the user's row checked (a foreign key). Taking them in that order
+    /// too, the deletion waits for the batch instead of deadlocking with it.
+    const USER_IMPORTS_LOCK: Option<&'static str>;
     /// Run first in a worker's batch transaction, where the backend needs it.
     const BATCH_SETTING: Option<&'static str>;
     /// The larger of two values.

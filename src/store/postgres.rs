@@ -64,6 +64,7 @@ impl Dialect for PostgresStore {
     const SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
     /// A person's upload chunks take turns on their row, so each sees the bytes the others reserved.
     const USER_ROW_LOCK: Option<&'static str> = Some("SELECT id FROM users WHERE id = $1 FOR UPDATE");
+    const USER_IMPORTS_LOCK: Option<&'static str> = Some("SELECT id FROM imports WHERE user_id = $1 FOR UPDATE");
     /// A batch's commit does not wait for its WAL to reach the disk: the
     /// batch commits its rows, journal and checkpoint together, so a commit
     /// that a crash of Postgres loses is redone from the checkpoint before

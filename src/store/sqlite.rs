@@ -99,6 +99,7 @@ impl Dialect for SqliteStore {
     const SKIP_LOCKED: &'static str = "";
     /// Nor a lock on the user's row: the transaction holds the write lock.
     const USER_ROW_LOCK: Option<&'static str> = None;
+    const USER_IMPORTS_LOCK: Option<&'static str> = None;
     /// With the WAL and `synchronous = NORMAL`, no commit waits for the disk already.
     const BATCH_SETTING: Option<&'static str> = None;
     const GREATEST: &'static str = "MAX";
