@@ -895,9 +895,9 @@ async fn same_work_postgres(args: &Args, csv: &Path) -> (f64, u64) {
              jsonb_build_array(jsonb_build_array('email', email), jsonb_build_array('name_phone', lower(c1 || ' ' || c2) || '|' || phone))::text,
              now(), now()
            FROM people;
-         INSERT INTO contact_identities (user_id, kind, value, contact_id) SELECT {user}, 'email', email, r FROM people;
-         INSERT INTO contact_identities (user_id, kind, value, contact_id)
-           SELECT {user}, 'name_phone', lower(c1 || ' ' || c2) || '|' || phone, r FROM people ON CONFLICT DO NOTHING;
+         INSERT INTO contact_identities (user_id, key, contact_id) SELECT {user}, 'e' || email, r FROM people;
+         INSERT INTO contact_identities (user_id, key, contact_id)
+           SELECT {user}, 'p' || lower(c1 || ' ' || c2) || '|' || phone, r FROM people ON CONFLICT DO NOTHING;
          INSERT INTO contact_changes (user_id, contact_id, action, at) SELECT {user}, r, 'c', now() FROM people;
          COMMIT;",
         file = csv.display()

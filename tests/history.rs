@@ -36,7 +36,7 @@ async fn snapshot(database: &TestDatabase, user_id: i64) -> String {
         Backend::Postgres => {
             "SELECT COALESCE((SELECT string_agg(id || '|' || display_name || '|' || card::text || '|' || COALESCE(photo::text, '') || '|' || created_at::text, E'\\n' ORDER BY id)
                  FROM contacts WHERE user_id = $1::bigint), '')
-             || '#' || COALESCE((SELECT string_agg(contact_id || '|' || kind || '|' || value, E'\\n' ORDER BY kind, value)
+             || '#' || COALESCE((SELECT string_agg(contact_id || '|' || key, E'\\n' ORDER BY key)
                  FROM contact_identities WHERE user_id = $1::bigint), '')"
         }
     };
@@ -278,7 +278,12 @@ async fn every_identity_goes_with_its_contact_however_many_it_holds(backend: Bac
     let deleted = script.http.delete(script.url(&format!("/api/contacts/{many}"))).send().await.unwrap();
     assert_eq!(deleted.status(), 200);
     let deleted: serde_json::Value = deleted.json().await.unwrap();
-    assert_eq!(identities(&snapshot(&app.database, user_id).await), [format!("{bo}|email|bo@example.com")]);
+    // Postgres keys an identity by one text, its kind's letter before the value.
+    let bo_identity = match backend {
+        Backend::Sqlite => format!("{bo}|email|bo@example.com"),
+        Backend::Postgres => format!("{bo}|ebo@example.com"),
+    };
+    assert_eq!(identities(&snapshot(&app.database, user_id).await), [bo_identity]);
     confirmed(&script, deleted["undo_url"].as_str().unwrap(), None).await;
     assert_eq!(snapshot(&app.database, user_id).await, full);
 

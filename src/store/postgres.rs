@@ -15,7 +15,7 @@ use super::uploads::impl_uploads;
 use super::journal::{created_by_run_sql, impl_history, record_created_at, record_search_text, JournalRun};
 use crate::domain::history::{ContactRecord, NewEntry};
 use crate::domain::plan::{BatchPlan, Change};
-use crate::domain::identity::Identity;
+use crate::domain::identity::{Identity, IdentityKind};
 use crate::model::RowErrorView;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -381,7 +381,7 @@ async fn write_plan(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, user_id
 
 async fn copy_identities(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, rows: Vec<u8>) -> StoreResult<()> {
     if !rows.is_empty() {
-        let mut copy = tx.copy_in_raw("COPY contact_identities (user_id, kind, value, contact_id) FROM STDIN").await?;
+        let mut copy = tx.copy_in_raw("COPY contact_identities (user_id, key, contact_id) FROM STDIN").await?;
         copy.send(rows).await?;
         copy.finish().await?;
     }
@@ -467,7 +467,7 @@ async fn insert_records(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, use
     for (identities, contact) in listed_of(records)? {
         let contact = contact.to_string();
         for identity in &identities {
-            push_copy_row(&mut rows, &[Some(&user), Some(identity.kind.as_str()), Some(&identity.value), Some(&contact)]);
+            push_copy_row(&mut rows, &[Some(&user), Some(&identity_key(identity)), Some(&contact)]);
         }
     }
     copy_identities(tx, rows).await
@@ -481,7 +481,7 @@ fn identity_copy_rows(user_id: i64, plan: &BatchPlan<'_>, ids: &[i64]) -> Vec<u8
     let mut rows = Vec::new();
     let user_id = user_id.to_string();
     for (identity, contact_id) in new_identities(plan, ids) {
-        push_copy_row(&mut rows, &[Some(&user_id), Some(identity.kind.as_str()), Some(&identity.value), Some(&contact_id.to_string())]);
+        push_copy_row(&mut rows, &[Some(&user_id), Some(&identity_key(identity)), Some(&contact_id.to_string())]);
     }
     rows
 }
@@ -490,15 +490,29 @@ fn identity_copy_rows(user_id: i64, plan: &BatchPlan<'_>, ids: &[i64]) -> Vec<u8
 /// lookup a parameterised subquery, where a plain join let the planner hash
 /// all of the user's identities (a scan per batch, so imports slowed as they grew).
 async fn identity_owners(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, user_id: i64, identities: &[&Identity]) -> StoreResult<Vec<i64>> {
-    let (kinds, values): (Vec<&str>, Vec<&str>) = identities.iter().map(|i| (i.kind.as_str(), i.value.as_str())).unzip();
+    let keys: Vec<String> = identities.iter().map(|identity| identity_key(identity)).collect();
     Ok(sqlx::query_scalar(
-        "SELECT DISTINCT held.contact_id FROM UNNEST($2::text[], $3::text[]) AS wanted(kind, value)
+        "SELECT DISTINCT held.contact_id FROM UNNEST($2::text[]) AS wanted(key)
          CROSS JOIN LATERAL (SELECT contact_id FROM contact_identities
-                             WHERE user_id = $1 AND kind = wanted.kind AND value = wanted.value LIMIT 1) AS held",
+                             WHERE user_id = $1 AND key = wanted.key LIMIT 1) AS held",
     )
     .bind(user_id)
-    .bind(&kinds)
-    .bind(&values)
+    .bind(&keys)
     .fetch_all(&mut **tx)
     .await?)
+}
+
+/// An identity as the unique key holds it: a letter for the kind, then the
+/// value. The database's `identity_key(kind, value)` makes the same from a
+/// contact's listing (migration 20261210000002).
+fn identity_key(identity: &Identity) -> String {
+    let letter = match identity.kind {
+        IdentityKind::Email => 'e',
+        IdentityKind::NamePhone => 'p',
+        IdentityKind::Name => 'n',
+    };
+    let mut key = String::with_capacity(1 + identity.value.len());
+    key.push(letter);
+    key.push_str(&identity.value);
+    key
 }
