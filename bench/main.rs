@@ -702,7 +702,8 @@ async fn scale_out_run(args: &Args, intake: &Path, csv: &Path, users: usize, ins
     }
     let mut people = Vec::new();
     for user in 0..users {
-        let http = client(&token_for(&args.intake, &url, &format!("scale{user}@example.com")));
+        // This run's build makes the accounts: another's migrations would change the schema under it.
+        let http = client(&token_for(intake, &url, &format!("scale{user}@example.com")));
         people.push((http, servers[user % instances].base.clone()));
     }
     let barrier = Arc::new(tokio::sync::Barrier::new(users));
