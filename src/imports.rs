@@ -130,7 +130,7 @@ pub(crate) async fn claim_slot(services: &Services, new: &NewImport) -> Result<(
             StartDecision::TakeOver { idle_minutes } => {
                 if services.store.abandon_if_stale(&holder, services.config.import_stale_after).await? {
                     telemetry::stale_takeover();
-                    telemetry::import_finished(crate::model::ImportStatus::Abandoned);
+                    telemetry::import_finished(holder.kind, crate::model::ImportStatus::Abandoned);
                     warn!(
                         user_id = new.user_id,
                         import_id = %holder.import_id,

@@ -73,9 +73,10 @@ pub fn import_started(kind: JobKind) {
     counter!(IMPORTS_STARTED, "kind" => kind.as_str()).increment(1);
 }
 
-/// `outcome` is the final status: succeeded, failed, cancelled or abandoned.
-pub fn import_finished(outcome: ImportStatus) {
-    counter!(IMPORTS_FINISHED, "outcome" => outcome.as_str()).increment(1);
+/// `outcome` is the final status: succeeded, failed, cancelled or abandoned;
+/// `kind` as for `import_started`, so starts and ends of one kind pair up.
+pub fn import_finished(kind: JobKind, outcome: ImportStatus) {
+    counter!(IMPORTS_FINISHED, "kind" => kind.as_str(), "outcome" => outcome.as_str()).increment(1);
 }
 
 pub fn already_running() {

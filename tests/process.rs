@@ -394,7 +394,7 @@ async fn metrics_count_a_guarded_race_a_takeover_and_the_rows(backend: Backend) 
     assert_eq!(sample(&page, "intake_already_running_total", &[]), refused);
     assert_eq!(sample(&page, "intake_stale_takeovers_total", &[]), 1.0);
     assert_eq!(sample(&page, "intake_imports_started_total", &[]), 2.0);
-    assert_eq!(sample(&page, "intake_imports_finished_total", &[r#"outcome="abandoned""#]), 1.0);
+    assert_eq!(sample(&page, "intake_imports_finished_total", &[r#"kind="import""#, r#"outcome="abandoned""#]), 1.0);
     let imports_route = [r#"method="POST""#, r#"route="/api/imports""#];
     assert_eq!(sample(&page, "intake_http_requests_total", &[&imports_route[..], &[r#"status="409""#]].concat()), refused);
     assert_eq!(sample(&page, "intake_http_requests_total", &[&imports_route[..], &[r#"status="202""#]].concat()), 2.0);
@@ -420,4 +420,8 @@ async fn metrics_count_a_guarded_race_a_takeover_and_the_rows(backend: Backend) 
     let page = scrape(&web_metrics).await;
     assert_eq!(sample(&page, "intake_imports_started_total", &[r#"kind="import""#]), 2.0);
     assert_eq!(sample(&page, "intake_imports_started_total", &[r#"kind="undo""#]), 1.0);
+    // Its end pairs with its start: a dashboard's "started minus finished" of a kind is what runs.
+    let page = scrape(&worker_metrics).await;
+    assert_eq!(sample(&page, "intake_imports_finished_total", &[r#"kind="import""#, r#"outcome="succeeded""#]), 1.0);
+    assert_eq!(sample(&page, "intake_imports_finished_total", &[r#"kind="undo""#, r#"outcome="succeeded""#]), 1.0);
 }

@@ -55,6 +55,7 @@ pub enum InsertOutcome {
 pub struct SlotHolder {
     pub import_id: String,
     pub attempt: i32,
+    pub kind: JobKind,
     pub times: ActiveImport,
     /// The database's clock, read with the holder: staleness and elapsed minutes
     /// are judged against it, never against an instance's own clock.
@@ -101,7 +102,7 @@ pub enum Claim {
     Ready(ClaimedImport),
     Job(ClaimedJob),
     /// The row was claimed but its stored settings do not decode; the worker fails it.
-    Unreadable { fence: Fence, user_id: i64, error: String },
+    Unreadable { fence: Fence, user_id: i64, kind: JobKind, error: String },
 }
 
 /// A failure counted against an import's checkpoint.
@@ -134,6 +135,7 @@ pub struct Orphan {
     pub import_id: String,
     pub user_id: i64,
     pub attempt: i32,
+    pub kind: JobKind,
     /// `Queued` when it resumes, else how it ended (`Failed`, `Cancelled`).
     pub status: ImportStatus,
 }
@@ -232,7 +234,7 @@ pub(crate) fn recover_sql(now: &str, cutoff: &str, lock: &str) -> String {
              WHERE status = 'processing'
                AND (owner IS NULL OR owner NOT IN (SELECT id FROM instances WHERE heartbeat_at > {cutoff}))
              {lock})
-         RETURNING id, user_id, attempt, status",
+         RETURNING id, user_id, attempt, status, kind",
         release_set(now)
     )
 }
@@ -245,7 +247,7 @@ pub(crate) fn end_lost_receipts_sql(now: &str, cutoff: &str) -> String {
              failure_reason = 'The file did not arrive whole: the instance receiving it stopped.'
          WHERE status = 'queued' AND receiving
            AND (owner IS NULL OR owner NOT IN (SELECT id FROM instances WHERE heartbeat_at > {cutoff}))
-         RETURNING id, user_id, attempt, status"
+         RETURNING id, user_id, attempt, status, kind"
     )
 }
 
@@ -268,9 +270,11 @@ where
         .bind(failure.map(|(_, error)| error))
 }
 
-pub(crate) fn orphans(rows: Vec<(String, i64, i32, String)>) -> StoreResult<Vec<Orphan>> {
+pub(crate) fn orphans(rows: Vec<(String, i64, i32, String, String)>) -> StoreResult<Vec<Orphan>> {
     rows.into_iter()
-        .map(|(import_id, user_id, attempt, status)| Ok(Orphan { import_id, user_id, attempt, status: parse_status(&status)? }))
+        .map(|(import_id, user_id, attempt, status, kind)| {
+            Ok(Orphan { import_id, user_id, attempt, kind: parse_kind(&kind)?, status: parse_status(&status)? })
+        })
         .collect()
 }
 
@@ -304,7 +308,7 @@ pub(crate) const ANY_QUEUED: &str = "SELECT EXISTS (SELECT 1 FROM imports WHERE 
 /// The import that holds user `$1`'s slot, with the backend's clock `now` as `db_now`.
 pub(crate) fn slot_holder_sql(now: &str) -> String {
     format!(
-        "SELECT id, attempt, created_at, processing_started_at, last_progress_at, {now} AS db_now FROM imports
+        "SELECT id, attempt, kind, created_at, processing_started_at, last_progress_at, {now} AS db_now FROM imports
          WHERE user_id = $1 AND status IN ('queued', 'processing')"
     )
 }
@@ -389,8 +393,7 @@ where
 {
     let fence = Fence { import_id: row.try_get("id")?, attempt: row.try_get("attempt")? };
     let user_id = row.try_get("user_id")?;
-    let kind: String = row.try_get("kind")?;
-    let kind = JobKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("job kind {kind}")))?;
+    let kind = parse_kind(&row.try_get::<String, _>("kind")?)?;
     if kind != JobKind::Import {
         let params: Option<String> = row.try_get("params")?;
         let params = match params.as_deref().map(serde_json::from_str::<JobParams>) {
@@ -400,7 +403,7 @@ where
                     Some(Err(error)) => error.to_string(),
                     _ => "no parameters".to_owned(),
                 };
-                return Ok(Claim::Unreadable { fence, user_id, error });
+                return Ok(Claim::Unreadable { fence, user_id, kind, error });
             }
         };
         return Ok(Claim::Job(ClaimedJob {
@@ -421,7 +424,7 @@ where
     };
     let (sniffed, mapping, upload_id) = match settings() {
         Ok(settings) => settings,
-        Err(error) => return Ok(Claim::Unreadable { fence, user_id, error: error.to_string() }),
+        Err(error) => return Ok(Claim::Unreadable { fence, user_id, kind, error: error.to_string() }),
     };
     Ok(Claim::Ready(ClaimedImport {
         import_id: fence.import_id,
@@ -438,6 +441,10 @@ where
 
 pub(crate) fn parse_status(status: &str) -> StoreResult<ImportStatus> {
     ImportStatus::parse(status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))
+}
+
+pub(crate) fn parse_kind(kind: &str) -> StoreResult<JobKind> {
+    JobKind::parse(kind).ok_or_else(|| StoreError::Corrupt(format!("job kind {kind}")))
 }
 
 pub(crate) const IMPORT_COLUMNS: &str = "id, file_name, kind, status, attempt, rows_total, rows_done, created, updated, \
@@ -461,13 +468,13 @@ where
 {
     let status: String = row.try_get("status")?;
     let count = |column: &str| -> Result<u64, sqlx::Error> { Ok(row.try_get::<i64, _>(column)? as u64) };
-    let kind: String = row.try_get("kind")?;
+    let kind = parse_kind(&row.try_get::<String, _>("kind")?)?;
     let undone_by: Option<String> = row.try_get("undone_by")?;
     let status = parse_status(&status)?;
     Ok(ImportView {
         import_id: row.try_get("id")?,
         file_name: row.try_get("file_name")?,
-        kind: JobKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("job kind {kind}")))?,
+        kind,
         status: if undone_by.is_some() && !status.is_active() { ImportStatus::Undone } else { status },
         reversal: ReversalCounts { restored: count("restored")?, reverted: count("reverted")?, removed: count("removed")? },
         undone_by,
@@ -589,11 +596,12 @@ macro_rules! impl_queue {
 
                 async fn slot_holder(&self, user_id: i64) -> StoreResult<Option<SlotHolder>> {
                     type Stamp = <$store as Dialect>::Stamp;
-                    let row: Option<(String, i32, Stamp, Option<Stamp>, Option<Stamp>, Stamp)> =
+                    let row: Option<(String, i32, String, Stamp, Option<Stamp>, Option<Stamp>, Stamp)> =
                         sqlx::query_as(&slot_holder_sql(Self::NOW)).bind(user_id).fetch_optional(self.reads()).await?;
-                    Ok(row.map(|(import_id, attempt, created, started, progress, now)| SlotHolder {
+                    row.map(|(import_id, attempt, kind, created, started, progress, now)| Ok(SlotHolder {
                         import_id,
                         attempt,
+                        kind: parse_kind(&kind)?,
                         times: $crate::domain::guard::ActiveImport {
                             created_at: Self::moment(created),
                             processing_started_at: started.map(Self::moment),
@@ -601,6 +609,7 @@ macro_rules! impl_queue {
                         },
                         now: Self::moment(now),
                     }))
+                    .transpose()
                 }
 
                 async fn abandon_if_stale(&self, holder: &SlotHolder, stale_after: Duration) -> StoreResult<bool> {
@@ -632,12 +641,12 @@ macro_rules! impl_queue {
                     self.end_sessions_of_lapsed_owners(lease).await?;
                     let sql = recover_sql(Self::NOW, &Self::seconds_ago("$5"), Self::SKIP_LOCKED);
                     let failure = count_failures.then_some((None, ORPHAN_ERROR));
-                    let mut rows: Vec<(String, i64, i32, String)> = bind_release(sqlx::query_as(&sql), max_failures, failure)
+                    let mut rows: Vec<(String, i64, i32, String, String)> = bind_release(sqlx::query_as(&sql), max_failures, failure)
                         .bind(lease.as_secs_f64())
                         .fetch_all(self.leases())
                         .await?;
                     rows.extend(
-                        sqlx::query_as::<_, (String, i64, i32, String)>(&end_lost_receipts_sql(Self::NOW, &Self::seconds_ago("$1")))
+                        sqlx::query_as::<_, (String, i64, i32, String, String)>(&end_lost_receipts_sql(Self::NOW, &Self::seconds_ago("$1")))
                             .bind(lease.as_secs_f64())
                             .fetch_all(self.leases())
                             .await?,

@@ -73,16 +73,16 @@ pub async fn beat(services: &Services, instance_id: &str, last_beat: Option<toki
     }
     let orphans = services.store.recover_orphans(lease, services.config.import_max_attempts, !away).await?;
     for orphan in orphans {
-        let (user_id, import_id, attempt) = (orphan.user_id, orphan.import_id, orphan.attempt);
+        let (user_id, import_id, attempt, kind) = (orphan.user_id, orphan.import_id, orphan.attempt, orphan.kind.as_str());
         match orphan.status {
             ImportStatus::Queued => {
-                warn!(user_id, %import_id, attempt, "resuming an import whose instance stopped");
+                warn!(user_id, %import_id, attempt, kind, "resuming an import whose instance stopped");
                 telemetry::requeued(RequeueCause::CrashRecovery);
                 services.work_queued.notify_one();
             }
             status => {
-                error!(user_id, %import_id, attempt, status = status.as_str(), "ended an import whose instance stopped");
-                telemetry::import_finished(status);
+                error!(user_id, %import_id, attempt, kind, status = status.as_str(), "ended an import whose instance stopped");
+                telemetry::import_finished(orphan.kind, status);
             }
         }
     }
@@ -103,13 +103,13 @@ async fn work_loop(services: Services, instance_id: String, mut shutdown: watch:
                     attempt = claimed.attempt, kind = claimed.kind.as_str(), instance = %instance_id);
                 run_job(&services, claimed, &shutdown).instrument(span).await;
             }
-            Ok(Some(Claim::Unreadable { fence, user_id, error })) => {
+            Ok(Some(Claim::Unreadable { fence, user_id, kind, error })) => {
                 let span = tracing::info_span!("import", import_id = %fence.import_id, user_id, attempt = fence.attempt,
-                    instance = %instance_id);
+                    kind = kind.as_str(), instance = %instance_id);
                 async {
                     error!(%error, "the claimed import's settings are unreadable");
                     let reason = "The import's stored settings could not be read.";
-                    record_end(&services, &fence, &End::Finish(ImportStatus::Failed, Some(reason.to_owned())), &shutdown).await;
+                    record_end(&services, kind, &fence, &End::Finish(ImportStatus::Failed, Some(reason.to_owned())), &shutdown).await;
                 }
                 .instrument(span)
                 .await;

@@ -101,7 +101,7 @@ pub(super) async fn supervise(
         // Aborted: the shutdown deadline passed.
         Err(_) => End::Release(RequeueCause::Shutdown, None),
     };
-    record_end(services, fence, &end, shutdown).await
+    record_end(services, kind, fence, &end, shutdown).await
 }
 
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
@@ -119,7 +119,7 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 /// the same way forever: an end that cannot be recorded becomes a hand-back with
 /// a failure counted (so the import fails after `IMPORT_MAX_ATTEMPTS`), and a
 /// hand-back that cannot be recorded is given up, leaving the import to the stale rule.
-pub(super) async fn record_end(services: &Services, fence: &Fence, end: &End, shutdown: &watch::Receiver<bool>) -> RunEnd {
+pub(super) async fn record_end(services: &Services, kind: JobKind, fence: &Fence, end: &End, shutdown: &watch::Receiver<bool>) -> RunEnd {
     let max_failures = services.config.import_max_attempts;
     let mut pause = Duration::from_millis(100);
     let mut given_up_at = None;
@@ -148,7 +148,7 @@ pub(super) async fn record_end(services: &Services, fence: &Fence, end: &End, sh
                     services.work_queued.notify_one();
                     return RunEnd::Requeued;
                 }
-                telemetry::import_finished(status);
+                telemetry::import_finished(kind, status);
                 return RunEnd::Finished(status);
             }
             Ok(None) => {
