@@ -21,6 +21,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row};
+use std::fmt::Write as _;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -331,11 +332,14 @@ async fn write_plan(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, user_id
             .await?;
         let (user_text, stamp) = (user_id.to_string(), now.to_rfc3339());
         let mut rows = Vec::with_capacity(COPY_ROWS_PER_SEND * 512);
+        let mut id_text = String::new();
         for chunk in created.chunks(COPY_ROWS_PER_SEND) {
             rows.clear();
             for (planned, id) in chunk {
-                let (text, id) = (planned.text(), id.to_string());
-                let values = [Some(id.as_str()), Some(&user_text), Some(&planned.contact.display_name), Some(&text.card),
+                let text = planned.text();
+                id_text.clear();
+                write!(id_text, "{id}").expect("a String takes any text");
+                let values = [Some(id_text.as_str()), Some(&user_text), Some(&planned.contact.display_name), Some(&text.card),
                     text.photo.as_deref(), Some(&text.search), Some(&text.identities), Some(&stamp), Some(&stamp)];
                 push_copy_row(&mut rows, &values);
             }
@@ -478,10 +482,18 @@ const COPY_ROWS_PER_SEND: usize = 250;
 
 /// The plan's new identities as `COPY contact_identities` rows.
 fn identity_copy_rows(user_id: i64, plan: &BatchPlan<'_>, ids: &[i64]) -> Vec<u8> {
-    let mut rows = Vec::new();
+    let identities = new_identities(plan, ids);
     let user_id = user_id.to_string();
-    for (identity, contact_id) in new_identities(plan, ids) {
-        push_copy_row(&mut rows, &[Some(&user_id), Some(&identity_key(identity)), Some(&contact_id.to_string())]);
+    // Sized for its rows, the buffer is not copied as it grows; one key and one id
+    // text serve every row.
+    let mut rows = Vec::with_capacity(identities.iter().map(|(identity, _)| user_id.len() + identity.value.len() + 24).sum());
+    let (mut key, mut contact) = (String::new(), String::new());
+    for (identity, contact_id) in identities {
+        key.clear();
+        push_identity_key(&mut key, identity);
+        contact.clear();
+        write!(contact, "{contact_id}").expect("a String takes any text");
+        push_copy_row(&mut rows, &[Some(&user_id), Some(&key), Some(&contact)]);
     }
     rows
 }
@@ -506,13 +518,16 @@ async fn identity_owners(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, us
 /// value. The database's `identity_key(kind, value)` makes the same from a
 /// contact's listing (migration 20261210000002).
 fn identity_key(identity: &Identity) -> String {
-    let letter = match identity.kind {
+    let mut key = String::with_capacity(1 + identity.value.len());
+    push_identity_key(&mut key, identity);
+    key
+}
+
+fn push_identity_key(key: &mut String, identity: &Identity) {
+    key.push(match identity.kind {
         IdentityKind::Email => 'e',
         IdentityKind::NamePhone => 'p',
         IdentityKind::Name => 'n',
-    };
-    let mut key = String::with_capacity(1 + identity.value.len());
-    key.push(letter);
+    });
     key.push_str(&identity.value);
-    key
 }
