@@ -154,8 +154,8 @@ impl Address {
     }
 }
 
-fn join_words<'a>(words: impl IntoIterator<Item = &'a String>) -> String {
-    let mut out = String::new();
+fn join_words<'a, const N: usize>(words: [&'a String; N]) -> String {
+    let mut out = String::with_capacity(words.iter().map(|w| w.len() + 1).sum());
     for word in words.into_iter().filter(|w| !w.is_empty()) {
         if !out.is_empty() {
             out.push(' ');
@@ -297,7 +297,8 @@ impl Contact {
     /// What identifies this contact: each email; its matching name with each
     /// phone; its name alone only when it has neither email nor phone.
     pub fn identities(&self) -> Vec<Identity> {
-        let mut identities: Vec<Identity> = self.emails.iter().map(|e| Identity::email(&e.value)).collect();
+        let mut identities = Vec::with_capacity(self.emails.len() + self.phones.len().max(1));
+        identities.extend(self.emails.iter().map(|e| Identity::email(&e.value)));
         let phones: Vec<&str> = self.phones.iter().map(|p| p.value.normalized.as_str()).filter(|n| !n.is_empty()).collect();
         if self.emails.is_empty() || !phones.is_empty() {
             let name = match_name(&self.display_name);
@@ -313,12 +314,23 @@ impl Contact {
     /// names, nicknames, emails, phones, addresses, websites, handles,
     /// organizations, relations, notes, groups and custom values.
     pub fn search_text(&self) -> String {
-        let mut text = String::new();
+        let mut length = 0;
+        self.searchable_values(|value| length += value.len() + 1);
+        // Folding keeps most text's length: sized once, the text is not copied as it grows.
+        let mut text = String::with_capacity(length);
+        self.searchable_values(|value| {
+            // Value by value: most are ASCII, which folds without Unicode tables.
+            fold_into(&mut text, value);
+            text.push('\n');
+        });
+        text
+    }
+
+    /// Each non-empty value `search_text` holds, in its order.
+    fn searchable_values(&self, mut each: impl FnMut(&str)) {
         let mut add = |value: &str| {
             if !value.is_empty() {
-                // Value by value: most are ASCII, which folds without Unicode tables.
-                fold_into(&mut text, value);
-                text.push('\n');
+                each(value);
             }
         };
         add(&self.display_name);
@@ -337,7 +349,6 @@ impl Contact {
         add(&self.notes);
         self.groups.iter().for_each(|g| add(g));
         self.custom.iter().for_each(|c| add(&c.value));
-        text
     }
 
     /// The display name a file that gives no full name implies: "given family",

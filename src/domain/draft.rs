@@ -88,6 +88,10 @@ impl<'r> Draft<'r> {
             self.refuse(what);
             return;
         }
+        if values.is_empty() {
+            // Most contacts have one value of a kind: room for one, not Vec's first four.
+            values.reserve_exact(1);
+        }
         values.push(value);
     }
 

@@ -46,11 +46,22 @@ pub fn normalize_email(s: &str) -> String {
     };
     let folded = fold(address);
     let Some((local, domain)) = folded.rsplit_once('@') else { return folded };
+    if is_plain_ascii_domain(domain) {
+        return folded;
+    }
     match idna::domain_to_ascii(domain) {
         Ok(ascii) if !ascii.is_empty() => format!("{local}@{ascii}"),
         // Not a domain IDNA can map; validation judges it as written.
         _ => folded,
     }
+}
+
+/// Letters, digits, dots and hyphens, with no label IDNA decodes (`xn--`): a
+/// folded domain that IDNA maps to itself, as most are, without its allocations.
+fn is_plain_ascii_domain(domain: &str) -> bool {
+    !domain.is_empty()
+        && domain.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && !domain.contains("xn--")
 }
 
 /// A country calling code, such as `49` or `1`, that numbers written without
@@ -85,10 +96,14 @@ impl CallingCode {
 /// number loses its trunk prefix and gains `+` and the code.
 pub fn normalize_phone(s: &str, default_code: Option<&CallingCode>) -> String {
     let trimmed = s.trim();
-    let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
     if trimmed.starts_with('+') {
-        return format!("+{digits}");
+        let mut international = String::with_capacity(trimmed.len());
+        international.push('+');
+        international.extend(trimmed.chars().filter(char::is_ascii_digit));
+        return international;
     }
+    let mut digits = String::with_capacity(trimmed.len());
+    digits.extend(trimmed.chars().filter(char::is_ascii_digit));
     let Some(code) = default_code.filter(|_| !digits.is_empty()) else { return digits };
     if let Some(international) = digits.strip_prefix("00") {
         return format!("+{international}");
@@ -219,6 +234,20 @@ mod tests {
         // Dots and +tags are provider rules, so they stay.
         assert_eq!(normalize_email("First.Last+News@Gmail.com"), "first.last+news@gmail.com");
         assert_eq!(normalize_email("no-at-sign"), "no-at-sign");
+    }
+
+    proptest::proptest! {
+        /// The shortcut past IDNA gives what IDNA gives: any plain domain, odd ones
+        /// ("a..b", "-x", labels past 63 letters, "xn-" near-misses) included.
+        #[test]
+        fn a_plain_domain_is_what_idna_makes_of_it(domain in "[a-z0-9.-]{1,80}|[a-z0-9-]{60,70}\\.[a-z]{2,3}|xn-[a-z0-9.-]{0,12}") {
+            proptest::prop_assume!(is_plain_ascii_domain(&domain));
+            let through_idna = match idna::domain_to_ascii(&domain) {
+                Ok(ascii) if !ascii.is_empty() => format!("ana@{ascii}"),
+                _ => format!("ana@{domain}"),
+            };
+            proptest::prop_assert_eq!(normalize_email(&format!("Ana@{domain}")), through_idna);
+        }
     }
 
     #[test]

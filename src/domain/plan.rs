@@ -45,10 +45,15 @@ pub struct ContactText {
 
 impl ContactText {
     pub fn of(contact: &Contact, identities: &[Identity]) -> Self {
+        let search = contact.search_text();
+        // The document holds every searchable value once more, with its key and label:
+        // sized for it, its text is not copied on the way as it grows from serde_json's 128 bytes.
+        let mut card = Vec::with_capacity(3 * search.len() + 64);
+        serde_json::to_writer(&mut card, contact).expect("a contact serialises");
         Self {
-            card: serde_json::to_string(contact).expect("a contact serialises"),
+            card: String::from_utf8(card).expect("serde_json writes UTF-8"),
             photo: contact.photo.as_ref().map(|photo: &Photo| serde_json::to_string(photo).expect("a photo serialises")),
-            search: contact.search_text(),
+            search,
             identities: super::identity::listing(identities),
         }
     }
@@ -171,6 +176,7 @@ impl<'r> BatchPlan<'r> {
             .flat_map(|c| c.absorbed_before.iter())
             .map(|before| NewEntry { contact_id: before.id, action: Action::Deleted, before: Some(before.clone()) })
             .collect();
+        entries.reserve(self.contacts.len());
         for (planned, id) in self.contacts.iter().zip(ids) {
             let relisted = planned.change == Change::Unchanged && !planned.new_identities.is_empty();
             if planned.change == Change::Updated || relisted {
@@ -226,7 +232,7 @@ pub fn plan_batch<'r>(rows: &'r [RowContact], stored: &[StoredContact], rules: &
     let own: Vec<&[Identity]> =
         stored.iter().map(|s| s.identities.as_slice()).chain(rows.iter().map(|r| r.identities.as_slice())).collect();
     let mut sets = Sets((0..items.len()).collect());
-    let mut holder: HashMap<&Identity, usize> = HashMap::new();
+    let mut holder: HashMap<&Identity, usize> = HashMap::with_capacity(own.iter().map(|identities| identities.len()).sum());
     for (i, identities) in own.iter().enumerate() {
         for identity in identities.iter() {
             let first = *holder.entry(identity).or_insert(i);
@@ -234,13 +240,14 @@ pub fn plan_batch<'r>(rows: &'r [RowContact], stored: &[StoredContact], rules: &
         }
     }
     loop {
-        let mut members: Vec<Vec<usize>> = Vec::new();
+        let mut members: Vec<Vec<usize>> = Vec::with_capacity(items.len());
         let mut group_of_root = vec![usize::MAX; items.len()];
         for i in 0..items.len() {
             let root = sets.root(i);
             if group_of_root[root] == usize::MAX {
                 group_of_root[root] = members.len();
-                members.push(Vec::new());
+                // Most groups are one row.
+                members.push(Vec::with_capacity(1));
             }
             members[group_of_root[root]].push(i);
         }

@@ -200,10 +200,12 @@ impl RecordReader {
     }
 
     fn end_record(&mut self, out: &mut Vec<RawRecord>) {
+        // The next record most likely has as many fields.
+        let width = self.fields.len();
         out.push(RawRecord {
             index: self.next_index,
             line: self.record_line,
-            fields: std::mem::take(&mut self.fields),
+            fields: std::mem::replace(&mut self.fields, Vec::with_capacity(width)),
             problem: self.problem.take(),
             warnings: Vec::new(),
         });

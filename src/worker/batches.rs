@@ -56,7 +56,12 @@ impl<'a> BatchPipeline<'a> {
             shutdown,
             in_flight: None,
             lines: BatchLines { failing: failing_line, in_flight: None, building: None },
-            batch: Batch { user_id: claimed.user_id, rows_done: claimed.rows_done, ..Batch::default() },
+            batch: Batch {
+                user_id: claimed.user_id,
+                rows_done: claimed.rows_done,
+                contacts: Vec::with_capacity(batch_capacity(services, claimed.rows_done, claimed.rows_total)),
+                ..Batch::default()
+            },
             in_batch: 0,
             rules: CommitRules {
                 source: claimed.file_name.clone(),
@@ -183,7 +188,12 @@ impl<'a> BatchPipeline<'a> {
     /// Starts committing the built batch with its checkpoint, leaving an empty
     /// batch that carries the checkpoint on.
     async fn spawn_commit(&mut self) -> InFlight {
-        let next = Batch { user_id: self.batch.user_id, rows_done: self.batch.rows_done, ..Batch::default() };
+        let next = Batch {
+            user_id: self.batch.user_id,
+            rows_done: self.batch.rows_done,
+            contacts: Vec::with_capacity(batch_capacity(self.services, self.batch.rows_done, self.claimed.rows_total)),
+            ..Batch::default()
+        };
         let full = std::mem::replace(&mut self.batch, next);
         let (services, fence, rules) = (self.services.clone(), self.fence.clone(), self.rules.clone());
         let rows = full.contacts.len() as u64 + full.rejected + full.skipped;
@@ -247,6 +257,14 @@ impl BatchLines<'_> {
             self.failing.store(line, Ordering::Relaxed);
         }
     }
+}
+
+/// The rows a batch starting at checkpoint `rows_done` may hold, for its vector:
+/// grown row by row, the vector would be copied each time it doubles, into
+/// memory fresh from the system.
+fn batch_capacity(services: &Services, rows_done: u64, rows_total: u64) -> usize {
+    let left = usize::try_from(rows_total.saturating_sub(rows_done)).unwrap_or(usize::MAX);
+    services.config.import_batch_rows.max(1).min(left)
 }
 
 /// The 0-based data row of a record, or `None` for the preamble, the header, and
