@@ -20,6 +20,7 @@ use crate::model::RowErrorView;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::ConnectOptions as _;
 use sqlx::{PgPool, Row};
 use std::fmt::Write as _;
 use std::str::FromStr;
@@ -35,6 +36,10 @@ pub struct PostgresStore {
     instance_id: String,
     /// An `ANALYZE` of the contact tables is running (`run_ended`).
     analyzing: Arc<AtomicBool>,
+    /// One connection for those analyses, without sqlx's statement log: an
+    /// analysis of a large table takes seconds by nature, which sqlx would
+    /// log at WARN as a slow statement.
+    maintenance: PgPool,
 }
 
 impl Dialect for PostgresStore {
@@ -124,7 +129,7 @@ impl Connections for PostgresStore {
         if self.analyzing.swap(true, Ordering::AcqRel) {
             return;
         }
-        let (pool, analyzing, import_id) = (self.pool.clone(), self.analyzing.clone(), import_id.to_owned());
+        let (pool, analyzing, import_id) = (self.maintenance.clone(), self.analyzing.clone(), import_id.to_owned());
         tokio::spawn(async move {
             if let Err(error) = analyze_changed_tables(&pool, &import_id).await {
                 tracing::warn!(%error, "could not analyze the contact tables");
@@ -179,9 +184,14 @@ impl PostgresStore {
             .connect_with(options.clone())
             .await?;
         // The heartbeat and recovery take turns on at most two connections.
-        let leases = PgPoolOptions::new().max_connections(2).acquire_timeout(Duration::from_secs(30)).connect_lazy_with(options);
+        let leases =
+            PgPoolOptions::new().max_connections(2).acquire_timeout(Duration::from_secs(30)).connect_lazy_with(options.clone());
+        let maintenance = PgPoolOptions::new()
+            .max_connections(1)
+            .idle_timeout(Duration::from_secs(60))
+            .connect_lazy_with(options.disable_statement_logging());
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(Self { pool, leases, instance_id, analyzing: Arc::default() })
+        Ok(Self { pool, leases, instance_id, analyzing: Arc::default(), maintenance })
     }
 }
 
@@ -245,7 +255,9 @@ async fn analyze_changed_tables(pool: &PgPool, import_id: &str) -> StoreResult<(
     .fetch_all(pool)
     .await?;
     for table in CONTACT_TABLES.iter().filter(|t| stale.iter().any(|s| s == *t)) {
+        let started = std::time::Instant::now();
         sqlx::query(&format!("ANALYZE {table}")).execute(pool).await?;
+        tracing::info!(%import_id, table, elapsed_ms = started.elapsed().as_millis() as u64, "analyzed a table the run changed");
     }
     Ok(())
 }
