@@ -96,13 +96,15 @@ impl CallingCode {
 /// number loses its trunk prefix and gains `+` and the code.
 pub fn normalize_phone(s: &str, default_code: Option<&CallingCode>) -> String {
     let trimmed = s.trim();
+    // Room for the digits alone: a long value with few of them keeps no more.
+    let room = 1 + trimmed.bytes().filter(u8::is_ascii_digit).count();
     if trimmed.starts_with('+') {
-        let mut international = String::with_capacity(trimmed.len());
+        let mut international = String::with_capacity(room);
         international.push('+');
         international.extend(trimmed.chars().filter(char::is_ascii_digit));
         return international;
     }
-    let mut digits = String::with_capacity(trimmed.len());
+    let mut digits = String::with_capacity(room);
     digits.extend(trimmed.chars().filter(char::is_ascii_digit));
     let Some(code) = default_code.filter(|_| !digits.is_empty()) else { return digits };
     if let Some(international) = digits.strip_prefix("00") {

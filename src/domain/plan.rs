@@ -50,6 +50,11 @@ impl ContactText {
         // sized for it, its text is not copied on the way as it grows from serde_json's 128 bytes.
         let mut card = Vec::with_capacity(3 * search.len() + 64);
         serde_json::to_writer(&mut card, contact).expect("a contact serialises");
+        // A contact of one long value (notes) has a document about as long as its
+        // search text: the batch keeps its rows, so it does not keep the room.
+        if card.capacity() > 2 * card.len() {
+            card.shrink_to_fit();
+        }
         Self {
             card: String::from_utf8(card).expect("serde_json writes UTF-8"),
             photo: contact.photo.as_ref().map(|photo: &Photo| serde_json::to_string(photo).expect("a photo serialises")),

@@ -58,6 +58,8 @@ pub(crate) trait Connections: Dialect {
     fn writes(&self) -> &sqlx::Pool<Self::Database>;
     /// Heartbeats and recovery, which a busy request pool must not hold back.
     fn leases(&self) -> &sqlx::Pool<Self::Database>;
+    /// Background upkeep, where the backend has some (Postgres's analyses after a run).
+    fn maintenance(&self) -> Option<&sqlx::Pool<Self::Database>>;
     /// A transaction of the writer that holds what it needs to write from its start.
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, Self::Database>>;
     /// Data was committed (SQLite checkpoints its WAL beside the writer).

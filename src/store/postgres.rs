@@ -113,6 +113,10 @@ impl Connections for PostgresStore {
         &self.leases
     }
 
+    fn maintenance(&self) -> Option<&PgPool> {
+        Some(&self.maintenance)
+    }
+
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {
         Ok(self.pool.begin().await?)
     }

@@ -47,6 +47,9 @@ macro_rules! impl_seam {
                 }
 
                 async fn close(&self) {
+                    if let Some(maintenance) = self.maintenance() {
+                        maintenance.close().await;
+                    }
                     self.leases().close().await;
                     self.writes().close().await;
                     self.reads().close().await;

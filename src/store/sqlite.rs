@@ -152,6 +152,11 @@ impl Connections for SqliteStore {
         &self.writer
     }
 
+    /// SQLite keeps no planner statistics to refresh.
+    fn maintenance(&self) -> Option<&SqlitePool> {
+        None
+    }
+
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
