@@ -65,6 +65,10 @@ pub struct RecordReader {
     finished: bool,
 }
 
+/// The most fields a record's vector is made room for from the record before
+/// it: more than any export's layout (Outlook's has about 90).
+const WIDTH_CARRIED_OVER: usize = 128;
+
 impl RecordReader {
     pub fn new(encoding: TextEncoding, delimiter: Delimiter, max_field_bytes: usize) -> Self {
         RecordReader {
@@ -200,8 +204,9 @@ impl RecordReader {
     }
 
     fn end_record(&mut self, out: &mut Vec<RawRecord>) {
-        // The next record most likely has as many fields.
-        let width = self.fields.len();
+        // The next record most likely has as many fields; a hostile file's rows
+        // of hundreds of empty fields are not made the room of every row after them.
+        let width = self.fields.len().min(WIDTH_CARRIED_OVER);
         out.push(RawRecord {
             index: self.next_index,
             line: self.record_line,
