@@ -256,17 +256,6 @@ impl Server {
         cpu_ticks(&fields, STAT_UTIME..=STAT_STIME) as f64 / clock_ticks_per_second()
     }
 
-    fn rss_kib(&self) -> u64 {
-        let pid = self.child.id().expect("running");
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    }
-
     async fn stop(mut self) {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
@@ -390,39 +379,105 @@ struct ImportRun {
     seconds: f64,
     /// The server's CPU time over the same span (on Postgres the database's is extra).
     cpu_seconds: f64,
-    peak_above_idle_kib: u64,
+    peak: Peak,
     counts: Value,
 }
+
+/// The server's memory at its highest during one import, and where the import was then.
+#[derive(Clone, Copy, Default)]
+struct Peak {
+    /// Resident memory above the idle server's.
+    above_idle_kib: u64,
+    /// Of all resident memory: the heap and stacks, mapped files, and shared memory
+    /// (SQLite's WAL index), as `/proc/PID/status` splits it.
+    anon_kib: u64,
+    file_kib: u64,
+    shmem_kib: u64,
+    at_seconds: f64,
+    /// Rows the import had committed then; `None` while the file was still uploading.
+    rows_done: Option<u64>,
+}
+
+impl Peak {
+    fn describe(&self, seconds: f64) -> String {
+        let when = match self.rows_done {
+            Some(rows) => format!("{rows} rows done"),
+            None => "uploading".into(),
+        };
+        format!(
+            "{:.1} MiB at {:.1} of {seconds:.1} s ({when}); resident: heap {:.1}, files {:.1}, shared {:.1} MiB",
+            mib(self.above_idle_kib),
+            self.at_seconds,
+            mib(self.anon_kib),
+            mib(self.file_kib),
+            mib(self.shmem_kib)
+        )
+    }
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// `VmRSS`, `RssAnon`, `RssFile` and `RssShmem` of a process, in KiB.
+fn resident_kib(pid: u32) -> [u64; 4] {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    ["VmRSS:", "RssAnon:", "RssFile:", "RssShmem:"].map(|field| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(field))
+            .and_then(|value| value.split_whitespace().next())
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0)
+    })
+}
+
+/// Rows done as the sampler reads it: `UPLOADING` until the upload is answered.
+const UPLOADING: u64 = u64::MAX;
 
 async fn intake_import(intake: &Path, database_url: &str, csv: &Path) -> ImportRun {
     let server = Server::start(intake, database_url, &[]).await;
     let http = client(&token_for(intake, database_url, "bench@example.com"));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let idle = server.rss_kib();
-    let peak = Arc::new(AtomicU64::new(idle));
-    let sampling = Arc::new(AtomicBool::new(true));
     let pid = server.child.id().expect("running");
+    let idle = resident_kib(pid)[0];
+    let rows_done = Arc::new(AtomicU64::new(UPLOADING));
+    let sampling = Arc::new(AtomicBool::new(true));
+    let start = Instant::now();
     let sampler = {
-        let (peak, sampling) = (peak.clone(), sampling.clone());
+        let (rows_done, sampling) = (rows_done.clone(), sampling.clone());
         tokio::spawn(async move {
+            let mut peak = Peak::default();
+            let mut highest = 0;
             while sampling.load(Ordering::Relaxed) {
-                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-                if let Some(kib) = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse::<u64>().ok()) {
-                    peak.fetch_max(kib, Ordering::Relaxed);
+                let [rss, anon, file, shmem] = resident_kib(pid);
+                if rss > highest {
+                    highest = rss;
+                    let done = rows_done.load(Ordering::Relaxed);
+                    peak = Peak {
+                        above_idle_kib: rss.saturating_sub(idle),
+                        anon_kib: anon,
+                        file_kib: file,
+                        shmem_kib: shmem,
+                        at_seconds: start.elapsed().as_secs_f64(),
+                        rows_done: (done != UPLOADING).then_some(done),
+                    };
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
+            peak
         })
     };
     let cpu_at_start = server.cpu_seconds();
-    let start = Instant::now();
     let form = reqwest::multipart::Form::new().part("file", file_part(csv).await);
     let response = http.post(format!("{}/api/imports", server.base)).multipart(form).send().await.expect("upload");
     assert_eq!(response.status(), 202, "upload: {}", response.text().await.unwrap_or_default());
+    rows_done.store(0, Ordering::Relaxed);
     let started: Value = response.json().await.expect("json");
     let status_url = format!("{}{}", server.base, started["status_url"].as_str().expect("status_url"));
     let view = loop {
         let view: Value = http.get(&status_url).send().await.expect("status").json().await.expect("json");
+        rows_done.store(view["rows_done"].as_u64().unwrap_or(0), Ordering::Relaxed);
         if !matches!(view["status"].as_str(), Some("queued" | "processing")) {
             break view;
         }
@@ -431,10 +486,10 @@ async fn intake_import(intake: &Path, database_url: &str, csv: &Path) -> ImportR
     let seconds = start.elapsed().as_secs_f64();
     let cpu_seconds = server.cpu_seconds() - cpu_at_start;
     sampling.store(false, Ordering::Relaxed);
-    let _ = sampler.await;
+    let peak = sampler.await.expect("sampler");
     assert_eq!(view["status"], "succeeded", "{view}");
     server.stop().await;
-    ImportRun { seconds, cpu_seconds, peak_above_idle_kib: peak.load(Ordering::Relaxed).saturating_sub(idle), counts: view["counts"].clone() }
+    ImportRun { seconds, cpu_seconds, peak, counts: view["counts"].clone() }
 }
 
 /// The counts `expected` makes, by a build from before full contacts (the
@@ -510,7 +565,19 @@ fn measured_builds(args: &Args) -> Vec<Build> {
 struct Times {
     seconds: Vec<f64>,
     cpu_seconds: Vec<f64>,
-    peak_kib: u64,
+    peaks: Vec<Peak>,
+}
+
+impl Times {
+    /// The median peak, and the highest when the runs differ.
+    fn peak_cell(&self) -> String {
+        let kib: Vec<f64> = self.peaks.iter().map(|peak| peak.above_idle_kib as f64).collect();
+        let (median_kib, highest) = (median(kib.clone()), kib.iter().copied().fold(0.0, f64::max));
+        match highest > median_kib {
+            true => format!("{:.1} MiB (highest {:.1})", median_kib / 1024.0, highest / 1024.0),
+            false => format!("{:.1} MiB", median_kib / 1024.0),
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -549,7 +616,7 @@ async fn intake_runs(args: &Args, builds: &[Build], backend: Backend<'_>, csv: &
             let measured = &mut times[index];
             measured.seconds.push(result.seconds);
             measured.cpu_seconds.push(result.cpu_seconds);
-            measured.peak_kib = measured.peak_kib.max(result.peak_above_idle_kib);
+            measured.peaks.push(result.peak);
         }
     }
     times
@@ -921,29 +988,27 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-/// p50, p99 and max of `start_import` for `users` users starting at once.
 /// Latencies of one burst, in milliseconds.
 struct Latencies {
     p50: f64,
     p99: f64,
-    max: f64,
 }
 
 impl Latencies {
     fn of(mut millis: Vec<f64>) -> Self {
         millis.sort_by(f64::total_cmp);
         let at = |q: f64| millis[((millis.len() as f64 * q).ceil() as usize).clamp(1, millis.len()) - 1];
-        Latencies { p50: at(0.50), p99: at(0.99), max: *millis.last().expect("some calls") }
+        Latencies { p50: at(0.50), p99: at(0.99) }
     }
 }
 
 /// Every user starts an import and reads their contacts at the same moment:
 /// the guarded start's latencies, and the authenticated read's in the same burst.
-async fn guard_latency(args: &Args, database_url: &str, instances: usize) -> (Latencies, Latencies) {
+async fn guard_latency(args: &Args, intake: &Path, database_url: &str, instances: usize) -> (Latencies, Latencies) {
     let settings = [("IMPORT_WORKERS", "0")];
     let mut servers = Vec::new();
     for _ in 0..instances {
-        servers.push(Server::start(&args.intake, database_url, &settings).await);
+        servers.push(Server::start(intake, database_url, &settings).await);
     }
     let start_path = <intake::api::imports::StartImport as leptos::server_fn::ServerFn>::PATH;
     let upload_path = <intake::api::imports::UploadFile as leptos::server_fn::ServerFn>::PATH;
@@ -951,7 +1016,7 @@ async fn guard_latency(args: &Args, database_url: &str, instances: usize) -> (La
     for user in 0..args.guard_users {
         let email = format!("guard{user}@example.com");
         let base = servers[user % instances].base.clone();
-        let http = browser_for(&args.intake, database_url, &base, &email).await;
+        let http = browser_for(intake, database_url, &base, &email).await;
         let form = reqwest::multipart::Form::new().part(
             "file",
             reqwest::multipart::Part::bytes(format!("Name,Email\r\nA,{email}\r\n").into_bytes()).file_name("a.csv"),
@@ -1065,7 +1130,7 @@ async fn main() {
             rate(expected.rows, seconds),
             format!("{:.2} × baseline", baseline_s / seconds),
             format!("{cpu:.1}"),
-            format!("{:.1} MiB", times.peak_kib as f64 / 1024.0),
+            times.peak_cell(),
         ]);
     };
 
@@ -1134,9 +1199,18 @@ async fn main() {
         if let Err(problem) = check_counts("Intake on SQLite (small file)", &result.counts, small_expected) {
             report.problems.push(problem);
         }
-        report.row(&[format!("Intake on SQLite, {} rows", args.small_rows), format!("{:.2}", result.seconds), rate(small_expected.rows, result.seconds), "".into(), format!("{:.1}", result.cpu_seconds), format!("{:.1} MiB", result.peak_above_idle_kib as f64 / 1024.0)]);
+        report.row(&[format!("Intake on SQLite, {} rows", args.small_rows), format!("{:.2}", result.seconds), rate(small_expected.rows, result.seconds), "".into(), format!("{:.1}", result.cpu_seconds), format!("{:.1} MiB", mib(result.peak.above_idle_kib))]);
     }
     println!("\n{}", report.table);
+    println!("Each import's peak memory above idle, and where the import was then:");
+    for (backend, runs) in [("SQLite", &sqlite_times), ("Postgres", &pg_times)] {
+        for (build, times) in builds.iter().zip(runs) {
+            for (run, (peak, seconds)) in times.peaks.iter().zip(&times.seconds).enumerate() {
+                println!("- {backend}{}, run {}: {}", build.label, run + 1, peak.describe(*seconds));
+            }
+        }
+    }
+    println!();
     if builds.len() == 2 {
         for (backend, times) in [("SQLite", &sqlite_times), ("Postgres", &pg_times)] {
             let change = |pick: fn(&Times) -> Vec<f64>| (median(pick(&times[0])) / median(pick(&times[1])) - 1.0) * 100.0;
@@ -1202,15 +1276,42 @@ async fn main() {
     }
 
     if args.guard_users > 0 {
-        let sqlite_guard = guard_latency(&args, &format!("sqlite://{}", dir.path().join("guard.db").display()), 1).await;
-        let guard_url = new_postgres_database(&args.postgres, "intake_bench_guard").await;
-        let pg_guard = guard_latency(&args, &guard_url, 4).await;
-        psql(&args.postgres, "DROP DATABASE intake_bench_guard WITH (FORCE)");
-        println!("| {} users at once: each starts an import and reads their contacts | p50 ms | p99 ms | max ms | start p99 / read p99 |", args.guard_users);
-        println!("| --- | ---: | ---: | ---: | ---: |");
-        for (name, (start, read)) in [("SQLite, 1 instance", &sqlite_guard), ("Postgres, 4 instances", &pg_guard)] {
-            println!("| {name}: `start_import` | {:.1} | {:.1} | {:.1} | {:.2} |", start.p50, start.p99, start.max, start.p99 / read.p99);
-            println!("| {name}: `GET /api/contacts` | {:.1} | {:.1} | {:.1} | |", read.p50, read.p99, read.max);
+        let bursts = match args.repeat {
+            1 => "one burst".to_owned(),
+            n => format!("medians of {n} bursts"),
+        };
+        println!("| {} users at once: each starts an import and reads their contacts; {bursts} | start p50 ms | start p99 ms | read p99 ms | start p99 / read p99 | each burst's ratio |", args.guard_users);
+        println!("| --- | ---: | ---: | ---: | ---: | --- |");
+        for (name, instances) in [("SQLite, 1 instance", 1), ("Postgres, 4 instances", 4)] {
+            let mut bursts: Vec<Vec<(Latencies, Latencies)>> = builds.iter().map(|_| Vec::new()).collect();
+            for run in 0..args.repeat {
+                for turn in 0..builds.len() {
+                    let index = (turn + run) % builds.len();
+                    let burst = if instances == 1 {
+                        let path = dir.path().join(format!("guard_{run}_{index}.db"));
+                        guard_latency(&args, &builds[index].binary, &format!("sqlite://{}", path.display()), instances).await
+                    } else {
+                        let url = new_postgres_database(&args.postgres, "intake_bench_guard").await;
+                        let burst = guard_latency(&args, &builds[index].binary, &url, instances).await;
+                        psql(&args.postgres, "DROP DATABASE intake_bench_guard WITH (FORCE)");
+                        burst
+                    };
+                    bursts[index].push(burst);
+                }
+            }
+            for (build, bursts) in builds.iter().zip(bursts) {
+                let of = |pick: fn(&(Latencies, Latencies)) -> f64| median(bursts.iter().map(pick).collect());
+                let ratios: Vec<String> = bursts.iter().map(|(start, read)| format!("{:.2}", start.p99 / read.p99)).collect();
+                println!(
+                    "| {name}{}: `start_import` against `GET /api/contacts` | {:.1} | {:.1} | {:.1} | {:.2} | {} |",
+                    build.label,
+                    of(|(start, _)| start.p50),
+                    of(|(start, _)| start.p99),
+                    of(|(_, read)| read.p99),
+                    of(|(start, read)| start.p99 / read.p99),
+                    ratios.join(", ")
+                );
+            }
         }
     }
 
