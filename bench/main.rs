@@ -388,8 +388,9 @@ struct ImportRun {
 struct Peak {
     /// Resident memory above the idle server's.
     above_idle_kib: u64,
-    /// Of all resident memory: the heap and stacks, mapped files, and shared memory
-    /// (SQLite's WAL index), as `/proc/PID/status` splits it.
+    /// Of all resident memory, as `/proc/PID/status` splits it: anonymous memory
+    /// (the heap, stacks), mapped files (the binary, SQLite's WAL index), and
+    /// shared anonymous memory.
     anon_kib: u64,
     file_kib: u64,
     shmem_kib: u64,
