@@ -57,6 +57,10 @@ pub async fn restore_to(services: &Services, user_id: i64, at: DateTime<Utc>, co
     if at < now - chrono_duration(services.config.history_retention) {
         return Err(ImportError::HistoryExpired);
     }
+    // An operation swept by the size cap started after `at`: its changes would stay.
+    if services.store.history_swept_through(user_id).await?.is_some_and(|swept| at <= swept) {
+        return Err(ImportError::HistoryExpired);
+    }
     let Some(from) = services.store.first_change_since(user_id, at).await? else { return Err(ImportError::NothingToUndo) };
     let label = format!("Restore to {}", at.format("%Y-%m-%d %H:%M UTC"));
     start_undo(services, user_id, from, "", label, confirm).await

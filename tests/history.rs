@@ -472,20 +472,29 @@ async fn random_sequences_undo_back_to_any_point_exactly(backend: Backend) {
     app.stop().await;
 }
 
+/// A moment strictly after every change so far and before any change made after it returns.
+async fn moment_between_changes() -> chrono::DateTime<chrono::Utc> {
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let moment = chrono::Utc::now();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    moment
+}
+
+fn restore_path(at: chrono::DateTime<chrono::Utc>) -> String {
+    let at = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    format!("/api/history/restore?at={}", at.replace('+', "%2B"))
+}
+
 async fn restoring_to_a_moment_undoes_everything_since(backend: Backend) {
     let app = spawn_app(backend).await;
     let (user_id, script) = app.script_for_new_user("moment@example.com").await;
     imported(&script, "base.csv", BASE).await;
     let state = snapshot(&app.database, user_id).await;
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let moment = chrono::Utc::now();
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    let moment = moment_between_changes().await;
     imported(&script, "more.csv", "Name,Email\r\nCy Cole,cy@example.com\r\nAna Lima,ana@example.com\r\n").await;
     let bo = id_of(&script, "bo@example.com").await;
     assert_eq!(script.http.delete(script.url(&format!("/api/contacts/{bo}"))).send().await.unwrap().status(), 200);
-    let at = moment.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let path = format!("/api/history/restore?at={}", at.replace('+', "%2B"));
-    confirmed(&script, &path, None).await;
+    confirmed(&script, &restore_path(moment), None).await;
     assert_eq!(snapshot(&app.database, user_id).await, state);
     let long_ago = (chrono::Utc::now() - chrono::Duration::days(31)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let expired = script.http.post(script.url(&format!("/api/history/restore?at={long_ago}"))).send().await.unwrap();
@@ -496,7 +505,9 @@ async fn restoring_to_a_moment_undoes_everything_since(backend: Backend) {
 async fn the_journal_is_swept_whole_operations_at_a_time_and_says_how_far_back_it_reaches(backend: Backend) {
     let app = spawn_app_with(backend, AppOptions::configured(|config| config.history_max_changes_per_user = 5)).await;
     let (_, script) = app.script_for_new_user("sweep@example.com").await;
+    let before_first = moment_between_changes().await;
     let first = imported(&script, "first.csv", std::str::from_utf8(&people_csv(3)).unwrap()).await;
+    let between = moment_between_changes().await;
     let second = imported(&script, "second.csv", "Name,Email\r\nA,a@example.com\r\nB,b@example.com\r\nC,c@example.com\r\n").await;
     let reach = history(&script).await.reaches_back_to;
     let swept = intake::sweeper::sweep(&app.services).await.unwrap();
@@ -506,6 +517,14 @@ async fn the_journal_is_swept_whole_operations_at_a_time_and_says_how_far_back_i
     assert_eq!(after.operations.len(), 1);
     let gone = script.http.post(script.url(&format!("/api/imports/{}/undo", first.import_id))).send().await.unwrap();
     assert_eq!(gone.status(), 410);
+    // Well inside the retention, but the swept import started after it: a
+    // restore would keep that import's contacts, so it is refused.
+    let inexact = script.http.post(script.url(&restore_path(before_first))).send().await.unwrap();
+    assert_eq!(inexact.status(), 410, "a restore to before a swept operation");
+    assert_eq!(inexact.json::<serde_json::Value>().await.unwrap()["error"], "history_expired");
+    // After the swept import, every change is still kept: that restore is exact.
+    let exact = script.http.post(script.url(&restore_path(between))).send().await.unwrap();
+    assert_eq!(exact.status(), 409, "asks to confirm the restore after the swept operation");
     // The newest operation is never swept, whatever the cap.
     assert_eq!(intake::sweeper::sweep(&app.services).await.unwrap().history_changes, 0);
     confirmed(&script, &format!("/api/imports/{}/undo", second.import_id), None).await;

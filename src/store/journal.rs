@@ -23,6 +23,9 @@ pub trait HistoryStore: Send + Sync {
     async fn changes_since(&self, user_id: i64, from: i64, except: &str) -> StoreResult<(u64, i64, Covers)>;
     /// When the oldest operation kept started: how far back an undo reaches.
     async fn history_reach(&self, user_id: i64) -> StoreResult<Option<DateTime<Utc>>>;
+    /// When the newest operation swept from the user's history started: a
+    /// restore to that moment or earlier cannot be exact.
+    async fn history_swept_through(&self, user_id: i64) -> StoreResult<Option<DateTime<Utc>>>;
     /// Deletes whole operations with their changes: those started before `before`,
     /// and each person's oldest past `max_changes` changes. The changes deleted.
     async fn sweep_history(&self, before: DateTime<Utc>, max_changes: u64) -> StoreResult<u64>;
@@ -280,6 +283,11 @@ macro_rules! impl_history {
                     Ok(Self::time_column(&row, "started_at")?)
                 }
 
+                async fn history_swept_through(&self, user_id: i64) -> StoreResult<Option<DateTime<Utc>>> {
+                    let row = sqlx::query("SELECT history_swept_through FROM users WHERE id = $1").bind(user_id).fetch_optional(self.reads()).await?;
+                    Ok(row.map(|row| Self::time_column(&row, "history_swept_through")).transpose()?.flatten())
+                }
+
                 async fn sweep_history(&self, before: DateTime<Utc>, max_changes: u64) -> StoreResult<u64> {
                     let mut swept = 0;
                     let users: Vec<(i64, i64, i64)> = sqlx::query_as(
@@ -330,6 +338,16 @@ macro_rules! impl_history {
                             .execute(&mut *tx)
                             .await?
                             .rows_affected();
+                        // Swept oldest first, so the newest swept start only moves forward.
+                        sqlx::query(
+                            "UPDATE users SET history_swept_through =
+                                 (SELECT MAX(started_at) FROM history_ops WHERE user_id = $1 AND first_change < $2)
+                             WHERE id = $1",
+                        )
+                        .bind(user_id)
+                        .bind(keep_from)
+                        .execute(&mut *tx)
+                        .await?;
                         sqlx::query("DELETE FROM history_ops WHERE user_id = $1 AND first_change < $2")
                             .bind(user_id)
                             .bind(keep_from)
