@@ -986,7 +986,11 @@ fn median_run(mut runs: Vec<ScaleOutRun>) -> ScaleOutRun {
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+    let middle = values.len() / 2;
+    match values.len() % 2 {
+        0 => (values[middle - 1] + values[middle]) / 2.0,
+        _ => values[middle],
+    }
 }
 
 /// Latencies of one burst, in milliseconds.
@@ -1022,7 +1026,10 @@ async fn guard_latency(args: &Args, intake: &Path, database_url: &str, instances
             "file",
             reqwest::multipart::Part::bytes(format!("Name,Email\r\nA,{email}\r\n").into_bytes()).file_name("a.csv"),
         );
-        let preview: Value = http.post(format!("{base}{upload_path}")).multipart(form).send().await.expect("upload").json().await.expect("preview");
+        let response = http.post(format!("{base}{upload_path}")).multipart(form).send().await.expect("upload");
+        // The path's hash is this bench's build's: a build made in another directory may hash it differently.
+        assert_eq!(response.status(), 200, "{} has no {upload_path}: build it in the directory this bench was built in", intake.display());
+        let preview: Value = response.json().await.expect("preview");
         prepared.push((http, base, preview));
     }
     let barrier = Arc::new(tokio::sync::Barrier::new(prepared.len() * 2));
@@ -1290,7 +1297,11 @@ async fn main() {
                     let index = (turn + run) % builds.len();
                     let burst = if instances == 1 {
                         let path = dir.path().join(format!("guard_{run}_{index}.db"));
-                        guard_latency(&args, &builds[index].binary, &format!("sqlite://{}", path.display()), instances).await
+                        let burst = guard_latency(&args, &builds[index].binary, &format!("sqlite://{}", path.display()), instances).await;
+                        for suffix in ["", "-wal", "-shm"] {
+                            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                        }
+                        burst
                     } else {
                         let url = new_postgres_database(&args.postgres, "intake_bench_guard").await;
                         let burst = guard_latency(&args, &builds[index].binary, &url, instances).await;

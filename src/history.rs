@@ -10,7 +10,7 @@ use crate::imports::{already_running, claim_slot, queued};
 use crate::model::{HistoryView, JobKind, StartedImport};
 use crate::services::{chrono_duration, Services};
 use crate::store::NewImport;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use tracing::info;
 
 /// Operations a history page lists.
@@ -50,6 +50,8 @@ pub async fn undo_operation(services: &Services, user_id: i64, op_id: &str, conf
 /// Takes the person's contacts back to how they were at `at`: every operation
 /// started since is undone, newest first.
 pub async fn restore_to(services: &Services, user_id: i64, at: DateTime<Utc>, confirm: Option<u64>) -> Result<StartedImport, ImportError> {
+    // To the millisecond, as SQLite keeps times: each check below and the query see the same moment.
+    let at = at.trunc_subsecs(3);
     let now = services.now();
     if at > now {
         return Err(ImportError::InvalidRequest { message: "That moment has not come yet.".to_owned() });

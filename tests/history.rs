@@ -481,7 +481,7 @@ async fn moment_between_changes() -> chrono::DateTime<chrono::Utc> {
 }
 
 fn restore_path(at: chrono::DateTime<chrono::Utc>) -> String {
-    let at = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let at = at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
     format!("/api/history/restore?at={}", at.replace('+', "%2B"))
 }
 
@@ -504,12 +504,13 @@ async fn restoring_to_a_moment_undoes_everything_since(backend: Backend) {
 
 async fn the_journal_is_swept_whole_operations_at_a_time_and_says_how_far_back_it_reaches(backend: Backend) {
     let app = spawn_app_with(backend, AppOptions::configured(|config| config.history_max_changes_per_user = 5)).await;
-    let (_, script) = app.script_for_new_user("sweep@example.com").await;
-    let before_first = moment_between_changes().await;
+    let (user_id, script) = app.script_for_new_user("sweep@example.com").await;
     let first = imported(&script, "first.csv", std::str::from_utf8(&people_csv(3)).unwrap()).await;
-    let between = moment_between_changes().await;
+    let after_first = snapshot(&app.database, user_id).await;
+    moment_between_changes().await;
     let second = imported(&script, "second.csv", "Name,Email\r\nA,a@example.com\r\nB,b@example.com\r\nC,c@example.com\r\n").await;
-    let reach = history(&script).await.reaches_back_to;
+    let before = history(&script).await;
+    let (reach, first_started) = (before.reaches_back_to, before.operations.last().unwrap().started_at);
     let swept = intake::sweeper::sweep(&app.services).await.unwrap();
     assert_eq!(swept.history_changes, 3, "the oldest operation, whole");
     let after = history(&script).await;
@@ -517,18 +518,24 @@ async fn the_journal_is_swept_whole_operations_at_a_time_and_says_how_far_back_i
     assert_eq!(after.operations.len(), 1);
     let gone = script.http.post(script.url(&format!("/api/imports/{}/undo", first.import_id))).send().await.unwrap();
     assert_eq!(gone.status(), 410);
-    // Well inside the retention, but the swept import started after it: a
-    // restore would keep that import's contacts, so it is refused.
-    let inexact = script.http.post(script.url(&restore_path(before_first))).send().await.unwrap();
-    assert_eq!(inexact.status(), 410, "a restore to before a swept operation");
-    assert_eq!(inexact.json::<serde_json::Value>().await.unwrap()["error"], "history_expired");
-    // After the swept import, every change is still kept: that restore is exact.
-    let exact = script.http.post(script.url(&restore_path(between))).send().await.unwrap();
-    assert_eq!(exact.status(), 409, "asks to confirm the restore after the swept operation");
-    // The newest operation is never swept, whatever the cap.
+    // Well inside the retention, but the swept import started at or after these
+    // moments (to the millisecond, as SQLite keeps times): a restore would keep
+    // its contacts, so it is refused.
+    let same_millisecond = chrono::SubsecRound::trunc_subsecs(first_started, 3) + chrono::Duration::microseconds(999);
+    for at in [first_started - chrono::Duration::seconds(1), first_started, same_millisecond] {
+        let inexact = script.http.post(script.url(&restore_path(at))).send().await.unwrap();
+        assert_eq!(inexact.status(), 410, "a restore to {at}, the swept import started at {first_started}");
+        assert_eq!(inexact.json::<serde_json::Value>().await.unwrap()["error"], "history_expired");
+    }
+    // The newest operation is never swept, whatever the cap; the refusal stays.
     assert_eq!(intake::sweeper::sweep(&app.services).await.unwrap().history_changes, 0);
-    confirmed(&script, &format!("/api/imports/{}/undo", second.import_id), None).await;
-    assert_eq!(script.contacts("").await.total, 3);
+    assert_eq!(script.http.post(script.url(&restore_path(first_started))).send().await.unwrap().status(), 410);
+    // A millisecond after the swept import started, every later change is
+    // kept: that restore is exact, the same as undoing the second import.
+    let (undone, _) = confirmed(&script, &restore_path(first_started + chrono::Duration::milliseconds(1)), None).await;
+    assert_eq!(undone, 3, "the second import's changes");
+    assert_eq!(snapshot(&app.database, user_id).await, after_first);
+    assert!(history(&script).await.operations.iter().any(|op| op.op_id == second.import_id && op.undone_by.is_some()));
     app.stop().await;
 }
 

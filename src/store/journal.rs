@@ -204,6 +204,18 @@ pub(crate) fn record_created_at(record: &ContactRecord) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(record.created_at).unwrap_or_default()
 }
 
+/// Moves the user's `history_swept_through` on to the latest start among the
+/// operations before change `$2`, which are about to be swept; never back, and
+/// never to nothing (`greatest` of two values, NULL when either is).
+pub(crate) fn swept_through_sql(greatest: &str) -> String {
+    let swept = "(SELECT MAX(started_at) FROM history_ops WHERE user_id = $1 AND first_change < $2)";
+    format!(
+        "UPDATE users SET history_swept_through =
+             {greatest}(COALESCE(history_swept_through, {swept}), COALESCE({swept}, history_swept_through))
+         WHERE id = $1"
+    )
+}
+
 /// `HistoryStore` for a backend, written once.
 macro_rules! impl_history {
     ($store:ty) => {
@@ -211,7 +223,7 @@ macro_rules! impl_history {
             use $crate::domain::history::{Covers, OpKind};
             use $crate::store::dialect::{Connections, Dialect};
             use $crate::store::error::{StoreError, StoreResult};
-            use $crate::store::journal::{hold_slot_sql, HistoryStore, OpRecord};
+            use $crate::store::journal::{hold_slot_sql, swept_through_sql, HistoryStore, OpRecord};
             use $crate::model::OperationView;
             use async_trait::async_trait;
             use chrono::{DateTime, Utc};
@@ -338,16 +350,9 @@ macro_rules! impl_history {
                             .execute(&mut *tx)
                             .await?
                             .rows_affected();
-                        // Swept oldest first, so the newest swept start only moves forward.
-                        sqlx::query(
-                            "UPDATE users SET history_swept_through =
-                                 (SELECT MAX(started_at) FROM history_ops WHERE user_id = $1 AND first_change < $2)
-                             WHERE id = $1",
-                        )
-                        .bind(user_id)
-                        .bind(keep_from)
-                        .execute(&mut *tx)
-                        .await?;
+                        // Never back: a sweep that another beat to these operations finds none,
+                        // and instances' clocks may disagree on which started later.
+                        sqlx::query(&swept_through_sql(<$store as Dialect>::GREATEST)).bind(user_id).bind(keep_from).execute(&mut *tx).await?;
                         sqlx::query("DELETE FROM history_ops WHERE user_id = $1 AND first_change < $2")
                             .bind(user_id)
                             .bind(keep_from)
