@@ -116,7 +116,7 @@ macro_rules! impl_contact_transactions {
             use $crate::store::contact_rows::*;
             use $crate::store::dialect::Dialect;
             use $crate::store::error::{StoreError, StoreResult};
-            use $crate::store::queue::{progress_sql, Checkpoint, Fence, CHECKPOINT_SQL};
+            use $crate::store::queue::{checkpoint_sql, fence_sql, Checkpoint, Fence};
             use async_trait::async_trait;
             use chrono::{DateTime, Utc};
             use sqlx::Row;
@@ -162,7 +162,7 @@ macro_rules! impl_contact_transactions {
                     if let Some(setting) = <$store as Dialect>::BATCH_SETTING {
                         sqlx::query(setting).execute(&mut *self.tx).await?;
                     }
-                    Ok(sqlx::query_scalar(&progress_sql(<$store as Dialect>::NOW))
+                    Ok(sqlx::query_scalar(&fence_sql(<$store as Dialect>::FENCE_LOCK))
                         .bind(&fence.import_id)
                         .bind(fence.attempt)
                         .fetch_optional(&mut *self.tx)
@@ -309,7 +309,7 @@ macro_rules! impl_contact_transactions {
                 }
 
                 async fn job_checkpoint(&mut self, import_id: &str, rows_done: u64, cursor: i64, counts: &ReversalCounts) -> StoreResult<()> {
-                    sqlx::query(JOB_CHECKPOINT_SQL)
+                    sqlx::query(&job_checkpoint_sql(<$store as Dialect>::NOW))
                         .bind(rows_done as i64)
                         .bind(cursor)
                         .bind(counts.restored as i64)
@@ -346,7 +346,7 @@ macro_rules! impl_contact_transactions {
 
                 async fn checkpoint(&mut self, import_id: &str, checkpoint: &Checkpoint) -> StoreResult<()> {
                     let counts = &checkpoint.counts;
-                    sqlx::query(CHECKPOINT_SQL)
+                    sqlx::query(&checkpoint_sql(<$store as Dialect>::NOW))
                         .bind(checkpoint.rows_done as i64)
                         .bind(checkpoint.last_line as i64)
                         .bind(counts.created as i64)

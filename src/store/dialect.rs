@@ -26,12 +26,18 @@ pub(crate) trait Dialect {
     /// picks and skips what another transaction holds, where the backend can
     /// (SQLite's one writer runs the pick and its update as one statement).
     const SKIP_LOCKED: &'static str;
+    /// Appended to a batch's read of its fence: holds the import's row for the
+    /// batch as an update would, where other writers run beside it. Not an
+    /// update: a second update of the row in the batch (its checkpoint) would
+    /// have the user's key checked, locking the user's row, which an account
+    /// deletion takes after the imports'.
+    const FENCE_LOCK: &'static str;
     /// Makes one user's upload reservations take turns, where the single writer does not already.
     const USER_ROW_LOCK: Option<&'static str>;
     /// Run before a user is deleted, where other writers run beside it: locks
-    /// the user's imports, which a running job's batch holds first and then
-    /// has the user's row checked (a foreign key). Taking them in that order
-    /// too, the deletion waits for the batch instead of deadlocking with it.
+    /// the user's imports, so that the deletion waits for a batch in flight
+    /// (which holds its import's row, never the user's: `FENCE_LOCK`) and then
+    /// takes what the batch wrote.
     const USER_IMPORTS_LOCK: Option<&'static str>;
     /// Run first in a worker's batch transaction, where the backend needs it.
     const BATCH_SETTING: Option<&'static str>;

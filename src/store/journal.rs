@@ -118,9 +118,14 @@ pub(crate) fn records_sql(ids: usize) -> String {
     )
 }
 
-/// A job's progress: `$1` rows done, `$2` cursor, `$3`–`$5` what it did, `$6` the job.
-pub(crate) const JOB_CHECKPOINT_SQL: &str = "UPDATE imports SET rows_done = $1, job_cursor = $2,
-     restored = restored + $3, reverted = reverted + $4, removed = removed + $5 WHERE id = $6";
+/// A job's progress: `$1` rows done, `$2` cursor, `$3`–`$5` what it did, `$6` the job, stamped with the backend's clock `now`.
+pub(crate) fn job_checkpoint_sql(now: &str) -> String {
+    format!(
+        "UPDATE imports SET rows_done = $1, job_cursor = $2,
+             restored = restored + $3, reverted = reverted + $4, removed = removed + $5, last_progress_at = {now}
+         WHERE id = $6"
+    )
+}
 
 /// Whether an operation of user `$1` starts at change `$2`.
 pub(crate) const OP_KEPT_SQL: &str = "SELECT EXISTS (SELECT 1 FROM history_ops WHERE user_id = $1 AND first_change = $2)";

@@ -68,6 +68,7 @@ impl Dialect for PostgresStore {
 
     /// An import whose row a live batch holds is neither an orphan nor free to claim.
     const SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
+    const FENCE_LOCK: &'static str = "FOR NO KEY UPDATE";
     /// A person's upload chunks take turns on their row, so each sees the bytes the others reserved.
     const USER_ROW_LOCK: Option<&'static str> = Some("SELECT id FROM users WHERE id = $1 FOR UPDATE");
     const USER_IMPORTS_LOCK: Option<&'static str> = Some("SELECT id FROM imports WHERE user_id = $1 FOR UPDATE");

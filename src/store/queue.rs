@@ -325,22 +325,23 @@ pub(crate) fn abandon_sql(now: &str, stale_cutoff: &str) -> String {
     )
 }
 
-/// Opens a batch: stamps progress with the backend's clock `now` if the fence
-/// (`$1` import, `$2` attempt) holds, and tells whether a cancel was asked for.
-/// On Postgres the update also locks the import's row for the batch.
-pub(crate) fn progress_sql(now: &str) -> String {
-    format!(
-        "UPDATE imports SET last_progress_at = {now} WHERE id = $1 AND attempt = $2 AND status = 'processing'
-         RETURNING cancel_requested"
-    )
+/// Opens a batch: whether a cancel was asked for, if the fence (`$1` import,
+/// `$2` attempt) holds, with the import's row locked for the batch by `row_lock`.
+/// The batch's checkpoint stamps the progress later, in the same transaction.
+pub(crate) fn fence_sql(row_lock: &str) -> String {
+    format!("SELECT cancel_requested FROM imports WHERE id = $1 AND attempt = $2 AND status = 'processing' {row_lock}")
 }
 
-/// A batch's checkpoint and counters, in the batch's transaction.
-pub(crate) const CHECKPOINT_SQL: &str =
-    "UPDATE imports SET rows_done = $1, checkpoint_line = $2, created = created + $3, updated = updated + $4,
-         unchanged = unchanged + $5, rejected = rejected + $6, skipped = skipped + $7, merged = merged + $8,
-         warned = warned + $9, kept_beside = kept_beside + $10
-     WHERE id = $11";
+/// A batch's checkpoint and counters, and its progress stamped with the
+/// backend's clock `now`, in the batch's transaction.
+pub(crate) fn checkpoint_sql(now: &str) -> String {
+    format!(
+        "UPDATE imports SET rows_done = $1, checkpoint_line = $2, created = created + $3, updated = updated + $4,
+             unchanged = unchanged + $5, rejected = rejected + $6, skipped = skipped + $7, merged = merged + $8,
+             warned = warned + $9, kept_beside = kept_beside + $10, last_progress_at = {now}
+         WHERE id = $11"
+    )
+}
 
 /// Ends an import; an acknowledged cancel wins over success. `$1` status, `$2` reason, `$3` now.
 pub(crate) const FINISH_SQL: &str =

@@ -97,6 +97,8 @@ impl Dialect for SqliteStore {
 
     /// No row locks: SQLite runs one writer at a time.
     const SKIP_LOCKED: &'static str = "";
+    /// The batch's transaction holds the write lock already.
+    const FENCE_LOCK: &'static str = "";
     /// Nor a lock on the user's row: the transaction holds the write lock.
     const USER_ROW_LOCK: Option<&'static str> = None;
     const USER_IMPORTS_LOCK: Option<&'static str> = None;
