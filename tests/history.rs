@@ -584,20 +584,30 @@ async fn an_account_deleted_while_its_import_writes_leaves_nothing_behind(backen
 /// began. (SQLite runs one writer at a time: nothing to lock in between.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_an_import_runs_to_its_end_while_its_users_row_is_locked() {
-    let app = spawn_app_with(Backend::Postgres, AppOptions::configured(|config| config.import_batch_rows = 500)).await;
+    let options = AppOptions::configured(|config| {
+        config.import_batch_rows = 500;
+        // Batches left to commit once the lock is taken, however fast the machine.
+        config.import_batch_pause = Duration::from_millis(50);
+    });
+    let app = spawn_app_with(Backend::Postgres, options).await;
     let (user_id, script) = app.script_for_new_user("locked@example.com").await;
-    let started = script.api_import_started("many.csv", people_csv(10_000)).await;
     let admin = sqlx::PgPool::connect(&app.database.url).await.unwrap();
+    let started = script.api_import_started("many.csv", people_csv(10_000)).await;
     let mut deletion = admin.begin().await.unwrap();
     // The lock a deletion of the user takes on its row.
     sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE").bind(user_id).execute(&mut *deletion).await.unwrap();
     let rows_done_then = script.import_view(&started.import_id).await.rows_done;
+    assert!(rows_done_then < 10_000, "the import still had batches to write when the row was locked");
     let ended = wait_until(Duration::from_secs(60), || async {
         let view = script.import_view(&started.import_id).await;
         (!view.status.is_active()).then_some(view)
     })
     .await;
-    let waiting: Vec<String> = sqlx::query_scalar("SELECT query FROM pg_stat_activity WHERE wait_event_type = 'Lock'").fetch_all(&admin).await.unwrap();
+    let waiting: Vec<String> =
+        sqlx::query_scalar("SELECT query FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
+            .fetch_all(&admin)
+            .await
+            .unwrap();
     deletion.rollback().await.unwrap();
     let ended = ended.unwrap_or_else(|| panic!("the import stopped at a lock, from {rows_done_then} rows: {waiting:?}"));
     assert_eq!(ended.status, ImportStatus::Succeeded);

@@ -37,10 +37,10 @@ pub trait ContactReads: Send {
 /// it rolls back.
 #[async_trait]
 pub trait ContactWrites: ContactReads {
-    /// Stamps the import's progress if `fence` still holds, and (on Postgres)
-    /// locks its row for the transaction and lets its commit skip the wait
-    /// for the disk (`Dialect::BATCH_SETTING`): whether a cancel was asked
-    /// for, or `None` when another attempt owns the import now.
+    /// Checks that `fence` still holds, and (on Postgres) locks the import's
+    /// row for the transaction and lets its commit skip the wait for the disk
+    /// (`Dialect::BATCH_SETTING`): whether a cancel was asked for, or `None`
+    /// when another attempt owns the import now. The checkpoint stamps progress.
     async fn hold_fence(&mut self, fence: &Fence) -> StoreResult<Option<bool>>;
     /// Merges absorbed contacts, writes created and updated contacts (with
     /// their search text) and stores every new identity; with `op`, journals

@@ -1,7 +1,7 @@
 //! Postgres: many instances share one database. Workers take queued imports with
 //! `FOR UPDATE SKIP LOCKED`, and a batch's new contacts go in with `COPY`.
-//! The fenced `UPDATE` that opens each batch also locks the import row, so a
-//! takeover waits for the batch and then judges fresh progress.
+//! The fenced read that opens each batch also locks the import row, so a
+//! takeover waits for the batch and then judges the progress it stamped.
 
 use super::accounts::impl_accounts;
 use super::batch::impl_contact_transactions;
